@@ -1,0 +1,137 @@
+"""The ``urbanpulse`` command line: one entry point for every service and admin task."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import psycopg
+import typer
+
+from ingest.logs import configure_logging
+from ingest.settings import Settings, load_settings
+
+app = typer.Typer(help="UrbanPulse: proactive flood and traffic operations for a megacity.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+device_app = typer.Typer(help="Device registry and broker credentials.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(device_app, name="device")
+
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", "-c", help="TOML settings file (else URBANPULSE_CONFIG / env vars).")
+]
+
+
+def _settings(config: Path | None) -> Settings:
+    settings = load_settings(config)
+    configure_logging(settings.log_level, settings.log_format)
+    return settings
+
+
+@app.command()
+def demo(
+    devices: Annotated[int, typer.Option(min=1, max=2000, help="Simulated devices.")] = 20,
+    duration: Annotated[float | None, typer.Option(min=1, help="Seconds to run (default: until Ctrl-C).")] = None,
+    interval: Annotated[float, typer.Option(min=0.05, help="Seconds between a device's readings.")] = 1.0,
+    data_dir: Annotated[Path, typer.Option(help="Where the private database and broker live.")] = Path(".urbanpulse"),
+    summary_json: Annotated[Path | None, typer.Option(help="Write a JSON summary here at the end.")] = None,
+) -> None:
+    """Run the whole system locally: private PostgreSQL and Mosquitto, ingestor, simulated fleet."""
+    from api.demo import DemoOptions, run_demo
+
+    configure_logging("WARNING")
+    summary = run_demo(DemoOptions(devices, duration, interval, data_dir, summary_json))
+    if summary.readings_stored < summary.readings_published:
+        raise typer.Exit(1)
+
+
+@app.command()
+def ingest(config: ConfigOption = None) -> None:
+    """Run one ingestor (as many copies as you like: they share the MQTT subscription)."""
+    from prometheus_client import start_http_server
+
+    from ingest.errors import BrokerAuthError
+    from ingest.metrics import IngestMetrics
+    from ingest.service import Ingestor
+
+    settings = _settings(config)
+    metrics = IngestMetrics()
+    if settings.ingest.metrics_port:
+        start_http_server(settings.ingest.metrics_port, addr=settings.ingest.metrics_host, registry=metrics.registry)
+    stop = threading.Event()
+    try:
+        Ingestor(settings, metrics).run(stop)
+    except KeyboardInterrupt:
+        stop.set()
+    except BrokerAuthError as error:
+        typer.echo(f"urbanpulse ingest: {error}", err=True)
+        raise typer.Exit(2) from error
+
+
+@db_app.command("migrate")
+def db_migrate(config: ConfigOption = None) -> None:
+    """Apply pending schema migrations (safe to run from several processes at once)."""
+    from ingest.storage.migrate import migrate
+
+    settings = _settings(config)
+    applied = migrate(settings.database_url)
+    typer.echo(f"applied {len(applied)} migration(s)" + "".join(f"\n  {m.version:04d} {m.name}" for m in applied))
+
+
+@device_app.command("add")
+def device_add(
+    device_id: Annotated[str, typer.Argument(help="Lowercase letters, digits and '-', e.g. hcm-q1-0007.")],
+    name: Annotated[str | None, typer.Option(help="Human-readable name.")] = None,
+    ward: Annotated[str | None, typer.Option()] = None,
+    district: Annotated[str | None, typer.Option()] = None,
+    lat: Annotated[float | None, typer.Option(min=-90, max=90)] = None,
+    lon: Annotated[float | None, typer.Option(min=-180, max=180)] = None,
+    broker_dir: Annotated[
+        Path | None, typer.Option(help="Private broker folder to update and reload (the demo's .urbanpulse/mosquitto).")
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Provision a device: registry row + broker credentials; prints its edge config (password shown once)."""
+    from edge.protocol import ProtocolError
+    from ingest.embedded.mosquitto import update_running_broker
+    from ingest.provisioning import provision_device
+
+    settings = _settings(config)
+    try:
+        with psycopg.connect(settings.database_url, autocommit=True) as conn:
+            device = provision_device(
+                conn, device_id, display_name=name, ward=ward, district=district, latitude=lat, longitude=lon
+            )
+            hashed = conn.execute("SELECT credential_hash FROM devices WHERE device_id = %s", (device_id,)).fetchone()
+    except ProtocolError as error:
+        typer.echo(f"urbanpulse device add: {error}", err=True)
+        raise typer.Exit(2) from error
+    mqtt = settings.mqtt()
+    if broker_dir is not None and hashed:
+        reloaded = update_running_broker(broker_dir, {device_id: hashed[0]})
+        typer.echo(f"# broker accounts updated in {broker_dir}" + (" and reloaded" if reloaded else ""), err=True)
+    typer.echo(device.edge_config(mqtt.host, mqtt.port, mqtt.tls), nl=False)
+
+
+@device_app.command("list")
+def device_list(config: ConfigOption = None) -> None:
+    """List devices with their location and sensor count."""
+    from ingest.storage.registry import list_devices
+
+    settings = _settings(config)
+    with psycopg.connect(settings.database_url) as conn:
+        devices = list_devices(conn)
+    typer.echo(f"{'device':<24} {'sensors':>7}  {'district':<16} {'ward':<16} location")
+    for d in devices:
+        where = f"{d.latitude:.5f},{d.longitude:.5f}" if d.latitude is not None and d.longitude is not None else "-"
+        typer.echo(f"{d.device_id:<24} {d.sensors:>7}  {d.district or '-':<16} {d.ward or '-':<16} {where}")
+
+
+def main() -> None:
+    app(prog_name="urbanpulse")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

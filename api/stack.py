@@ -1,0 +1,79 @@
+"""The whole UrbanPulse stack on one machine: private PostgreSQL + Mosquitto, migrated and secured.
+
+Used by ``urbanpulse demo`` (and by benchmarks): start it, provision devices, hand out URLs.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+
+from ingest import broker_auth, provisioning
+from ingest.embedded.mosquitto import MosquittoBroker
+from ingest.embedded.postgres import PostgresOptions, PostgresServer
+from ingest.settings import IngestSettings, Settings
+from ingest.storage.migrate import migrate
+from simulators.fleet import DeviceCredential
+
+VENDOR_DEVICE = "demo-vendor"  # a device left free for people trying the protocol by hand
+
+
+@dataclass
+class LocalStack:
+    data_dir: Path
+    postgres: PostgresServer
+    broker: MosquittoBroker
+    ingest_password: str
+
+    @classmethod
+    def start(cls, data_dir: Path, durable: bool = True) -> LocalStack:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        postgres = PostgresServer(data_dir / "postgres", PostgresOptions(durable=durable))
+        postgres.start()
+        migrate(postgres.url())
+        broker = MosquittoBroker(data_dir / "mosquitto")
+        stack = cls(data_dir, postgres, broker, broker_auth.new_password())
+        broker.write_auth({broker_auth.INGEST_ACCOUNT: broker_auth.hash_password(stack.ingest_password)})
+        broker.start()
+        return stack
+
+    def provision(self, device_ids: list[str]) -> list[DeviceCredential]:
+        """Create devices (fresh passwords) and let the running broker know them."""
+        with psycopg.connect(self.postgres.url(), autocommit=True) as conn:
+            devices = [provisioning.provision_device(conn, d) for d in device_ids]
+            hashes = provisioning.broker_password_hashes(
+                conn, {broker_auth.INGEST_ACCOUNT: broker_auth.hash_password(self.ingest_password)}
+            )
+        self.broker.write_auth(hashes)
+        self.broker.reload()
+        return [DeviceCredential(d.device_id, d.password) for d in devices]
+
+    def settings(self, client_id: str = "urbanpulse-demo-ingest") -> Settings:
+        return Settings(
+            database_url=self.postgres.url(),
+            mqtt_url=self.broker.url(broker_auth.INGEST_ACCOUNT, self.ingest_password),
+            ingest=IngestSettings(client_id=client_id, metrics_port=0),
+        )
+
+    def write_env_file(self, vendor: DeviceCredential) -> Path:
+        """Shell variables for trying things by hand (docs/protocol.md sources this file)."""
+        path = self.data_dir / "demo.env"
+        values = {
+            "URBANPULSE_DATABASE_URL": self.postgres.url(),
+            "URBANPULSE_MQTT_URL": self.broker.url(broker_auth.INGEST_ACCOUNT, self.ingest_password),
+            "MQTT_HOST": "127.0.0.1",
+            "MQTT_PORT": str(self.broker.port),
+            "DEVICE_ID": vendor.device_id,
+            "DEVICE_PASSWORD": vendor.password,
+            "BROKER_DIR": str(self.broker.base_dir),
+        }
+        path.write_text("".join(f"export {k}={shlex.quote(v)}\n" for k, v in values.items()))
+        path.chmod(0o600)
+        return path
+
+    def stop(self) -> None:
+        self.broker.stop()
+        self.postgres.stop()

@@ -1,0 +1,138 @@
+"""A device's MQTT link: authenticated, QoS 1, with every publish tracked until delivered.
+
+paho-mqtt and the standard library only, so it runs on the street hardware. The edge agent
+(with its durable queue) and the simulators publish through this one class.
+
+"Delivered" means a PUBACK whose reason is success. A PUBACK saying *No matching
+subscribers* (MQTT v5 reason 0x10) means the broker dropped the message because no ingestor
+was subscribed at that instant - for example just after a broker restart, because Mosquitto
+2.0 does not persist shared subscriptions. Such a message is published again after a pause
+instead of being counted as sent; this keeps delivery at-least-once end to end.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.reasoncodes import ReasonCode
+
+from edge import protocol
+
+log = logging.getLogger(__name__)
+
+NO_MATCHING_SUBSCRIBERS = 0x10
+RETRY_UNROUTED_S = 1.0
+
+
+class DeviceLink:
+    def __init__(self, endpoint: protocol.MqttEndpoint, device_id: str, client_id: str | None = None) -> None:
+        self.device_id = device_id
+        self.topic = protocol.readings_topic(device_id)
+        self._lock = threading.Condition()
+        self._outstanding = 0
+        self.refused: ReasonCode | None = None
+        self.denied = 0  # publishes the broker acknowledged with a failure (e.g. ACL)
+        self.unrouted_retries = 0  # publishes repeated after "no matching subscribers"
+        self._inflight: dict[int, tuple[str, bytes]] = {}
+        self._early_acks: dict[int, ReasonCode] = {}  # PUBACKs that beat publish() returning
+        self.connected = threading.Event()
+        client = mqtt.Client(
+            callback_api_version=CallbackAPIVersion.VERSION2,
+            client_id=client_id or f"dev-{device_id}",
+            protocol=mqtt.MQTTv5,
+        )
+        if endpoint.username:
+            client.username_pw_set(endpoint.username, endpoint.password)
+        if endpoint.tls:
+            client.tls_set(cert_reqs=ssl.CERT_REQUIRED)
+        client.reconnect_delay_set(min_delay=1, max_delay=30)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_publish = self._on_publish
+        self._client = client
+        self._endpoint = endpoint
+
+    def start(self) -> None:
+        self._client.connect_async(self._endpoint.host, self._endpoint.port, keepalive=30, clean_start=False)
+        self._client.loop_start()
+
+    def publish(self, readings: Sequence[protocol.Reading]) -> None:
+        """Queue one SenML pack at QoS 1; paho resends it until the broker acknowledges."""
+        self.publish_raw(self.topic, protocol.encode_pack(self.device_id, readings))
+
+    def publish_raw(self, topic: str, payload: bytes) -> None:
+        with self._lock:
+            self._outstanding += 1
+        self._send(topic, payload)
+
+    def _send(self, topic: str, payload: bytes) -> None:
+        info = self._client.publish(topic, payload, qos=1)
+        if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
+            with self._lock:
+                self._outstanding -= 1
+                self._lock.notify_all()
+            raise RuntimeError(f"publish on {topic} failed: {mqtt.error_string(info.rc)}")
+        with self._lock:
+            early = self._early_acks.pop(info.mid, None)
+            if early is None:
+                self._inflight[info.mid] = (topic, payload)
+        if early is not None:
+            self._settle(topic, payload, early)
+
+    def _settle(self, topic: str, payload: bytes, reason: ReasonCode) -> None:
+        if reason.value == NO_MATCHING_SUBSCRIBERS:
+            with self._lock:
+                self.unrouted_retries += 1
+            retry = threading.Timer(RETRY_UNROUTED_S, self._send, (topic, payload))
+            retry.daemon = True
+            retry.start()
+            return
+        if reason.is_failure:
+            log.error("broker rejected a publish of device %s on %s: %s", self.device_id, topic, reason)
+        with self._lock:
+            self._outstanding -= 1
+            self.denied += int(reason.is_failure)
+            self._lock.notify_all()
+
+    @property
+    def outstanding(self) -> int:
+        with self._lock:
+            return self._outstanding
+
+    def wait_acknowledged(self, timeout: float) -> bool:
+        """True once every publish so far has its PUBACK."""
+        with self._lock:
+            return self._lock.wait_for(lambda: self._outstanding == 0 or self.refused is not None, timeout) and (
+                self._outstanding == 0
+            )
+
+    def stop(self) -> None:
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    def _on_connect(self, client: mqtt.Client, _u: Any, _f: Any, reason: ReasonCode, _p: Any) -> None:
+        if reason.is_failure:
+            with self._lock:
+                self.refused = reason
+                self._lock.notify_all()
+            log.error("broker refused device %s: %s", self.device_id, reason)
+            client.disconnect()
+            return
+        self.connected.set()
+
+    def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, _reason: ReasonCode, _p: Any) -> None:
+        self.connected.clear()
+
+    def _on_publish(self, _c: mqtt.Client, _u: Any, mid: int, reason: ReasonCode, _p: Any) -> None:
+        with self._lock:
+            entry = self._inflight.pop(mid, None)
+            if entry is None:
+                self._early_acks[mid] = reason
+                return
+        self._settle(entry[0], entry[1], reason)

@@ -1,0 +1,193 @@
+"""The UrbanPulse wire contract: topics, SenML packs, sensor names, units and broker URLs.
+
+Standard library only, because this module runs on street hardware (edge) and in the
+ingestor alike; both sides import it so they can never disagree. ``docs/protocol.md`` is the
+human version of this file, written for hardware vendors.
+
+Readings travel as SenML packs (RFC 8428) in JSON, many records per message, on
+``urbanpulse/v1/devices/{device_id}/readings``. A record's resolved name (base name + name)
+is ``{device_id}/{kind}`` or ``{device_id}/{kind}.{channel}``; its time is SenML seconds
+since the Unix epoch; its unit a SenML symbol (RFC 8428 §12.1, RFC 8798) accepted for its kind.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
+
+SCHEMA_VERSION = 1
+TOPIC_ROOT = "urbanpulse/v1/devices"
+READINGS_CHANNEL = "readings"
+STATUS_CHANNEL = "status"  # reserved: retained birth / Last Will (edge issue)
+HEARTBEAT_CHANNEL = "heartbeat"  # reserved: periodic health (edge issue)
+CONFIG_CHANNEL = "config"  # reserved: retained remote config, server -> device
+CONFIG_ACK_CHANNEL = "config/ack"  # reserved: device -> server acknowledgement
+DEVICE_CHANNELS_UP = (READINGS_CHANNEL, STATUS_CHANNEL, HEARTBEAT_CHANNEL, CONFIG_ACK_CHANNEL)
+
+DEVICE_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
+SENSOR_NAME_PATTERN = re.compile(r"^(?P<kind>[a-z][a-z_]*)(?:\.(?P<channel>[a-z0-9][a-z0-9_-]{0,31}))?$")
+
+# SenML: times below 2**28 are relative to "now" (RFC 8428 §4.5.3).
+SENML_RELATIVE_TIME_LIMIT = 2**28
+# SenML base version this contract speaks (RFC 8428 §4.4: absent means 10).
+SENML_VERSION = 10
+
+
+@dataclass(frozen=True)
+class MetricKind:
+    """A kind of measurement: its canonical stored unit and the units accepted on the wire.
+
+    ``accepted_units`` maps a SenML unit symbol to the factor that converts it to the
+    canonical unit (value_canonical = value * factor).
+    """
+
+    name: str
+    unit: str
+    accepted_units: dict[str, float]
+    description: str
+
+
+METRIC_KINDS: dict[str, MetricKind] = {
+    kind.name: kind
+    for kind in (
+        MetricKind(
+            "water_level",
+            "m",
+            {"m": 1.0, "cm": 0.01, "mm": 0.001},
+            "water surface above the gauge datum",
+        ),
+        MetricKind("rainfall", "mm", {"mm": 1.0}, "rain depth accumulated since the previous reading"),
+        MetricKind("traffic_count", "count", {"count": 1.0}, "vehicles counted since the previous reading"),
+        MetricKind(
+            "traffic_speed",
+            "km/h",
+            {"km/h": 1.0, "m/s": 3.6},
+            "mean speed of vehicles since the previous reading",
+        ),
+    )
+}
+
+
+class ProtocolError(ValueError):
+    """A topic, name or URL that does not follow the contract."""
+
+
+def readings_topic(device_id: str) -> str:
+    return device_topic(device_id, READINGS_CHANNEL)
+
+
+def device_topic(device_id: str, channel: str) -> str:
+    if not DEVICE_ID_PATTERN.match(device_id):
+        raise ProtocolError(f"invalid device id {device_id!r}: lowercase letters, digits and '-', 2-63 chars")
+    return f"{TOPIC_ROOT}/{device_id}/{channel}"
+
+
+def subscription_filter(channel: str = READINGS_CHANNEL, share_group: str | None = None) -> str:
+    """Topic filter for all devices' ``channel``; an MQTT v5 shared subscription when grouped."""
+    topic = f"{TOPIC_ROOT}/+/{channel}"
+    return f"$share/{share_group}/{topic}" if share_group else topic
+
+
+def parse_device_topic(topic: str) -> tuple[str, str]:
+    """Split ``urbanpulse/v1/devices/{device_id}/{channel}`` into (device_id, channel)."""
+    prefix = TOPIC_ROOT + "/"
+    if not topic.startswith(prefix):
+        raise ProtocolError(f"topic {topic!r} is not under {TOPIC_ROOT}/")
+    device_id, _, channel = topic[len(prefix) :].partition("/")
+    if not DEVICE_ID_PATTERN.match(device_id) or channel not in DEVICE_CHANNELS_UP + (CONFIG_CHANNEL,):
+        raise ProtocolError(f"topic {topic!r} does not name a device and a known channel")
+    return device_id, channel
+
+
+def base_name(device_id: str) -> str:
+    return f"{device_id}/"
+
+
+def sensor_name(kind: str, channel: str | None = None) -> str:
+    """The local sensor name used in SenML ``n``: ``kind`` or ``kind.channel``."""
+    name = kind if channel is None else f"{kind}.{channel}"
+    if kind not in METRIC_KINDS or not SENSOR_NAME_PATTERN.match(name):
+        raise ProtocolError(f"invalid sensor name {name!r}")
+    return name
+
+
+def kind_of(sensor: str) -> str | None:
+    """The metric kind of a local sensor name, or None when the name breaks the contract."""
+    match = SENSOR_NAME_PATTERN.match(sensor)
+    return match.group("kind") if match else None
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One measurement as a device produces it, before it goes on the wire."""
+
+    sensor: str  # local name, e.g. "water_level" or "traffic_count.lane2"
+    time: float  # seconds since the Unix epoch, UTC
+    value: float
+    unit: str
+
+
+def encode_pack(device_id: str, readings: Sequence[Reading]) -> bytes:
+    """Encode readings as one compact SenML pack (JSON bytes).
+
+    The first record carries base name, base time, base unit and version; later records
+    carry only what differs from them (relative time; a unit only where it is not the base
+    unit, since SenML inherits ``bu`` but never ``u``), which keeps a 100-reading message small.
+    """
+    if not readings:
+        raise ProtocolError("a pack needs at least one reading")
+    base_time = readings[0].time
+    base_unit = readings[0].unit
+    records: list[dict[str, object]] = []
+    for index, reading in enumerate(readings):
+        record: dict[str, object] = {"n": reading.sensor, "v": reading.value}
+        if index == 0:
+            record = {"bn": base_name(device_id), "bt": base_time, "bu": base_unit, "bver": SENML_VERSION, **record}
+        offset = reading.time - base_time
+        if offset:
+            record["t"] = round(offset, 6)
+        if reading.unit != base_unit:
+            record["u"] = reading.unit
+        records.append(record)
+    return json.dumps(records, separators=(",", ":"), allow_nan=False).encode()
+
+
+@dataclass(frozen=True)
+class MqttEndpoint:
+    """Where and how to reach the broker, parsed from ``mqtt://user:pass@host:port``."""
+
+    host: str
+    port: int
+    tls: bool
+    username: str | None
+    password: str | None
+
+    def redacted(self) -> str:
+        """The URL for logs, never showing the password."""
+        scheme = "mqtts" if self.tls else "mqtt"
+        user = f"{self.username}:***@" if self.username else ""
+        return f"{scheme}://{user}{self.host}:{self.port}"
+
+
+def parse_mqtt_url(url: str) -> MqttEndpoint:
+    """Parse ``mqtt://`` (TCP, default port 1883) or ``mqtts://`` (TLS, default 8883) URLs."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("mqtt", "mqtts"):
+        raise ProtocolError(f"MQTT URL must start with mqtt:// or mqtts://, got {parts.scheme or url!r}")
+    if not parts.hostname:
+        raise ProtocolError(f"MQTT URL {url!r} has no host")
+    tls = parts.scheme == "mqtts"
+    try:
+        port = parts.port or (8883 if tls else 1883)
+    except ValueError as error:
+        raise ProtocolError(f"MQTT URL {url!r} has an invalid port") from error
+    return MqttEndpoint(
+        host=parts.hostname,
+        port=port,
+        tls=tls,
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+    )

@@ -1,0 +1,144 @@
+"""The MQTT side of the ingestor: a persistent, shared, manually acknowledged subscription.
+
+paho's network thread only appends messages to a queue; the pipeline thread acknowledges
+them after its database commit. The broker never has more than ``receive_maximum``
+unacknowledged messages out to us (MQTT v5 flow control), which bounds our memory.
+A message received before a reconnect is never acknowledged after it: packet ids belong to
+one connection, and the broker redelivers such messages anyway (idempotent writes absorb them).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import ssl
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from edge import protocol
+from ingest.batch import Inbound
+from ingest.errors import BrokerAuthError
+
+log = logging.getLogger(__name__)
+
+# CONNACK reason codes that retrying cannot fix (MQTT v5 §3.2.2.2).
+_AUTH_FAILURES = frozenset({0x84, 0x85, 0x86, 0x87, 0x8C})
+
+
+@dataclass(frozen=True)
+class Delivery:
+    message: Inbound
+    mid: int
+    qos: int
+    connection: int  # which connection it arrived on
+
+
+class MqttInbox:
+    def __init__(
+        self,
+        endpoint: protocol.MqttEndpoint,
+        *,
+        client_id: str,
+        topic_filter: str,
+        receive_maximum: int,
+        session_expiry_s: int,
+    ) -> None:
+        self.endpoint = endpoint
+        self.topic_filter = topic_filter
+        self.client_id = client_id
+        self.deliveries: queue.SimpleQueue[Delivery] = queue.SimpleQueue()
+        self.connected = threading.Event()
+        self.subscribed = threading.Event()  # connected and the broker acknowledged our subscription
+        self.fatal: BrokerAuthError | None = None
+        self._stopping = False
+        self._connection = 0
+        self._connect_properties = Properties(PacketTypes.CONNECT)
+        self._connect_properties.SessionExpiryInterval = session_expiry_s
+        self._connect_properties.ReceiveMaximum = receive_maximum
+        client = mqtt.Client(
+            callback_api_version=CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            protocol=mqtt.MQTTv5,
+            manual_ack=True,
+        )
+        if endpoint.username:
+            client.username_pw_set(endpoint.username, endpoint.password)
+        if endpoint.tls:
+            client.tls_set(cert_reqs=ssl.CERT_REQUIRED)
+        client.reconnect_delay_set(min_delay=1, max_delay=30)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
+        self.client = client
+
+    def start(self) -> None:
+        self.client.connect_async(
+            self.endpoint.host,
+            self.endpoint.port,
+            keepalive=30,
+            clean_start=False,
+            properties=self._connect_properties,
+        )
+        self.client.loop_start()
+
+    def stop(self) -> None:
+        self._stopping = True
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    @property
+    def connection(self) -> int:
+        return self._connection
+
+    def ack(self, delivery: Delivery) -> bool:
+        """Acknowledge if still on the connection it arrived on; False when left for redelivery."""
+        if delivery.qos == 0:
+            return True
+        if delivery.connection != self._connection or not self.connected.is_set():
+            return False
+        self.client.ack(delivery.mid, delivery.qos)
+        return True
+
+    # paho callbacks: run on the network thread and must never raise into it.
+    def _on_connect(self, client: mqtt.Client, _userdata: Any, _flags: Any, reason: ReasonCode, _props: Any) -> None:
+        if reason.is_failure:
+            if reason.value in _AUTH_FAILURES:
+                self.fatal = BrokerAuthError(
+                    f"the broker at {self.endpoint.redacted()} refused our credentials: {reason}"
+                )
+                log.error("%s; not retrying", self.fatal)
+                client.disconnect()
+            else:
+                log.warning("broker refused the connection: %s; retrying", reason)
+            return
+        self._connection += 1
+        self.connected.set()
+        # Re-subscribe on every connect: harmless on a resumed session, vital on a lost one.
+        client.subscribe(self.topic_filter, qos=1)
+        log.info("connected to %s as %s, subscribed to %s", self.endpoint.redacted(), self.client_id,
+                 self.topic_filter)
+
+    def _on_subscribe(self, _client: mqtt.Client, _userdata: Any, _mid: int, reasons: list[ReasonCode], _props: Any) -> None:
+        if any(reason.is_failure for reason in reasons):
+            log.error("the broker refused our subscription to %s: %s", self.topic_filter, reasons)
+            return
+        self.subscribed.set()
+
+    def _on_disconnect(self, _client: mqtt.Client, _userdata: Any, _flags: Any, reason: ReasonCode, _props: Any) -> None:
+        self.connected.clear()
+        self.subscribed.clear()
+        if self.fatal is None and not self._stopping:
+            log.warning("disconnected from the broker (%s); paho reconnects", reason)
+
+    def _on_message(self, _client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
+        inbound = Inbound(message.topic, message.payload, time.time())
+        self.deliveries.put(Delivery(inbound, message.mid, message.qos, self._connection))

@@ -1,0 +1,223 @@
+"""The ingestor: MQTT inbox -> validate -> one transaction per batch -> acknowledge.
+
+At-least-once end to end: a message is acknowledged only after the transaction holding its
+readings (or its quarantine entry) has committed. Transient failures are retried with
+capped exponential backoff while the messages stay unacknowledged; data the database
+rejects is quarantined message by message; nothing raises out of the loop but our own
+broker credentials being refused.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import psycopg
+
+from edge import protocol
+from ingest import batch as batching
+from ingest.errors import BrokerAuthError, PermanentError, TransientError
+from ingest.inbox import Delivery, MqttInbox
+from ingest.metrics import IngestMetrics
+from ingest.settings import Settings
+from ingest.storage import registry, retention
+from ingest.storage.database import Database
+from ingest.storage.migrate import Engine, current_engine
+from ingest.storage.writer import ReadingWriter, WritePath, WriteResult
+from ingest.validation import DecodedMessage, Reason, Rejection, decode_message
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Backoff:
+    initial_s: float
+    max_s: float
+
+    def delay(self, attempt: int) -> float:
+        return float(min(self.max_s, self.initial_s * 2 ** min(attempt, 20)))
+
+
+class Ingestor:
+    def __init__(
+        self,
+        settings: Settings,
+        metrics: IngestMetrics | None = None,
+        write_path: WritePath = WritePath.ADAPTIVE,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.metrics = metrics or IngestMetrics()
+        self._clock = clock
+        self._limits = settings.validation.limits()
+        self._writer = ReadingWriter(write_path)
+        self._db = Database(settings.database_url, prepare=self._writer.prepare)
+        cfg = settings.ingest
+        self._backoff = Backoff(cfg.retry_initial_s, cfg.retry_max_s)
+        self.inbox = MqttInbox(
+            settings.mqtt(),
+            client_id=cfg.client_id,
+            topic_filter=protocol.subscription_filter(protocol.READINGS_CHANNEL, cfg.share_group or None),
+            receive_maximum=cfg.receive_maximum,
+            session_expiry_s=cfg.session_expiry_s,
+        )
+        self._known_devices: set[str] = set()
+        self._sensor_ids: dict[tuple[str, str], int] = {}
+        self._pending: list[Delivery] = []  # carried over when a batch filled up
+        self._unacked = 0
+        self._engine: Engine | None = None
+        self._next_retention = 0.0
+
+    # ---- lifecycle -------------------------------------------------------------------
+    def run(self, stop: threading.Event) -> None:
+        """Consume until ``stop`` is set. Raises BrokerAuthError if our credentials are refused."""
+        self.inbox.start()
+        log.info("ingestor %s started", self.settings.ingest.client_id)
+        try:
+            while not stop.is_set():
+                if self.inbox.fatal is not None:
+                    raise self.inbox.fatal
+                self.metrics.subscribed.set(1 if self.inbox.subscribed.is_set() else 0)
+                deliveries = self._collect(stop)
+                if deliveries:
+                    self._process(deliveries, stop)
+                self._maybe_run_retention()
+        finally:
+            self.inbox.stop()
+            self._db.close()
+            log.info("ingestor %s stopped", self.settings.ingest.client_id)
+
+    # ---- batching ------------------------------------------------------------------
+    def _collect(self, stop: threading.Event) -> list[Delivery]:
+        """Up to max_batch_readings readings, waiting at most max_batch_delay_s after the first."""
+        cfg = self.settings.ingest
+        taken, self._pending = self._pending, []
+        readings = 0
+        deadline = None
+        while not stop.is_set():
+            try:
+                timeout = 0.2 if deadline is None else max(0.0, deadline - time.monotonic())
+                delivery = self.inbox.deliveries.get(timeout=timeout)
+            except queue.Empty:
+                if deadline is not None or taken:
+                    break
+                return taken
+            self._unacked += 1
+            taken.append(delivery)
+            # A cheap estimate (records are about 30 bytes) keeps batch memory bounded.
+            readings += max(1, len(delivery.message.payload) // 30)
+            if deadline is None:
+                deadline = time.monotonic() + cfg.max_batch_delay_s
+            if readings >= cfg.max_batch_readings:
+                break
+        self.metrics.unacked.set(self._unacked)
+        return taken
+
+    def _process(self, deliveries: list[Delivery], stop: threading.Event) -> None:
+        messages = [d.message for d in deliveries]
+        decoded = [decode_message(m.topic, m.payload, m.received_at, self._limits) for m in messages]
+        try:
+            try:
+                self._with_retry(lambda: self._store(messages, decoded), stop, "store")
+            except PermanentError as error:
+                log.warning("batch of %d messages rejected by the database (%s); storing them one by one",
+                            len(messages), error)
+                for message, result in zip(messages, decoded, strict=True):
+                    self._store_alone(message, result, stop)
+        except _Stopped:
+            return  # left unacknowledged: the broker redelivers them to whoever consumes next
+        acked = sum(self.inbox.ack(d) for d in deliveries)
+        self._unacked -= len(deliveries)
+        self.metrics.messages.inc(acked)
+        self.metrics.unacked.set(self._unacked)
+
+    def _store_alone(self, message: batching.Inbound, result: DecodedMessage, stop: threading.Event) -> None:
+        try:
+            self._with_retry(lambda: self._store([message], [result]), stop, "store")
+        except PermanentError as error:
+            rejected = DecodedMessage(result.device_id, rejections=[Rejection(Reason.STORAGE_REJECTED, str(error))])
+            self._with_retry(lambda: self._store([message], [rejected]), stop, "quarantine")
+
+    def _store(self, messages: list[batching.Inbound], decoded: list[DecodedMessage]) -> WriteResult:
+        devices = {r.device_id for r in decoded if r.sensors and r.device_id is not None}
+        known = self._db.run(lambda conn: self._check_devices(conn, devices))
+        wanted = {(r.device_id, s) for r in decoded if r.device_id in known for s in r.sensors}
+        self._db.run(lambda conn: self._resolve_sensors(conn, wanted))
+        prepared = batching.prepare_batch(
+            messages, decoded, {d: d in known for d in devices}, self._sensor_ids,
+            self.settings.ingest.quarantine_payload_bytes,
+        )
+        started = time.perf_counter()
+
+        def write(conn: psycopg.Connection) -> WriteResult:
+            with conn.transaction():
+                return self._writer.write(conn, prepared.rows, prepared.quarantine)
+
+        result = self._db.run(write)
+        self.metrics.commit_seconds.observe(time.perf_counter() - started)
+        self.metrics.batch_readings.observe(len(prepared.rows))
+        self.metrics.readings_stored.inc(result.inserted)
+        self.metrics.readings_duplicate.inc(result.duplicates + prepared.duplicates_in_batch)
+        for reason, count in prepared.quarantined_by_reason.items():
+            self.metrics.quarantined.labels(reason=reason).inc(count)
+        if prepared.quarantine:
+            log.info("quarantined %d item(s): %s", len(prepared.quarantine), dict(prepared.quarantined_by_reason))
+        return result
+
+    def _check_devices(self, conn: psycopg.Connection, devices: set[str]) -> set[str]:
+        for device_id in devices - self._known_devices:
+            if registry.device_exists(conn, device_id):
+                self._known_devices.add(device_id)
+        return devices & self._known_devices
+
+    def _resolve_sensors(self, conn: psycopg.Connection, wanted: set[tuple[str, str]]) -> None:
+        missing = wanted - self._sensor_ids.keys()
+        if missing:
+            with conn.transaction():
+                self._sensor_ids.update(registry.register_sensors(conn, missing))
+
+    # ---- failure handling ------------------------------------------------------------------
+    def _with_retry(self, attempt: Callable[[], WriteResult], stop: threading.Event, stage: str) -> WriteResult:
+        tries = 0
+        while True:
+            try:
+                return attempt()
+            except TransientError as error:
+                if self.inbox.fatal is not None:
+                    raise self.inbox.fatal from error
+                delay = self._backoff.delay(tries)
+                tries += 1
+                self.metrics.retries.labels(stage=stage).inc()
+                log.warning("%s failed (%s); retry %d in %.1f s", stage, error, tries, delay)
+                if stop.wait(delay):
+                    raise _Stopped from error
+
+    def _maybe_run_retention(self) -> None:
+        now = time.monotonic()
+        if now < self._next_retention:
+            return
+        self._next_retention = now + self.settings.ingest.retention_every_s
+        try:
+            if self._engine is None:
+                self._engine = self._db.run(current_engine)
+            if self._engine == Engine.POSTGRES:
+                deleted = self._db.run(retention.apply_retention)
+                if deleted:
+                    log.info("retention removed %d old readings", deleted)
+        except (TransientError, PermanentError, LookupError) as error:
+            log.warning("retention job skipped: %s", error)
+
+
+class _Stopped(Exception):
+    """Shutting down while a batch was still waiting to be stored."""
+
+
+def run_forever(settings: Settings, stop: threading.Event, metrics: IngestMetrics | None = None) -> None:
+    Ingestor(settings, metrics).run(stop)
+
+
+__all__ = ["BrokerAuthError", "Ingestor", "run_forever"]

@@ -1,0 +1,95 @@
+"""Typed server-side settings: environment variables over a TOML file over defaults.
+
+``URBANPULSE_DATABASE_URL`` and ``URBANPULSE_MQTT_URL`` are the two that matter; nested
+groups use ``__`` (``URBANPULSE_INGEST__CLIENT_ID``). ``URBANPULSE_CONFIG`` names a TOML file
+shaped like ``docs/urbanpulse.example.toml``. Built once in ``main()`` and passed down.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import BaseModel, Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from edge import protocol
+from ingest.validation import ValidationLimits
+
+DEFAULT_DATABASE_URL = "postgresql://urbanpulse@127.0.0.1:5432/urbanpulse"
+DEFAULT_MQTT_URL = "mqtt://svc.ingest@127.0.0.1:1883"
+CONFIG_ENV = "URBANPULSE_CONFIG"
+
+
+class IngestSettings(BaseModel):
+    client_id: str = Field("urbanpulse-ingest-1", description="fixed per instance: the broker keeps its session")
+    share_group: str = Field("ingest", description="MQTT v5 shared-subscription group split across instances")
+    receive_maximum: int = Field(8192, ge=1, le=65535, description="unacknowledged messages the broker may send us")
+    session_expiry_s: int = Field(7 * 24 * 3600, ge=60, description="how long the broker keeps our backlog")
+    max_batch_readings: int = Field(50_000, ge=1)
+    max_batch_delay_s: float = Field(0.05, gt=0, description="latency bound: a batch commits at least this often")
+    quarantine_payload_bytes: int = Field(16 * 1024, ge=256, description="raw payload kept per quarantine row")
+    metrics_port: int = Field(9464, ge=0, le=65535, description="Prometheus /metrics; 0 disables")
+    metrics_host: str = Field("127.0.0.1", description="address the /metrics endpoint binds to")
+    retry_initial_s: float = Field(0.2, gt=0)
+    retry_max_s: float = Field(15.0, gt=0)
+    retention_every_s: float = Field(3600.0, gt=0, description="plain PostgreSQL retention job cadence")
+
+
+class ValidationSettings(BaseModel):
+    max_payload_bytes: int = Field(256 * 1024, ge=1024)
+    max_future_skew_s: float = Field(300.0, ge=0)
+    max_age_s: float = Field(30 * 24 * 3600.0, gt=0)
+
+    def limits(self) -> ValidationLimits:
+        return ValidationLimits(self.max_payload_bytes, self.max_future_skew_s, self.max_age_s)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="URBANPULSE_", env_nested_delimiter="__", extra="forbid")
+
+    database_url: str = Field(DEFAULT_DATABASE_URL, description="libpq URL of PostgreSQL/TimescaleDB")
+    mqtt_url: str = Field(DEFAULT_MQTT_URL, description="mqtt://user:pass@host:port, mqtts:// for TLS")
+    log_level: str = "INFO"
+    log_format: str = Field("text", pattern="^(text|json)$")
+    ingest: IngestSettings = IngestSettings()
+    validation: ValidationSettings = ValidationSettings()
+
+    @field_validator("mqtt_url")
+    @classmethod
+    def _valid_mqtt_url(cls, value: str) -> str:
+        protocol.parse_mqtt_url(value)
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get(CONFIG_ENV)
+        if config_file:
+            path = Path(config_file)
+            if not path.is_file():
+                raise FileNotFoundError(f"{CONFIG_ENV}={config_file}: no such file")
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+    def mqtt(self) -> protocol.MqttEndpoint:
+        return protocol.parse_mqtt_url(self.mqtt_url)
+
+
+def load_settings(config_file: Path | None = None) -> Settings:
+    """Settings from the environment, with ``config_file`` standing in for ``URBANPULSE_CONFIG``."""
+    if config_file is not None:
+        os.environ[CONFIG_ENV] = str(config_file)
+    return Settings()

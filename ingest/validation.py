@@ -1,0 +1,207 @@
+"""Decode and validate one MQTT readings message: pure logic, no I/O, ``now`` passed in.
+
+A message is either rejected whole (it cannot be read as a pack for its topic) or split
+into accepted records and rejected records, each rejection with a stable reason code so
+operators can count and search them. Implausible but well-formed values are *accepted*
+here; the quality module flags them (QARTOD), because a true record flood is also "absurd".
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import math
+from dataclasses import dataclass, field
+
+from edge import protocol
+
+
+class Reason(enum.StrEnum):
+    """Why a message or a record was quarantined. Values are stable: dashboards count them."""
+
+    PAYLOAD_TOO_LARGE = "payload_too_large"
+    NOT_UTF8 = "not_utf8"
+    NOT_JSON = "not_json"
+    NOT_SENML = "not_senml"
+    EMPTY_PACK = "empty_pack"
+    UNSUPPORTED_VERSION = "unsupported_version"
+    BAD_TOPIC = "bad_topic"
+    DEVICE_MISMATCH = "device_mismatch"
+    UNKNOWN_DEVICE = "unknown_device"
+    BAD_RECORD = "bad_record"
+    BAD_NAME = "bad_name"
+    UNKNOWN_METRIC = "unknown_metric"
+    BAD_VALUE = "bad_value"
+    NON_FINITE_VALUE = "non_finite_value"
+    UNKNOWN_UNIT = "unknown_unit"
+    TIME_IN_FUTURE = "time_in_future"
+    TIME_TOO_OLD = "time_too_old"
+    DUPLICATE_RECORD = "duplicate_record"
+    STORAGE_REJECTED = "storage_rejected"
+
+
+@dataclass(frozen=True)
+class ValidationLimits:
+    """Bounds a record must meet; seconds throughout."""
+
+    max_payload_bytes: int = 256 * 1024
+    max_future_skew_s: float = 300.0
+    max_age_s: float = 30 * 24 * 3600.0
+
+
+@dataclass(frozen=True)
+class Rejection:
+    reason: Reason
+    detail: str
+    record: object = None  # the offending SenML record (None: the whole message)
+
+
+@dataclass
+class DecodedMessage:
+    """Accepted records of one message as parallel lists, plus the rejections."""
+
+    device_id: str | None
+    sensors: list[str] = field(default_factory=list)  # local sensor names
+    times: list[float] = field(default_factory=list)  # seconds since the epoch
+    values: list[float] = field(default_factory=list)  # in the kind's canonical unit
+    rejections: list[Rejection] = field(default_factory=list)
+
+    @property
+    def rejected_whole(self) -> bool:
+        return not self.sensors and any(r.record is None for r in self.rejections)
+
+
+def _nan_constant(_token: str) -> float:
+    # JSON has no NaN/Infinity, but Python's parser accepts them; keep them so the
+    # offending *record* is rejected rather than the whole message.
+    return math.nan
+
+
+def decode_message(topic: str, payload: bytes, now: float, limits: ValidationLimits) -> DecodedMessage:
+    """Turn one readings message into accepted records and reasoned rejections.
+
+    ``now`` is the receive time (seconds since the epoch); relative SenML times resolve
+    against it and the skew/age limits are measured from it. Never raises on bad input.
+    """
+    try:
+        device_id, _channel = protocol.parse_device_topic(topic)
+    except protocol.ProtocolError as error:
+        return _whole(None, Reason.BAD_TOPIC, str(error))
+    if len(payload) > limits.max_payload_bytes:
+        return _whole(
+            device_id, Reason.PAYLOAD_TOO_LARGE, f"{len(payload)} bytes > limit {limits.max_payload_bytes}"
+        )
+    try:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError as error:
+        return _whole(device_id, Reason.NOT_UTF8, str(error))
+    try:
+        pack = json.loads(text, parse_constant=_nan_constant)
+    except (json.JSONDecodeError, RecursionError) as error:
+        return _whole(device_id, Reason.NOT_JSON, str(error))
+    if not isinstance(pack, list):
+        return _whole(device_id, Reason.NOT_SENML, f"a SenML pack is a JSON array, got {type(pack).__name__}")
+    if not pack:
+        return _whole(device_id, Reason.EMPTY_PACK, "the pack has no records")
+    return _decode_records(device_id, pack, now, limits)
+
+
+def _whole(device_id: str | None, reason: Reason, detail: str) -> DecodedMessage:
+    return DecodedMessage(device_id=device_id, rejections=[Rejection(reason, detail)])
+
+
+def _decode_records(device_id: str, pack: list[object], now: float, limits: ValidationLimits) -> DecodedMessage:
+    result = DecodedMessage(device_id=device_id)
+    expected_base = protocol.base_name(device_id)
+    base_name = ""
+    base_time = 0.0
+    base_unit: str | None = None
+    earliest = now - limits.max_age_s
+    latest = now + limits.max_future_skew_s
+    seen: set[tuple[str, float]] = set()
+    reject = result.rejections.append
+
+    for record in pack:
+        if not isinstance(record, dict):
+            reject(Rejection(Reason.BAD_RECORD, "a SenML record is a JSON object", record))
+            continue
+        # Base fields apply to this record and all that follow (RFC 8428 §4.1).
+        if "bver" in record and record["bver"] != protocol.SENML_VERSION:
+            return _whole(device_id, Reason.UNSUPPORTED_VERSION, f"bver {record['bver']!r} is not supported")
+        if "bn" in record:
+            base_name = record["bn"]
+            if base_name != expected_base:
+                return _whole(
+                    device_id,
+                    Reason.DEVICE_MISMATCH,
+                    f"base name {base_name!r} does not match the topic's device {device_id!r}",
+                )
+        if "bt" in record:
+            bt = record["bt"]
+            if not _is_number(bt) or not math.isfinite(bt):
+                reject(Rejection(Reason.BAD_RECORD, f"base time {bt!r} is not a finite number", record))
+                continue
+            base_time = float(bt)
+        if "bu" in record:
+            base_unit = record["bu"]
+
+        name = record.get("n", "")
+        if not base_name:
+            reject(Rejection(Reason.BAD_NAME, "no base name ('bn') names the device before this record", record))
+            continue
+        if not isinstance(name, str):
+            reject(Rejection(Reason.BAD_NAME, f"name {name!r} is not a string", record))
+            continue
+        kind = protocol.kind_of(name)
+        if kind is None:
+            reject(Rejection(Reason.BAD_NAME, f"sensor name {name!r} is not kind[.channel]", record))
+            continue
+        metric = protocol.METRIC_KINDS.get(kind)
+        if metric is None:
+            reject(Rejection(Reason.UNKNOWN_METRIC, f"unknown metric kind {kind!r}", record))
+            continue
+
+        if "v" not in record:
+            reject(Rejection(Reason.BAD_VALUE, "record has no numeric value 'v'", record))
+            continue
+        value = record["v"]
+        if not _is_number(value):
+            reject(Rejection(Reason.BAD_VALUE, f"value {value!r} is not a number", record))
+            continue
+        if not math.isfinite(value):
+            reject(Rejection(Reason.NON_FINITE_VALUE, "value is NaN or infinite", record))
+            continue
+
+        unit = record.get("u", base_unit)
+        factor = metric.accepted_units.get(unit) if isinstance(unit, str) else None
+        if factor is None:
+            accepted = ", ".join(metric.accepted_units)
+            reject(Rejection(Reason.UNKNOWN_UNIT, f"unit {unit!r} is not valid for {kind} ({accepted})", record))
+            continue
+
+        offset = record.get("t", 0.0)
+        if not _is_number(offset) or not math.isfinite(offset):
+            reject(Rejection(Reason.BAD_RECORD, f"time {offset!r} is not a finite number", record))
+            continue
+        when = base_time + offset
+        if when < protocol.SENML_RELATIVE_TIME_LIMIT:
+            when += now
+        if when > latest:
+            reject(Rejection(Reason.TIME_IN_FUTURE, f"time {when:.3f} is {when - now:.0f} s ahead of now", record))
+            continue
+        if when < earliest:
+            reject(Rejection(Reason.TIME_TOO_OLD, f"time {when:.3f} is {now - when:.0f} s old", record))
+            continue
+        key = (name, when)
+        if key in seen:
+            reject(Rejection(Reason.DUPLICATE_RECORD, f"{name} at {when:.6f} appears twice in the pack", record))
+            continue
+        seen.add(key)
+        result.sensors.append(name)
+        result.times.append(when)
+        result.values.append(value * factor)
+    return result
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)

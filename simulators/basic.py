@@ -1,0 +1,51 @@
+"""A simple built-in virtual sensor fleet: plausible values, deterministic under a seed.
+
+Stands in until the city simulator arrives: water level follows a semidiurnal tide plus
+noise, rain falls in occasional bursts, traffic counts and speeds follow a daily rhythm.
+Vectorised over devices: one call produces a (n_devices, n_steps) block per kind.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from edge import protocol
+
+M2_PERIOD_S = 12.4206 * 3600  # principal lunar semidiurnal tide
+DAY_S = 86_400.0
+SENSOR_KINDS = ("water_level", "rainfall", "traffic_count", "traffic_speed")
+
+
+@dataclass(frozen=True)
+class Block:
+    """Readings of ``n_devices`` devices at ``times`` (shape ``(n_steps,)``, Unix seconds)."""
+
+    times: npt.NDArray[np.float64]
+    values: dict[str, npt.NDArray[np.float64]]  # kind -> (n_devices, n_steps), canonical units
+
+
+def generate(n_devices: int, start: float, step_s: float, n_steps: int, seed: int = 0) -> Block:
+    rng = np.random.default_rng(seed)
+    times = start + step_s * np.arange(n_steps)
+    phase = rng.uniform(0, 2 * np.pi, size=(n_devices, 1))
+    tide = 1.1 * np.sin(2 * np.pi * times / M2_PERIOD_S + phase)
+    water = 0.4 + tide + rng.normal(0, 0.02, size=(n_devices, n_steps))
+    raining = rng.random((n_devices, n_steps)) < 0.05
+    rain = np.where(raining, rng.gamma(1.5, 2.0, size=(n_devices, n_steps)), 0.0)
+    hour = (times % DAY_S) / 3600 + 7  # Ho Chi Minh City is UTC+7
+    rush = np.exp(-((hour % 24 - 7.5) ** 2) / 2) + np.exp(-((hour % 24 - 17.5) ** 2) / 2)
+    count = rng.poisson(20 + 60 * rush, size=(n_devices, n_steps)).astype(np.float64)
+    speed = np.clip(45 - 25 * rush + rng.normal(0, 3, size=(n_devices, n_steps)), 3, None)
+    return Block(times, {"water_level": water, "rainfall": rain, "traffic_count": count, "traffic_speed": speed})
+
+
+def readings_for(block: Block, device_index: int, step: int) -> list[protocol.Reading]:
+    """The four readings one device takes at one step."""
+    when = float(block.times[step])
+    return [
+        protocol.Reading(kind, when, float(block.values[kind][device_index, step]), protocol.METRIC_KINDS[kind].unit)
+        for kind in SENSOR_KINDS
+    ]

@@ -1,0 +1,56 @@
+"""Session-wide real services: one private PostgreSQL cluster (a fresh database per test) and a
+private Mosquitto per test, all on free loopback ports in temporary folders."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ingest.embedded.mosquitto import MosquittoBroker
+from ingest.embedded.postgres import PostgresOptions, PostgresServer
+from ingest.storage.migrate import migrate
+from tests.harness import Stack
+
+TEMPLATE = "urbanpulse_template"
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    # Not under pytest's tmp_path: when the suite runs as root, the server runs as the
+    # 'postgres' account, which must be able to reach its folder.
+    base = Path(tempfile.mkdtemp(prefix="urbanpulse-pg-"))
+    server = PostgresServer(base, PostgresOptions(durable=False, max_connections=200))
+    server.start()
+    server.create_database(TEMPLATE)
+    migrate(server.url(TEMPLATE))
+    yield server
+    server.stop()
+    shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def database_url(postgres: PostgresServer) -> str:
+    """A fresh, migrated database for one test (a copy of the migrated template)."""
+    return postgres.create_database(f"t_{uuid.uuid4().hex[:12]}", template=TEMPLATE)
+
+
+@pytest.fixture
+def stack(postgres: PostgresServer, database_url: str) -> Iterator[Stack]:
+    workdir = Path(tempfile.mkdtemp(prefix="urbanpulse-test-"))
+    workdir.chmod(0o755)  # the broker may run as the mosquitto account
+    broker = MosquittoBroker(workdir / "mosquitto")
+    world = Stack(postgres, database_url, broker, workdir)
+    world.start_broker()
+    yield world
+    world.close()
+    # Shown by pytest only when the test failed: the services' own account of what happened.
+    for process in world.ingestors:
+        print(f"--- {process.log_path.name} (tail) ---\n{process.log_text()[-4000:]}")
+    if broker.log_path.exists():
+        print(f"--- mosquitto.log (tail) ---\n{broker.log_path.read_text(errors='replace')[-3000:]}")
+    shutil.rmtree(workdir, ignore_errors=True)

@@ -1,0 +1,83 @@
+"""Bad input through the real broker: each kind is quarantined with its reason, good data keeps flowing."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from edge import protocol
+from edge.link import DeviceLink
+from ingest.embedded.waiting import wait_until
+from tests.harness import Stack
+
+
+def _pack(device: str, records: list[dict[str, object]]) -> bytes:
+    return json.dumps(records).encode()
+
+
+def test_every_kind_of_bad_input_is_quarantined_and_good_data_still_flows(stack: Stack) -> None:
+    good_device, other = stack.provision(2)
+    stranger_password = stack.broker_only_account("ghost-001")
+    stack.start_ingestor()
+    now = time.time()
+    link = DeviceLink(protocol.MqttEndpoint("127.0.0.1", stack.broker.port, False, good_device.device_id,
+                                            good_device.password), good_device.device_id)
+    stranger = DeviceLink(protocol.MqttEndpoint("127.0.0.1", stack.broker.port, False, "ghost-001",
+                                                stranger_password), "ghost-001")
+    link.start()
+    stranger.start()
+    assert link.connected.wait(10) and stranger.connected.wait(10)
+    dev = good_device.device_id
+    bn = f"{dev}/"
+    good = [{"bn": bn, "bt": now, "n": "water_level", "u": "m", "v": 0.5}]
+    cases: list[tuple[bytes, str]] = [
+        (b"\xff\xfe not utf-8", "not_utf8"),
+        (b"{not json", "not_json"),
+        (b'{"bn": "x"}', "not_senml"),
+        (b"[]", "empty_pack"),
+        (_pack(dev, [{"bn": bn, "bt": now, "n": "water_level", "u": "m", "v": "high"}]), "bad_value"),
+        (_pack(dev, [{"bn": bn, "bt": now, "n": 7, "u": "m", "v": 1.0}]), "bad_name"),
+        (f'[{{"bn": "{bn}", "bt": {now}, "n": "water_level", "u": "m", "v": NaN}}]'.encode(), "non_finite_value"),
+        (f'[{{"bn": "{bn}", "bt": {now}, "n": "water_level", "u": "m", "v": Infinity}}]'.encode(),
+         "non_finite_value"),
+        (_pack(dev, [{"bn": bn, "bt": now, "n": "water_level", "u": "Cel", "v": 1.0}]), "unknown_unit"),
+        (_pack(dev, [{"bn": bn, "bt": now, "n": "air_quality", "u": "m", "v": 1.0}]), "unknown_metric"),
+        (_pack(dev, [{"bn": bn, "bt": now + 86400, "n": "water_level", "u": "m", "v": 1.0}]), "time_in_future"),
+        (_pack(dev, [{"bn": bn, "bt": 946684800, "n": "water_level", "u": "m", "v": 1.0}]), "time_too_old"),
+        (_pack(dev, [{"bn": f"{other.device_id}/", "bt": now, "n": "water_level", "u": "m", "v": 1.0}]),
+         "device_mismatch"),
+        (b"[" + b'{"n":"rainfall","v":1},' * 20_000 + b"{}]", "payload_too_large"),
+    ]
+    for payload, _ in cases:
+        link.publish_raw(link.topic, payload)
+        link.publish_raw(link.topic, _pack(dev, good))  # same record each time: stored once
+    duplicate = [
+        {"bn": bn, "bt": now + 1, "n": "rainfall", "u": "mm", "v": 2.0},
+        {"n": "rainfall", "u": "mm", "v": 2.0},
+    ]
+    link.publish_raw(link.topic, _pack(dev, duplicate))
+    stranger.publish_raw(stranger.topic, _pack("ghost-001", [{"bn": "ghost-001/", "bt": now, "n": "rainfall",
+                                                              "u": "mm", "v": 1.0}]))
+    absurd = [{"bn": bn, "bt": now + 2, "n": "water_level", "u": "m", "v": 25.0}]  # stored, flagged FAIL
+    link.publish_raw(link.topic, _pack(dev, absurd))
+    assert link.wait_acknowledged(30) and stranger.wait_acknowledged(30)
+
+    expected = {}
+    for _, reason in cases:
+        expected[reason] = expected.get(reason, 0) + 1
+    expected["duplicate_record"] = 1
+    expected["unknown_device"] = 1
+    wait_until(lambda: sum(stack.quarantine_reasons().values()) >= sum(expected.values()), timeout=30,
+               what="every bad message to be quarantined")
+    assert stack.quarantine_reasons() == expected
+    with stack.connect() as conn:
+        rows = conn.execute("SELECT s.name, r.value, r.qc FROM readings r JOIN sensors s USING (sensor_id) "
+                            "ORDER BY r.time").fetchall()
+        oversize = conn.execute("SELECT length(payload), payload_bytes FROM quarantine "
+                                "WHERE reason = 'payload_too_large'").fetchone()
+        details = dict(conn.execute("SELECT reason, detail FROM quarantine").fetchall())
+    assert rows == [("water_level", 0.5, 1), ("rainfall", 2.0, 1), ("water_level", 25.0, 4)]
+    assert oversize is not None and oversize[0] == 16 * 1024 and oversize[1] > 256 * 1024
+    assert "Cel" in details["unknown_unit"] and "ghost-001" in details["unknown_device"]
+    link.stop()
+    stranger.stop()

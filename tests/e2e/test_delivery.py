@@ -1,0 +1,113 @@
+"""End to end through the real broker and database: every reading stored exactly once,
+whatever fails in the middle (ingestor killed, broker restarted, database restarted)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import pytest
+
+from ingest.embedded.waiting import wait_until
+from tests.harness import Stack, stream_in_background
+
+DEVICES = 20
+READINGS_PER_DEVICE = 500
+TOTAL = DEVICES * READINGS_PER_DEVICE  # 10,000
+
+
+def _assert_exact(stack: Stack) -> None:
+    stack.wait_rows(TOTAL, timeout=90)
+    with stack.connect() as conn:
+        rows, sensors, per_device = conn.execute(
+            """SELECT count(*), count(DISTINCT r.sensor_id), min(n) FROM readings r,
+                      LATERAL (SELECT count(*) AS n FROM readings x JOIN sensors s USING (sensor_id)
+                               WHERE s.device_id = (SELECT device_id FROM sensors WHERE sensor_id = r.sensor_id)) c"""
+        ).fetchone()
+    assert rows == TOTAL
+    assert sensors == DEVICES * 4
+    assert per_device == READINGS_PER_DEVICE
+
+
+def test_fleet_readings_arrive_exactly_once(stack: Stack) -> None:
+    devices = stack.provision(DEVICES)
+    ingestor = stack.start_ingestor()
+    fleet = stack.fleet(devices)
+    thread, _ = stream_in_background(fleet, READINGS_PER_DEVICE, per_message=20, pause_s=0.0, start=time.time() - 86400)
+    thread.join(timeout=60)
+    assert fleet.wait_acknowledged(timeout=60)
+    _assert_exact(stack)
+    wait_until(lambda: ingestor.metric("urbanpulse_ingest_readings_stored_total") == TOTAL, timeout=10,
+               what="metrics to report every stored reading")
+    assert ingestor.metric("urbanpulse_ingest_quarantined_total") == 0
+    fleet.stop()
+
+
+def _interrupted_stream(stack: Stack, interrupt: Callable[[Stack], None]) -> None:
+    """Stream 10,000 readings slowly, call ``interrupt`` once a part is stored, then expect exactly all."""
+    devices = stack.provision(DEVICES)
+    stack.start_ingestor()
+    fleet = stack.fleet(devices)
+    thread, _ = stream_in_background(fleet, READINGS_PER_DEVICE, per_message=20, pause_s=0.12,
+                                     start=time.time() - 86400)
+    wait_until(lambda: stack.rows() >= 1000, timeout=60, what="the first 1,000 rows")
+    assert stack.rows() < TOTAL, "the interruption must happen mid-stream"
+    interrupt(stack)
+    thread.join(timeout=120)
+    assert fleet.wait_acknowledged(timeout=90)
+    _assert_exact(stack)
+    fleet.stop()
+
+
+def test_ingestor_killed_mid_stream_loses_nothing(stack: Stack) -> None:
+    def kill_and_restart(s: Stack) -> None:
+        s.ingestors[0].kill9()
+        s.start_ingestor(wait_subscribed=False)  # same client id: resumes the broker session and its unacknowledged messages
+
+    _interrupted_stream(stack, kill_and_restart)
+
+
+def test_broker_restart_mid_stream_loses_nothing(stack: Stack) -> None:
+    _interrupted_stream(stack, lambda s: s.broker.restart())
+
+
+def test_database_restart_mid_stream_loses_nothing(stack: Stack) -> None:
+    _interrupted_stream(stack, lambda s: s.postgres.restart())
+    assert "retry" in stack.ingestors[0].log_text()
+
+
+def test_database_connections_terminated_mid_stream_loses_nothing(stack: Stack) -> None:
+    dbname = stack.database_url.rsplit("dbname=", 1)[1].split()[0]
+
+    def terminate(s: Stack) -> None:
+        assert s.postgres.terminate_backends(dbname) >= 1
+
+    _interrupted_stream(stack, terminate)
+
+
+def test_two_ingestors_split_a_shared_subscription(stack: Stack) -> None:
+    devices = stack.provision(DEVICES)
+    first, second = stack.start_ingestor("ingest-a"), stack.start_ingestor("ingest-b")
+    fleet = stack.fleet(devices)
+    thread, _ = stream_in_background(fleet, READINGS_PER_DEVICE, per_message=10, pause_s=0.01,
+                                     start=time.time() - 86400)
+    thread.join(timeout=60)
+    assert fleet.wait_acknowledged(timeout=60)
+    _assert_exact(stack)
+    stored = [p.metric("urbanpulse_ingest_readings_stored_total") for p in (first, second)]
+    duplicates = [p.metric("urbanpulse_ingest_readings_duplicate_total") for p in (first, second)]
+    assert sum(stored) == TOTAL and duplicates == [0, 0]
+    assert min(stored) > 0.2 * TOTAL, f"load not shared: {stored}"
+    fleet.stop()
+
+
+@pytest.mark.parametrize("per_message", [1, 100])
+def test_single_and_large_packs(stack: Stack, per_message: int) -> None:
+    devices = stack.provision(2)
+    stack.start_ingestor()
+    fleet = stack.fleet(devices)
+    thread, _ = stream_in_background(fleet, 200, per_message=per_message, pause_s=0.0, start=time.time() - 3600)
+    thread.join(timeout=60)
+    assert fleet.wait_acknowledged(timeout=60)
+    assert stack.wait_rows(400) == 400
+    fleet.stop()

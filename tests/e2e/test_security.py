@@ -1,0 +1,63 @@
+"""Security by default on the broker the project starts: no anonymous clients, devices confined
+to their own topics, wrong credentials refused clearly."""
+
+from __future__ import annotations
+
+import time
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from edge import protocol
+from edge.link import DeviceLink
+from ingest.embedded.waiting import wait_until
+from tests.harness import Stack
+
+
+def _connect_result(port: int, username: str | None, password: str | None) -> int:
+    client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    if username is not None:
+        client.username_pw_set(username, password)
+    results: list[int] = []
+    client.on_connect = lambda c, u, f, reason, p: results.append(reason.value)
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    try:
+        return wait_until(lambda: results, timeout=10, what="CONNACK")[0]
+    finally:
+        client.loop_stop()
+        client.disconnect()
+
+
+def test_anonymous_and_wrong_passwords_are_refused(stack: Stack) -> None:
+    (device,) = stack.provision(1)
+    refused = {0x86, 0x87}  # bad user name or password / not authorized (Mosquitto 2.0 answers the latter)
+    assert _connect_result(stack.broker.port, None, None) in refused
+    assert _connect_result(stack.broker.port, device.device_id, "wrong") in refused
+    assert _connect_result(stack.broker.port, device.device_id, device.password) == 0
+
+
+def test_a_device_cannot_publish_as_another(stack: Stack) -> None:
+    device_a, device_b = stack.provision(2)
+    stack.start_ingestor()
+    link = DeviceLink(protocol.MqttEndpoint("127.0.0.1", stack.broker.port, False, device_a.device_id,
+                                            device_a.password), device_a.device_id)
+    link.start()
+    assert link.connected.wait(10)
+    now = time.time()
+    forged = protocol.encode_pack(device_b.device_id, [protocol.Reading("water_level", now, 9.0, "m")])
+    link.publish_raw(protocol.readings_topic(device_b.device_id), forged)
+    link.publish(([protocol.Reading("water_level", now, 0.4, "m")]))
+    assert link.wait_acknowledged(10)
+    assert link.denied == 1  # the broker refused the forged publish (PUBACK "not authorized")
+    stack.wait_rows(1)
+    with stack.connect() as conn:
+        owners = conn.execute("SELECT DISTINCT s.device_id FROM readings JOIN sensors s USING (sensor_id)").fetchall()
+    assert owners == [(device_a.device_id,)]
+    link.stop()
+
+
+def test_ingestor_with_wrong_credentials_stops_with_a_clear_error(stack: Stack) -> None:
+    process = stack.start_ingestor(mqtt_url=stack.ingest_url(password="not-the-password"), wait_subscribed=False)
+    assert process.process.wait(timeout=30) == 2
+    assert "refused our credentials" in process.log_text()

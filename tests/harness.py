@@ -1,0 +1,176 @@
+"""Typed handles over the real services the tests drive: PostgreSQL, Mosquitto, ingestor processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import urllib.request
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+
+from edge import protocol
+from ingest import broker_auth, provisioning
+from ingest.embedded.mosquitto import MosquittoBroker
+from ingest.embedded.ports import free_port
+from ingest.embedded.postgres import PostgresServer
+from ingest.embedded.waiting import wait_until
+from ingest.settings import IngestSettings, Settings
+from simulators import basic
+from simulators.fleet import DeviceCredential, Fleet
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+class IngestorProcess:
+    """``python -m ingest`` as a child process, so tests can kill -9 it like a real crash."""
+
+    def __init__(self, env: dict[str, str], log_path: Path, metrics_port: int) -> None:
+        self.metrics_port = metrics_port
+        self.log_path = log_path
+        self._log = log_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "ingest"], env=env, cwd=REPO, stdout=self._log, stderr=subprocess.STDOUT
+        )
+
+    def kill9(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        self._log.close()
+        return self.process.returncode
+
+    def metric(self, name: str) -> float:
+        """Sum of a metric's samples scraped from the process's /metrics endpoint."""
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=2) as response:
+            text = response.read().decode()
+        return sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line.startswith(name) and not line.startswith("#") and line[len(name)] in " {"
+        )
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@dataclass
+class Stack:
+    """One test's world: a fresh migrated database and a private secured broker."""
+
+    postgres: PostgresServer
+    database_url: str
+    broker: MosquittoBroker
+    workdir: Path
+    ingest_password: str = field(default_factory=broker_auth.new_password)
+    extra_accounts: dict[str, str] = field(default_factory=dict)
+    ingestors: list[IngestorProcess] = field(default_factory=list)
+
+    def connect(self) -> psycopg.Connection:
+        return psycopg.connect(self.database_url, autocommit=True)
+
+    def _broker_hashes(self, conn: psycopg.Connection) -> dict[str, str]:
+        service = {broker_auth.INGEST_ACCOUNT: broker_auth.hash_password(self.ingest_password)}
+        return provisioning.broker_password_hashes(conn, {**service, **self.extra_accounts})
+
+    def start_broker(self) -> None:
+        with self.connect() as conn:
+            self.broker.write_auth(self._broker_hashes(conn))
+        self.broker.start()
+
+    def provision(self, count: int, prefix: str = "dev") -> list[DeviceCredential]:
+        with self.connect() as conn:
+            made = [provisioning.provision_device(conn, f"{prefix}-{i:03d}") for i in range(count)]
+            self.broker.write_auth(self._broker_hashes(conn))
+        self.broker.reload()
+        return [DeviceCredential(d.device_id, d.password) for d in made]
+
+    def broker_only_account(self, username: str) -> str:
+        """Credentials the broker accepts for a device the registry does not know."""
+        password = broker_auth.new_password()
+        self.extra_accounts[username] = broker_auth.hash_password(password)
+        with self.connect() as conn:
+            self.broker.write_auth(self._broker_hashes(conn))
+        self.broker.reload()
+        return password
+
+    def ingest_url(self, password: str | None = None) -> str:
+        return self.broker.url(broker_auth.INGEST_ACCOUNT, password or self.ingest_password)
+
+    def settings(self, client_id: str = "test-ingest") -> Settings:
+        return Settings(
+            database_url=self.database_url,
+            mqtt_url=self.ingest_url(),
+            ingest=IngestSettings(client_id=client_id, metrics_port=0, retry_max_s=1.0),
+        )
+
+    def start_ingestor(
+        self, client_id: str = "test-ingest", mqtt_url: str | None = None, wait_subscribed: bool = True
+    ) -> IngestorProcess:
+        """Start ``python -m ingest``; by default wait until its subscription is in place."""
+        port = free_port()
+        env = {
+            **os.environ,
+            "URBANPULSE_DATABASE_URL": self.database_url,
+            "URBANPULSE_MQTT_URL": mqtt_url or self.ingest_url(),
+            "URBANPULSE_INGEST__CLIENT_ID": client_id,
+            "URBANPULSE_INGEST__METRICS_PORT": str(port),
+            "URBANPULSE_INGEST__RETRY_MAX_S": "1.0",
+        }
+        env.pop("URBANPULSE_CONFIG", None)
+        process = IngestorProcess(env, self.workdir / f"{client_id}.log", port)
+        self.ingestors.append(process)
+        if wait_subscribed:
+            wait_until(lambda: process.metric("urbanpulse_ingest_subscribed") == 1, timeout=30,
+                       what=f"ingestor {client_id} to subscribe")
+        return process
+
+    def fleet(self, devices: list[DeviceCredential]) -> Fleet:
+        fleet = Fleet("127.0.0.1", self.broker.port, devices)
+        fleet.start()
+        return fleet
+
+    def rows(self) -> int:
+        with self.connect() as conn:
+            row = conn.execute("SELECT count(*) FROM readings").fetchone()
+        return int(row[0]) if row else 0
+
+    def wait_rows(self, expected: int, timeout: float = 60.0) -> int:
+        return wait_until(lambda: self.rows() >= expected, timeout=timeout, what=f"{expected} rows") and self.rows()
+
+    def quarantine_reasons(self) -> Counter[str]:
+        with self.connect() as conn:
+            return Counter(dict(conn.execute("SELECT reason, count(*) FROM quarantine GROUP BY reason").fetchall()))
+
+    def close(self) -> None:
+        for ingestor in self.ingestors:
+            ingestor.stop()
+        self.broker.stop()
+
+
+def stream_in_background(fleet: Fleet, readings_per_device: int, per_message: int, pause_s: float,
+                         start: float) -> tuple[threading.Thread, threading.Event]:
+    """Publish ``readings_per_device`` readings per device, spread over time, from a thread."""
+    steps = readings_per_device // len(basic.SENSOR_KINDS)
+    block = basic.generate(len(fleet.links), start, 60.0, steps, seed=7)
+    stop = threading.Event()
+    thread = threading.Thread(target=fleet.publish_block, args=(block, per_message, stop, pause_s), daemon=True)
+    thread.start()
+    return thread, stop
+
+
+def readings_topic(device_id: str) -> str:
+    return protocol.readings_topic(device_id)
