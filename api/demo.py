@@ -10,13 +10,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from api.stack import VENDOR_DEVICE, LocalStack
 from ingest.embedded.waiting import WaitTimeout, wait_until
 from ingest.metrics import IngestMetrics
 from ingest.service import Ingestor
 from simulators import basic
 from simulators.fleet import Fleet
-
-from api.stack import VENDOR_DEVICE, LocalStack
 
 
 @dataclass(frozen=True)
@@ -61,8 +60,9 @@ def run_demo(options: DemoOptions, out: TextIO = sys.stderr) -> DemoSummary:
         ingest_thread.start()
         fleet = Fleet("127.0.0.1", stack.broker.port, credentials[:-1])
         fleet.start()
-        print(f"  {options.devices} simulated devices publishing every {options.interval_s:g} s; Ctrl-C stops",
-              file=out)
+        print(
+            f"  {options.devices} simulated devices publishing every {options.interval_s:g} s; Ctrl-C stops", file=out
+        )
         _publish_loop(fleet, metrics, options, out)
     except KeyboardInterrupt:
         print("\nstopping ...", file=out)
@@ -92,8 +92,10 @@ def _publish_loop(fleet: Fleet, metrics: IngestMetrics, options: DemoOptions, ou
 
 def _status(out: TextIO, published: int, stored: int, rate: float, metrics: IngestMetrics) -> None:
     now = metrics.snapshot()
-    line = (f"  published {published:>9,}  stored {stored:>9,}  {rate:>8,.0f} readings/s  "
-            f"quarantined {now.quarantined:>5,}  backlog {now.unacked:>6,}")
+    line = (
+        f"  published {published:>9,}  stored {stored:>9,}  {rate:>8,.0f} readings/s  "
+        f"quarantined {now.quarantined:>5,}  backlog {now.unacked:>6,}"
+    )
     if out.isatty():
         print("\r" + line, end="", file=out, flush=True)
     else:
@@ -129,6 +131,9 @@ def _drain_and_stop(
         duplicates_ignored=final.readings_duplicate,
         seconds=round(time.monotonic() - started, 1),
     )
-    print(f"\ndone: published {summary.readings_published:,}, stored {summary.readings_stored:,}, "
-          f"quarantined {summary.messages_quarantined:,}", file=out)
+    print(
+        f"\ndone: published {summary.readings_published:,}, stored {summary.readings_stored:,}, "
+        f"quarantined {summary.messages_quarantined:,}",
+        file=out,
+    )
     return summary

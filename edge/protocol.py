@@ -12,6 +12,7 @@ since the Unix epoch; its unit a SenML symbol (RFC 8428 §12.1, RFC 8798) accept
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Sequence
@@ -91,6 +92,7 @@ def subscription_filter(channel: str = READINGS_CHANNEL, share_group: str | None
     return f"$share/{share_group}/{topic}" if share_group else topic
 
 
+@functools.lru_cache(maxsize=65_536)  # a fleet has few topics and the ingestor parses one per message
 def parse_device_topic(topic: str) -> tuple[str, str]:
     """Split ``urbanpulse/v1/devices/{device_id}/{channel}`` into (device_id, channel)."""
     prefix = TOPIC_ROOT + "/"

@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 import numpy as np
 
@@ -24,9 +25,11 @@ from ingest.validation import DecodedMessage, Reason, Rejection
 KIND_ORDER = list(protocol.METRIC_KINDS)
 
 
-@dataclass(frozen=True)
-class Inbound:
-    """One MQTT message as received; ``received_at`` in seconds since the epoch."""
+class Inbound(NamedTuple):
+    """One MQTT message as received; ``received_at`` in seconds since the epoch.
+
+    A NamedTuple, not a dataclass: one is built per message on the network thread.
+    """
 
     topic: str
     payload: bytes
@@ -100,7 +103,10 @@ def prepare_batch(
     duplicates = len(sensor_array) - int(keep.sum())
     if duplicates:
         sensor_array, time_us, value_array, kind_array = (
-            sensor_array[keep], time_us[keep], value_array[keep], kind_array[keep]
+            sensor_array[keep],
+            time_us[keep],
+            value_array[keep],
+            kind_array[keep],
         )
     rows = ReadingRows(sensor_array, time_us, value_array, flag_batch(kind_array, value_array, KIND_ORDER))
     return PreparedBatch(rows, quarantine, reasons, duplicates)

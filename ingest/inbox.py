@@ -14,8 +14,7 @@ import queue
 import ssl
 import threading
 import time
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -33,8 +32,7 @@ log = logging.getLogger(__name__)
 _AUTH_FAILURES = frozenset({0x84, 0x85, 0x86, 0x87, 0x8C})
 
 
-@dataclass(frozen=True)
-class Delivery:
+class Delivery(NamedTuple):
     message: Inbound
     mid: int
     qos: int
@@ -60,7 +58,7 @@ class MqttInbox:
         self.fatal: BrokerAuthError | None = None
         self._stopping = False
         self._connection = 0
-        self._connect_properties = Properties(PacketTypes.CONNECT)
+        self._connect_properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         self._connect_properties.SessionExpiryInterval = session_expiry_s
         self._connect_properties.ReceiveMaximum = receive_maximum
         client = mqtt.Client(
@@ -124,21 +122,24 @@ class MqttInbox:
         self.connected.set()
         # Re-subscribe on every connect: harmless on a resumed session, vital on a lost one.
         client.subscribe(self.topic_filter, qos=1)
-        log.info("connected to %s as %s, subscribed to %s", self.endpoint.redacted(), self.client_id,
-                 self.topic_filter)
+        log.info("connected to %s as %s, subscribed to %s", self.endpoint.redacted(), self.client_id, self.topic_filter)
 
-    def _on_subscribe(self, _client: mqtt.Client, _userdata: Any, _mid: int, reasons: list[ReasonCode], _props: Any) -> None:
+    def _on_subscribe(
+        self, _client: mqtt.Client, _userdata: Any, _mid: int, reasons: list[ReasonCode], _props: Any
+    ) -> None:
         if any(reason.is_failure for reason in reasons):
             log.error("the broker refused our subscription to %s: %s", self.topic_filter, reasons)
             return
         self.subscribed.set()
 
-    def _on_disconnect(self, _client: mqtt.Client, _userdata: Any, _flags: Any, reason: ReasonCode, _props: Any) -> None:
+    def _on_disconnect(
+        self, _client: mqtt.Client, _userdata: Any, _flags: Any, reason: ReasonCode, _props: Any
+    ) -> None:
         self.connected.clear()
         self.subscribed.clear()
         if self.fatal is None and not self._stopping:
             log.warning("disconnected from the broker (%s); paho reconnects", reason)
 
     def _on_message(self, _client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
-        inbound = Inbound(message.topic, message.payload, time.time())
+        inbound = Inbound(message.topic, bytes(message.payload), time.time())
         self.deliveries.put(Delivery(inbound, message.mid, message.qos, self._connection))

@@ -48,13 +48,16 @@ class IngestMetrics:
 
     def snapshot(self) -> IngestSnapshot:
         """Current totals, read through the registry (the public way to read prometheus metrics)."""
+
         def total(name: str) -> int:
-            return int(sum(
-                sample.value
-                for metric in self.registry.collect()
-                for sample in metric.samples
-                if sample.name == name
-            ))
+            return int(
+                sum(
+                    sample.value
+                    for metric in self.registry.collect()
+                    for sample in metric.samples
+                    if sample.name == name
+                )
+            )
 
         return IngestSnapshot(
             messages=total("urbanpulse_ingest_messages_total"),

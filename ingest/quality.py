@@ -50,7 +50,9 @@ def gross_range_flags(values: npt.NDArray[np.float64], ranges: GrossRange) -> np
     return flags
 
 
-def flag_batch(kinds: npt.NDArray[np.int8], values: npt.NDArray[np.float64], kind_order: list[str]) -> npt.NDArray[np.int16]:
+def flag_batch(
+    kinds: npt.NDArray[np.int8], values: npt.NDArray[np.float64], kind_order: list[str]
+) -> npt.NDArray[np.int16]:
     """Flags for a mixed batch: ``kinds[i]`` indexes ``kind_order``; kinds without a range are NOT_EVALUATED."""
     flags = np.full(values.shape, QcFlag.NOT_EVALUATED, dtype=np.int16)
     for code, kind in enumerate(kind_order):  # a handful of kinds, not a loop over sensors

@@ -124,8 +124,9 @@ class Ingestor:
             try:
                 self._with_retry(lambda: self._store(messages, decoded), stop, "store")
             except PermanentError as error:
-                log.warning("batch of %d messages rejected by the database (%s); storing them one by one",
-                            len(messages), error)
+                log.warning(
+                    "batch of %d messages rejected by the database (%s); storing them one by one", len(messages), error
+                )
                 for message, result in zip(messages, decoded, strict=True):
                     self._store_alone(message, result, stop)
         except _Stopped:
@@ -148,7 +149,10 @@ class Ingestor:
         wanted = {(r.device_id, s) for r in decoded if r.device_id in known for s in r.sensors}
         self._db.run(lambda conn: self._resolve_sensors(conn, wanted))
         prepared = batching.prepare_batch(
-            messages, decoded, {d: d in known for d in devices}, self._sensor_ids,
+            messages,
+            decoded,
+            {d: d in known for d in devices},
+            self._sensor_ids,
             self.settings.ingest.quarantine_payload_bytes,
         )
         started = time.perf_counter()

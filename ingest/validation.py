@@ -12,6 +12,9 @@ import enum
 import json
 import math
 from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
 
 from edge import protocol
 
@@ -88,9 +91,7 @@ def decode_message(topic: str, payload: bytes, now: float, limits: ValidationLim
     except protocol.ProtocolError as error:
         return _whole(None, Reason.BAD_TOPIC, str(error))
     if len(payload) > limits.max_payload_bytes:
-        return _whole(
-            device_id, Reason.PAYLOAD_TOO_LARGE, f"{len(payload)} bytes > limit {limits.max_payload_bytes}"
-        )
+        return _whole(device_id, Reason.PAYLOAD_TOO_LARGE, f"{len(payload)} bytes > limit {limits.max_payload_bytes}")
     try:
         text = payload.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -103,6 +104,10 @@ def decode_message(topic: str, payload: bytes, now: float, limits: ValidationLim
         return _whole(device_id, Reason.NOT_SENML, f"a SenML pack is a JSON array, got {type(pack).__name__}")
     if not pack:
         return _whole(device_id, Reason.EMPTY_PACK, "the pack has no records")
+    if len(pack) >= BULK_MIN_RECORDS:
+        clean = _decode_clean_pack(device_id, pack, now, limits)
+        if clean is not None:
+            return clean
     return _decode_records(device_id, pack, now, limits)
 
 
@@ -110,7 +115,65 @@ def _whole(device_id: str | None, reason: Reason, detail: str) -> DecodedMessage
     return DecodedMessage(device_id=device_id, rejections=[Rejection(reason, detail)])
 
 
-def _decode_records(device_id: str, pack: list[object], now: float, limits: ValidationLimits) -> DecodedMessage:
+# Below this many records the bulk path's fixed NumPy cost outweighs what it saves (measured:
+# 1.6 vs 2.5 us per reading at 100 records, 4.4 vs 3.2 at 10).
+BULK_MIN_RECORDS = 32
+_HEAD_KEYS = frozenset({"bn", "bt", "bu", "bver", "n", "v", "t", "u"})
+_TAIL_KEYS = frozenset({"n", "v", "t", "u"})
+_NUMBER_TYPES = frozenset({int, float})
+
+
+def _decode_clean_pack(device_id: str, pack: list[Any], now: float, limits: ValidationLimits) -> DecodedMessage | None:
+    """Bulk path for the common case, a pack with nothing wrong in it; None sends it to the per-record path.
+
+    Checks each property over the whole pack at C speed (comprehensions, sets, NumPy) and
+    gives up at the first doubt, so the per-record path stays the one place that explains
+    rejections. Must agree exactly with ``_decode_records`` on every pack it accepts.
+    """
+    head = pack[0]
+    try:
+        if not head.keys() <= _HEAD_KEYS or not all(r.keys() <= _TAIL_KEYS for r in pack[1:]):
+            return None
+    except AttributeError:  # a record that is not an object
+        return None
+    if head.get("bn") != protocol.base_name(device_id) or head.get("bver", protocol.SENML_VERSION) != 10:
+        return None
+    base_time = head.get("bt", 0.0)
+    if type(base_time) not in _NUMBER_TYPES:
+        return None
+    base_unit = head.get("bu")
+    try:
+        names = [r["n"] for r in pack]
+        values = [r["v"] for r in pack]
+    except KeyError:
+        return None
+    offsets = [r.get("t", 0.0) for r in pack]
+    units = [r.get("u", base_unit) for r in pack]
+    if not set(map(type, values)) <= _NUMBER_TYPES or not set(map(type, offsets)) <= _NUMBER_TYPES:
+        return None
+    factors: dict[tuple[object, object], float] = {}
+    for name, unit in set(zip(names, units, strict=True)):
+        kind = protocol.kind_of(name) if type(name) is str else None
+        metric = protocol.METRIC_KINDS.get(kind) if kind else None
+        factor = metric.accepted_units.get(unit) if metric and type(unit) is str else None
+        if factor is None:
+            return None
+        factors[(name, unit)] = factor
+    value_array = np.array(values, dtype=np.float64)
+    times = np.array(offsets, dtype=np.float64) + float(base_time)
+    if not (np.isfinite(value_array).all() and np.isfinite(times).all()):
+        return None
+    times = np.where(times < protocol.SENML_RELATIVE_TIME_LIMIT, times + now, times)
+    if times.min() < now - limits.max_age_s or times.max() > now + limits.max_future_skew_s:
+        return None
+    time_list = times.tolist()
+    if len(set(zip(names, time_list, strict=True))) != len(names):
+        return None
+    scale = np.array([factors[key] for key in zip(names, units, strict=True)], dtype=np.float64)
+    return DecodedMessage(device_id, names, time_list, (value_array * scale).tolist())
+
+
+def _decode_records(device_id: str, pack: list[Any], now: float, limits: ValidationLimits) -> DecodedMessage:
     result = DecodedMessage(device_id=device_id)
     expected_base = protocol.base_name(device_id)
     base_name = ""

@@ -29,7 +29,7 @@ class Block:
 
 def generate(n_devices: int, start: float, step_s: float, n_steps: int, seed: int = 0) -> Block:
     rng = np.random.default_rng(seed)
-    times = start + step_s * np.arange(n_steps)
+    times = start + step_s * np.arange(n_steps, dtype=np.float64)
     phase = rng.uniform(0, 2 * np.pi, size=(n_devices, 1))
     tide = 1.1 * np.sin(2 * np.pi * times / M2_PERIOD_S + phase)
     water = 0.4 + tide + rng.normal(0, 0.02, size=(n_devices, n_steps))

@@ -34,7 +34,9 @@ class Fleet:
             link.start()
         for link in self.links:
             if not link.connected.wait(timeout):
-                raise TimeoutError(f"device {link.device_id} did not connect within {timeout} s (refused: {link.refused})")
+                raise TimeoutError(
+                    f"device {link.device_id} did not connect within {timeout} s (refused: {link.refused})"
+                )
 
     def publish_block(
         self,

@@ -134,8 +134,11 @@ class Stack:
         process = IngestorProcess(env, self.workdir / f"{client_id}.log", port)
         self.ingestors.append(process)
         if wait_subscribed:
-            wait_until(lambda: process.metric("urbanpulse_ingest_subscribed") == 1, timeout=30,
-                       what=f"ingestor {client_id} to subscribe")
+            wait_until(
+                lambda: process.metric("urbanpulse_ingest_subscribed") == 1,
+                timeout=30,
+                what=f"ingestor {client_id} to subscribe",
+            )
         return process
 
     def fleet(self, devices: list[DeviceCredential]) -> Fleet:
@@ -161,8 +164,9 @@ class Stack:
         self.broker.stop()
 
 
-def stream_in_background(fleet: Fleet, readings_per_device: int, per_message: int, pause_s: float,
-                         start: float) -> tuple[threading.Thread, threading.Event]:
+def stream_in_background(
+    fleet: Fleet, readings_per_device: int, per_message: int, pause_s: float, start: float
+) -> tuple[threading.Thread, threading.Event]:
     """Publish ``readings_per_device`` readings per device, spread over time, from a thread."""
     steps = readings_per_device // len(basic.SENSOR_KINDS)
     block = basic.generate(len(fleet.links), start, 60.0, steps, seed=7)

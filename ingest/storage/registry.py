@@ -79,8 +79,10 @@ def register_sensors(conn: psycopg.Connection, pairs: Iterable[tuple[str, str]])
     wanted = sorted(set(pairs))
     if not wanted:
         return {}
-    rows = [(device, name, protocol.kind_of(name), protocol.METRIC_KINDS[protocol.kind_of(name) or ""].unit)
-            for device, name in wanted]
+    rows = [
+        (device, name, protocol.kind_of(name), protocol.METRIC_KINDS[protocol.kind_of(name) or ""].unit)
+        for device, name in wanted
+    ]
     with conn.cursor() as cur:
         cur.executemany(
             """INSERT INTO sensors (device_id, name, kind, unit) VALUES (%s, %s, %s, %s)

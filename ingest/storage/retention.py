@@ -11,12 +11,13 @@ RETENTION_LOCK_KEY = 0x7572_6261_6E72_6574
 
 
 def apply_retention(conn: psycopg.Connection) -> int:
-    """Delete readings older than ``storage_policy.raw_retention``; returns rows deleted (0 if another holds the lock)."""
+    """Delete readings older than ``storage_policy.raw_retention``.
+
+    Returns the rows deleted: 0 when another process holds the job's lock.
+    """
     with conn.transaction():
         locked = conn.execute("SELECT pg_try_advisory_xact_lock(%s)", (RETENTION_LOCK_KEY,)).fetchone()
         if not locked or not locked[0]:
             return 0
-        cur = conn.execute(
-            "DELETE FROM readings WHERE time < now() - (SELECT raw_retention FROM storage_policy)"
-        )
+        cur = conn.execute("DELETE FROM readings WHERE time < now() - (SELECT raw_retention FROM storage_policy)")
         return max(cur.rowcount, 0)

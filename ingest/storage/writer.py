@@ -25,15 +25,11 @@ from psycopg import errors as pg_errors
 
 from ingest.pgcopy import encode_readings
 
-_STAGE_DDL = (
-    "CREATE TEMP TABLE IF NOT EXISTS readings_stage "
-    "(LIKE readings INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
-)
+_STAGE_DDL = "CREATE TEMP TABLE IF NOT EXISTS readings_stage (LIKE readings INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
 _COPY_READINGS = "COPY {table} (sensor_id, time, value, qc) FROM STDIN (FORMAT BINARY)"
 _MERGE = "INSERT INTO readings SELECT * FROM readings_stage ON CONFLICT (sensor_id, time) DO NOTHING"
 _COPY_QUARANTINE = (
-    "COPY quarantine (received_at, topic, device_id, reason, detail, payload, payload_bytes, record_scope) "
-    "FROM STDIN"
+    "COPY quarantine (received_at, topic, device_id, reason, detail, payload, payload_bytes, record_scope) FROM STDIN"
 )
 
 
@@ -96,8 +92,16 @@ class ReadingWriter:
             with conn.cursor() as cur, cur.copy(_COPY_QUARANTINE) as copy:
                 for q in quarantine:
                     copy.write_row(
-                        (q.received_at, q.topic, q.device_id, q.reason, q.detail, q.payload, q.payload_bytes,
-                         q.record_scope)
+                        (
+                            q.received_at,
+                            q.topic,
+                            q.device_id,
+                            q.reason,
+                            q.detail,
+                            q.payload,
+                            q.payload_bytes,
+                            q.record_scope,
+                        )
                     )
         return result
 
@@ -106,7 +110,11 @@ class ReadingWriter:
         try_copy = self.path == WritePath.COPY or (self.path == WritePath.ADAPTIVE and self._merge_left == 0)
         if try_copy:
             try:
-                with conn.transaction(), conn.cursor() as cur, cur.copy(_COPY_READINGS.format(table="readings")) as copy:
+                with (
+                    conn.transaction(),
+                    conn.cursor() as cur,
+                    cur.copy(_COPY_READINGS.format(table="readings")) as copy,
+                ):
                     copy.write(buffer)
                 return WriteResult(len(rows), 0, WritePath.COPY)
             except pg_errors.UniqueViolation:

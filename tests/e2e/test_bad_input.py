@@ -20,10 +20,13 @@ def test_every_kind_of_bad_input_is_quarantined_and_good_data_still_flows(stack:
     stranger_password = stack.broker_only_account("ghost-001")
     stack.start_ingestor()
     now = time.time()
-    link = DeviceLink(protocol.MqttEndpoint("127.0.0.1", stack.broker.port, False, good_device.device_id,
-                                            good_device.password), good_device.device_id)
-    stranger = DeviceLink(protocol.MqttEndpoint("127.0.0.1", stack.broker.port, False, "ghost-001",
-                                                stranger_password), "ghost-001")
+    link = DeviceLink(
+        protocol.MqttEndpoint("127.0.0.1", stack.broker.port, False, good_device.device_id, good_device.password),
+        good_device.device_id,
+    )
+    stranger = DeviceLink(
+        protocol.MqttEndpoint("127.0.0.1", stack.broker.port, False, "ghost-001", stranger_password), "ghost-001"
+    )
     link.start()
     stranger.start()
     assert link.connected.wait(10) and stranger.connected.wait(10)
@@ -38,14 +41,15 @@ def test_every_kind_of_bad_input_is_quarantined_and_good_data_still_flows(stack:
         (_pack(dev, [{"bn": bn, "bt": now, "n": "water_level", "u": "m", "v": "high"}]), "bad_value"),
         (_pack(dev, [{"bn": bn, "bt": now, "n": 7, "u": "m", "v": 1.0}]), "bad_name"),
         (f'[{{"bn": "{bn}", "bt": {now}, "n": "water_level", "u": "m", "v": NaN}}]'.encode(), "non_finite_value"),
-        (f'[{{"bn": "{bn}", "bt": {now}, "n": "water_level", "u": "m", "v": Infinity}}]'.encode(),
-         "non_finite_value"),
+        (f'[{{"bn": "{bn}", "bt": {now}, "n": "water_level", "u": "m", "v": Infinity}}]'.encode(), "non_finite_value"),
         (_pack(dev, [{"bn": bn, "bt": now, "n": "water_level", "u": "Cel", "v": 1.0}]), "unknown_unit"),
         (_pack(dev, [{"bn": bn, "bt": now, "n": "air_quality", "u": "m", "v": 1.0}]), "unknown_metric"),
         (_pack(dev, [{"bn": bn, "bt": now + 86400, "n": "water_level", "u": "m", "v": 1.0}]), "time_in_future"),
         (_pack(dev, [{"bn": bn, "bt": 946684800, "n": "water_level", "u": "m", "v": 1.0}]), "time_too_old"),
-        (_pack(dev, [{"bn": f"{other.device_id}/", "bt": now, "n": "water_level", "u": "m", "v": 1.0}]),
-         "device_mismatch"),
+        (
+            _pack(dev, [{"bn": f"{other.device_id}/", "bt": now, "n": "water_level", "u": "m", "v": 1.0}]),
+            "device_mismatch",
+        ),
         (b"[" + b'{"n":"rainfall","v":1},' * 20_000 + b"{}]", "payload_too_large"),
     ]
     for payload, _ in cases:
@@ -56,8 +60,9 @@ def test_every_kind_of_bad_input_is_quarantined_and_good_data_still_flows(stack:
         {"n": "rainfall", "u": "mm", "v": 2.0},
     ]
     link.publish_raw(link.topic, _pack(dev, duplicate))
-    stranger.publish_raw(stranger.topic, _pack("ghost-001", [{"bn": "ghost-001/", "bt": now, "n": "rainfall",
-                                                              "u": "mm", "v": 1.0}]))
+    stranger.publish_raw(
+        stranger.topic, _pack("ghost-001", [{"bn": "ghost-001/", "bt": now, "n": "rainfall", "u": "mm", "v": 1.0}])
+    )
     absurd = [{"bn": bn, "bt": now + 2, "n": "water_level", "u": "m", "v": 25.0}]  # stored, flagged FAIL
     link.publish_raw(link.topic, _pack(dev, absurd))
     assert link.wait_acknowledged(30) and stranger.wait_acknowledged(30)
@@ -67,14 +72,19 @@ def test_every_kind_of_bad_input_is_quarantined_and_good_data_still_flows(stack:
         expected[reason] = expected.get(reason, 0) + 1
     expected["duplicate_record"] = 1
     expected["unknown_device"] = 1
-    wait_until(lambda: sum(stack.quarantine_reasons().values()) >= sum(expected.values()), timeout=30,
-               what="every bad message to be quarantined")
+    wait_until(
+        lambda: sum(stack.quarantine_reasons().values()) >= sum(expected.values()),
+        timeout=30,
+        what="every bad message to be quarantined",
+    )
     assert stack.quarantine_reasons() == expected
     with stack.connect() as conn:
-        rows = conn.execute("SELECT s.name, r.value, r.qc FROM readings r JOIN sensors s USING (sensor_id) "
-                            "ORDER BY r.time").fetchall()
-        oversize = conn.execute("SELECT length(payload), payload_bytes FROM quarantine "
-                                "WHERE reason = 'payload_too_large'").fetchone()
+        rows = conn.execute(
+            "SELECT s.name, r.value, r.qc FROM readings r JOIN sensors s USING (sensor_id) ORDER BY r.time"
+        ).fetchall()
+        oversize = conn.execute(
+            "SELECT length(payload), payload_bytes FROM quarantine WHERE reason = 'payload_too_large'"
+        ).fetchone()
         details = dict(conn.execute("SELECT reason, detail FROM quarantine").fetchall())
     assert rows == [("water_level", 0.5, 1), ("rainfall", 2.0, 1), ("water_level", 25.0, 4)]
     assert oversize is not None and oversize[0] == 16 * 1024 and oversize[1] > 256 * 1024

@@ -37,8 +37,11 @@ def test_fleet_readings_arrive_exactly_once(stack: Stack) -> None:
     thread.join(timeout=60)
     assert fleet.wait_acknowledged(timeout=60)
     _assert_exact(stack)
-    wait_until(lambda: ingestor.metric("urbanpulse_ingest_readings_stored_total") == TOTAL, timeout=10,
-               what="metrics to report every stored reading")
+    wait_until(
+        lambda: ingestor.metric("urbanpulse_ingest_readings_stored_total") == TOTAL,
+        timeout=10,
+        what="metrics to report every stored reading",
+    )
     assert ingestor.metric("urbanpulse_ingest_quarantined_total") == 0
     fleet.stop()
 
@@ -48,8 +51,9 @@ def _interrupted_stream(stack: Stack, interrupt: Callable[[Stack], None]) -> Non
     devices = stack.provision(DEVICES)
     stack.start_ingestor()
     fleet = stack.fleet(devices)
-    thread, _ = stream_in_background(fleet, READINGS_PER_DEVICE, per_message=20, pause_s=0.12,
-                                     start=time.time() - 86400)
+    thread, _ = stream_in_background(
+        fleet, READINGS_PER_DEVICE, per_message=20, pause_s=0.12, start=time.time() - 86400
+    )
     wait_until(lambda: stack.rows() >= 1000, timeout=60, what="the first 1,000 rows")
     assert stack.rows() < TOTAL, "the interruption must happen mid-stream"
     interrupt(stack)
@@ -62,7 +66,9 @@ def _interrupted_stream(stack: Stack, interrupt: Callable[[Stack], None]) -> Non
 def test_ingestor_killed_mid_stream_loses_nothing(stack: Stack) -> None:
     def kill_and_restart(s: Stack) -> None:
         s.ingestors[0].kill9()
-        s.start_ingestor(wait_subscribed=False)  # same client id: resumes the broker session and its unacknowledged messages
+        s.start_ingestor(
+            wait_subscribed=False
+        )  # same client id: resumes the broker session and its unacknowledged messages
 
     _interrupted_stream(stack, kill_and_restart)
 
@@ -89,8 +95,9 @@ def test_two_ingestors_split_a_shared_subscription(stack: Stack) -> None:
     devices = stack.provision(DEVICES)
     first, second = stack.start_ingestor("ingest-a"), stack.start_ingestor("ingest-b")
     fleet = stack.fleet(devices)
-    thread, _ = stream_in_background(fleet, READINGS_PER_DEVICE, per_message=10, pause_s=0.01,
-                                     start=time.time() - 86400)
+    thread, _ = stream_in_background(
+        fleet, READINGS_PER_DEVICE, per_message=10, pause_s=0.01, start=time.time() - 86400
+    )
     thread.join(timeout=60)
     assert fleet.wait_acknowledged(timeout=60)
     _assert_exact(stack)

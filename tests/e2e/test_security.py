@@ -40,14 +40,16 @@ def test_anonymous_and_wrong_passwords_are_refused(stack: Stack) -> None:
 def test_a_device_cannot_publish_as_another(stack: Stack) -> None:
     device_a, device_b = stack.provision(2)
     stack.start_ingestor()
-    link = DeviceLink(protocol.MqttEndpoint("127.0.0.1", stack.broker.port, False, device_a.device_id,
-                                            device_a.password), device_a.device_id)
+    link = DeviceLink(
+        protocol.MqttEndpoint("127.0.0.1", stack.broker.port, False, device_a.device_id, device_a.password),
+        device_a.device_id,
+    )
     link.start()
     assert link.connected.wait(10)
     now = time.time()
     forged = protocol.encode_pack(device_b.device_id, [protocol.Reading("water_level", now, 9.0, "m")])
     link.publish_raw(protocol.readings_topic(device_b.device_id), forged)
-    link.publish(([protocol.Reading("water_level", now, 0.4, "m")]))
+    link.publish([protocol.Reading("water_level", now, 0.4, "m")])
     assert link.wait_acknowledged(10)
     assert link.denied == 1  # the broker refused the forged publish (PUBACK "not authorized")
     stack.wait_rows(1)

@@ -42,7 +42,12 @@ def test_sensor_names() -> None:
 def test_mqtt_urls() -> None:
     endpoint = protocol.parse_mqtt_url("mqtts://dev-1:p%40ss@broker.example:8884")
     assert (endpoint.host, endpoint.port, endpoint.tls, endpoint.username, endpoint.password) == (
-        "broker.example", 8884, True, "dev-1", "p@ss")
+        "broker.example",
+        8884,
+        True,
+        "dev-1",
+        "p@ss",
+    )
     assert protocol.parse_mqtt_url("mqtt://127.0.0.1").port == 1883
     assert "p@ss" not in endpoint.redacted()
     with pytest.raises(protocol.ProtocolError, match="mqtt://"):

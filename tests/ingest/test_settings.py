@@ -12,8 +12,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 def test_environment_overrides_the_config_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     config = tmp_path / "urbanpulse.toml"
-    config.write_text('mqtt_url = "mqtt://svc.ingest:x@10.0.0.1:1883"\n[ingest]\nclient_id = "from-file"\n'
-                      "max_batch_readings = 123\n")
+    config.write_text(
+        'mqtt_url = "mqtt://svc.ingest:x@10.0.0.1:1883"\n[ingest]\nclient_id = "from-file"\nmax_batch_readings = 123\n'
+    )
     monkeypatch.setenv("URBANPULSE_INGEST__CLIENT_ID", "from-env")
     settings = load_settings(config)
     assert settings.ingest.client_id == "from-env"

@@ -2,11 +2,13 @@ from __future__ import annotations
 
 import json
 import math
+import random
+from collections.abc import Callable
 
 import pytest
 
 from edge import protocol
-from ingest.validation import Reason, ValidationLimits, decode_message
+from ingest.validation import Reason, ValidationLimits, _decode_clean_pack, _decode_records, decode_message
 
 NOW = 1_800_000_000.0
 LIMITS = ValidationLimits(max_payload_bytes=4096, max_future_skew_s=300, max_age_s=86400)
@@ -20,7 +22,10 @@ def decode(records: object, topic: str = TOPIC) -> tuple[list[tuple[str, float, 
 
 
 def test_a_device_pack_decodes_to_canonical_units() -> None:
-    readings = [protocol.Reading("water_level", NOW - 60, 82.0, "cm"), protocol.Reading("traffic_speed", NOW, 10, "m/s")]
+    readings = [
+        protocol.Reading("water_level", NOW - 60, 82.0, "cm"),
+        protocol.Reading("traffic_speed", NOW, 10, "m/s"),
+    ]
     rows, reasons = decode(json.loads(protocol.encode_pack("dev-01", readings)))
     assert reasons == []
     assert rows[0][0] == "water_level" and rows[0][1] == NOW - 60 and math.isclose(rows[0][2], 0.82)
@@ -85,6 +90,55 @@ def test_duplicate_records_in_one_pack() -> None:
 
 
 def test_base_unit_applies_to_following_records() -> None:
-    rows, reasons = decode([{"bn": "dev-01/", "bt": NOW, "bu": "mm", "n": "rainfall", "v": 1}, {"n": "rainfall",
-                                                                                              "v": 2, "t": 60}])
+    rows, reasons = decode(
+        [{"bn": "dev-01/", "bt": NOW, "bu": "mm", "n": "rainfall", "v": 1}, {"n": "rainfall", "v": 2, "t": 60}]
+    )
     assert reasons == [] and [r[2] for r in rows] == [1, 2]
+
+
+def _random_pack(rng: random.Random, size: int) -> list[dict[str, object]]:
+    kinds = {"water_level": ["m", "cm", "mm"], "rainfall": ["mm"], "traffic_count": ["count"],
+             "traffic_speed": ["km/h", "m/s"]}  # fmt: skip
+    head: dict[str, object] = {"bn": "dev-01/", "bt": NOW - rng.uniform(0, 3600)}
+    if rng.random() < 0.5:
+        head["bu"] = "mm"
+    pack = []
+    for i in range(size):
+        kind = rng.choice(list(kinds))
+        record: dict[str, object] = {
+            "n": f"{kind}.c{rng.randint(0, 3)}",
+            "v": rng.choice([rng.randint(-5, 500), rng.uniform(-5, 500)]),
+        }
+        if not (kind == "rainfall" and "bu" in head and rng.random() < 0.5):
+            record["u"] = rng.choice(kinds[kind])
+        record["t"] = i * 0.25
+        pack.append({**head, **record} if i == 0 else record)
+    return pack
+
+
+def test_bulk_and_per_record_paths_agree_on_clean_and_faulty_packs() -> None:
+    rng = random.Random(5)
+    faults: list[Callable[[list[dict[str, object]]], None]] = [
+        lambda p: p[7].update(v="x"),
+        lambda p: p[9].update(v=float("inf")),
+        lambda p: p[11].update(u="Cel"),
+        lambda p: p[3].update(t=10_000),
+        lambda p: p.append(dict(p[-1])),
+        lambda p: p[5].update(bu="m"),
+        lambda p: p[6].update(v=True),
+        lambda p: p.insert(4, "text"),  # type: ignore[arg-type]
+        lambda p: p[0].update(bt=1.0),  # relative times: near now
+    ]
+    for trial in range(60):
+        pack = _random_pack(rng, 40 + trial)
+        if trial % 3:
+            rng.choice(faults)(pack)
+        limits = ValidationLimits(max_payload_bytes=1 << 20, max_future_skew_s=300, max_age_s=86400)
+        bulk = decode_message(TOPIC, json.dumps(pack).encode(), NOW, limits)
+        as_received = json.loads(json.dumps(pack), parse_constant=lambda _: math.nan)
+        per_record = _decode_records("dev-01", as_received, NOW, limits)
+        assert bulk.sensors or bulk.rejections
+        if not trial % 3:  # clean: must have taken the bulk path
+            assert _decode_clean_pack("dev-01", as_received, NOW, limits) is not None
+        assert (bulk.sensors, bulk.times, bulk.values) == (per_record.sensors, per_record.times, per_record.values)
+        assert [(r.reason, r.record) for r in bulk.rejections] == [(r.reason, r.record) for r in per_record.rejections]

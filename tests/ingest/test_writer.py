@@ -23,8 +23,9 @@ def _rows(sensor: int, seconds: list[float], values: list[float]) -> ReadingRows
     )
 
 
-def _write(conn: psycopg.Connection, writer: ReadingWriter, rows: ReadingRows,
-           quarantine: list[QuarantineRow] | None = None) -> tuple[int, int, WritePath]:
+def _write(
+    conn: psycopg.Connection, writer: ReadingWriter, rows: ReadingRows, quarantine: list[QuarantineRow] | None = None
+) -> tuple[int, int, WritePath]:
     with conn.transaction():
         result = writer.write(conn, rows, quarantine or [])
     return result.inserted, result.duplicates, result.path
