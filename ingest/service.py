@@ -67,35 +67,70 @@ class Ingestor:
         )
         self._known_devices: set[str] = set()
         self._sensor_ids: dict[tuple[str, str], int] = {}
-        self._pending: list[Delivery] = []  # carried over when a batch filled up
-        self._unacked = 0
+        self._received = 0  # written by the collecting thread only
+        self._settled = 0  # written by the writer thread only
+        self._writer_failure: BaseException | None = None
         self._engine: Engine | None = None
         self._next_retention = 0.0
 
     # ---- lifecycle -------------------------------------------------------------------
     def run(self, stop: threading.Event) -> None:
-        """Consume until ``stop`` is set. Raises BrokerAuthError if our credentials are refused."""
+        """Consume until ``stop`` is set. Raises BrokerAuthError if our credentials are refused.
+
+        Two threads form a pipeline: this one collects and decodes batch N+1 (pure Python)
+        while the writer thread stores and acknowledges batch N (mostly waiting on the
+        database, with the GIL released). A hand-over queue of one bounds memory.
+        """
         self.inbox.start()
+        handoff: queue.Queue[_DecodedBatch] = queue.Queue(maxsize=1)
+        halt = threading.Event()
+        writer = threading.Thread(target=self._write_loop, args=(handoff, halt), name="ingest-writer", daemon=True)
+        writer.start()
         log.info("ingestor %s started", self.settings.ingest.client_id)
         try:
             while not stop.is_set():
                 if self.inbox.fatal is not None:
                     raise self.inbox.fatal
+                if self._writer_failure is not None:
+                    raise self._writer_failure
                 self.metrics.subscribed.set(1 if self.inbox.subscribed.is_set() else 0)
                 deliveries = self._collect(stop)
                 if deliveries:
-                    self._process(deliveries, stop)
-                self._maybe_run_retention()
+                    self._hand_over(handoff, self._decode(deliveries), stop)
         finally:
+            halt.set()
+            writer.join(timeout=60)
             self.inbox.stop()
             self._db.close()
             log.info("ingestor %s stopped", self.settings.ingest.client_id)
+
+    def _hand_over(self, handoff: queue.Queue[_DecodedBatch], batch: _DecodedBatch, stop: threading.Event) -> None:
+        while not stop.is_set() and self._writer_failure is None:
+            try:
+                handoff.put(batch, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+
+    def _write_loop(self, handoff: queue.Queue[_DecodedBatch], halt: threading.Event) -> None:
+        try:
+            while True:
+                try:
+                    batch = handoff.get(timeout=0.2)
+                except queue.Empty:
+                    if halt.is_set():
+                        return
+                    self._maybe_run_retention()
+                    continue
+                self._process(batch, halt)
+        except BaseException as error:  # noqa: BLE001 - handed to the main thread, which raises it
+            self._writer_failure = error
 
     # ---- batching ------------------------------------------------------------------
     def _collect(self, stop: threading.Event) -> list[Delivery]:
         """Up to max_batch_readings readings, waiting at most max_batch_delay_s after the first."""
         cfg = self.settings.ingest
-        taken, self._pending = self._pending, []
+        taken: list[Delivery] = []
         readings = 0
         deadline = None
         while not stop.is_set():
@@ -103,10 +138,7 @@ class Ingestor:
                 timeout = 0.2 if deadline is None else max(0.0, deadline - time.monotonic())
                 delivery = self.inbox.deliveries.get(timeout=timeout)
             except queue.Empty:
-                if deadline is not None or taken:
-                    break
-                return taken
-            self._unacked += 1
+                break
             taken.append(delivery)
             # A cheap estimate (records are about 30 bytes) keeps batch memory bounded.
             readings += max(1, len(delivery.message.payload) // 30)
@@ -114,12 +146,17 @@ class Ingestor:
                 deadline = time.monotonic() + cfg.max_batch_delay_s
             if readings >= cfg.max_batch_readings:
                 break
-        self.metrics.unacked.set(self._unacked)
+        self._received += len(taken)
+        self.metrics.unacked.set(self._received - self._settled)
         return taken
 
-    def _process(self, deliveries: list[Delivery], stop: threading.Event) -> None:
+    def _decode(self, deliveries: list[Delivery]) -> _DecodedBatch:
         messages = [d.message for d in deliveries]
         decoded = [decode_message(m.topic, m.payload, m.received_at, self._limits) for m in messages]
+        return _DecodedBatch(deliveries, messages, decoded)
+
+    def _process(self, batch: _DecodedBatch, stop: threading.Event) -> None:
+        messages, decoded = batch.messages, batch.decoded
         try:
             try:
                 self._with_retry(lambda: self._store(messages, decoded), stop, "store")
@@ -131,10 +168,10 @@ class Ingestor:
                     self._store_alone(message, result, stop)
         except _Stopped:
             return  # left unacknowledged: the broker redelivers them to whoever consumes next
-        acked = sum(self.inbox.ack(d) for d in deliveries)
-        self._unacked -= len(deliveries)
+        acked = sum(self.inbox.ack(d) for d in batch.deliveries)
+        self._settled += len(batch.deliveries)
         self.metrics.messages.inc(acked)
-        self.metrics.unacked.set(self._unacked)
+        self.metrics.unacked.set(self._received - self._settled)
 
     def _store_alone(self, message: batching.Inbound, result: DecodedMessage, stop: threading.Event) -> None:
         try:
@@ -214,6 +251,13 @@ class Ingestor:
                     log.info("retention removed %d old readings", deleted)
         except (TransientError, PermanentError, LookupError) as error:
             log.warning("retention job skipped: %s", error)
+
+
+@dataclass(frozen=True)
+class _DecodedBatch:
+    deliveries: list[Delivery]
+    messages: list[batching.Inbound]
+    decoded: list[DecodedMessage]
 
 
 class _Stopped(Exception):
