@@ -20,7 +20,7 @@ import psycopg
 
 from edge import protocol
 from ingest import batch as batching
-from ingest.errors import BrokerAuthError, PermanentError, TransientError
+from ingest.errors import PermanentError, TransientError
 from ingest.inbox import Delivery, MqttInbox
 from ingest.metrics import IngestMetrics
 from ingest.settings import Settings
@@ -48,11 +48,9 @@ class Ingestor:
         settings: Settings,
         metrics: IngestMetrics | None = None,
         write_path: WritePath = WritePath.ADAPTIVE,
-        clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
         self.metrics = metrics or IngestMetrics()
-        self._clock = clock
         self._limits = settings.validation.limits()
         self._writer = ReadingWriter(write_path)
         self._db = Database(settings.database_url, prepare=self._writer.prepare)
@@ -262,10 +260,3 @@ class _DecodedBatch:
 
 class _Stopped(Exception):
     """Shutting down while a batch was still waiting to be stored."""
-
-
-def run_forever(settings: Settings, stop: threading.Event, metrics: IngestMetrics | None = None) -> None:
-    Ingestor(settings, metrics).run(stop)
-
-
-__all__ = ["BrokerAuthError", "Ingestor", "run_forever"]

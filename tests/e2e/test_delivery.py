@@ -43,6 +43,8 @@ def test_fleet_readings_arrive_exactly_once(stack: Stack) -> None:
         what="metrics to report every stored reading",
     )
     assert ingestor.metric("urbanpulse_ingest_quarantined_total") == 0
+    with stack.connect() as conn:  # sensors registered by their first reading, awaiting a survey
+        assert conn.execute("SELECT DISTINCT placement FROM sensors").fetchall() == [("unplaced",)]
     fleet.stop()
 
 
