@@ -13,16 +13,15 @@ instead of being counted as sent; this keeps delivery at-least-once end to end.
 from __future__ import annotations
 
 import logging
-import ssl
 import threading
 from collections.abc import Sequence
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
 from edge import protocol
+from edge.mqtt_client import make_client
 
 log = logging.getLogger(__name__)
 
@@ -42,16 +41,7 @@ class DeviceLink:
         self._inflight: dict[int, tuple[str, bytes]] = {}
         self._early_acks: dict[int, ReasonCode] = {}  # PUBACKs that beat publish() returning
         self.connected = threading.Event()
-        client = mqtt.Client(
-            callback_api_version=CallbackAPIVersion.VERSION2,
-            client_id=client_id or f"dev-{device_id}",
-            protocol=mqtt.MQTTv5,
-        )
-        if endpoint.username:
-            client.username_pw_set(endpoint.username, endpoint.password)
-        if endpoint.tls:
-            client.tls_set(cert_reqs=ssl.CERT_REQUIRED)
-        client.reconnect_delay_set(min_delay=1, max_delay=30)
+        client = make_client(endpoint, client_id or f"dev-{device_id}")
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish

@@ -15,6 +15,7 @@ from pathlib import Path
 import psycopg
 
 from edge import protocol
+from edge.link import DeviceLink
 from ingest import broker_auth, provisioning
 from ingest.embedded.mosquitto import MosquittoBroker
 from ingest.embedded.ports import free_port
@@ -140,6 +141,16 @@ class Stack:
                 what=f"ingestor {client_id} to subscribe",
             )
         return process
+
+    def link(self, device: DeviceCredential) -> DeviceLink:
+        """A started, connected MQTT link for one device (the caller stops it)."""
+        link = DeviceLink(
+            protocol.MqttEndpoint("127.0.0.1", self.broker.port, False, device.device_id, device.password),
+            device.device_id,
+        )
+        link.start()
+        wait_until(link.connected.is_set, timeout=10, what=f"device {device.device_id} to connect")
+        return link
 
     def fleet(self, devices: list[DeviceCredential]) -> Fleet:
         fleet = Fleet("127.0.0.1", self.broker.port, devices)

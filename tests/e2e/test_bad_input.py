@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 import time
 
-from edge import protocol
-from edge.link import DeviceLink
 from ingest.embedded.waiting import wait_until
+from simulators.fleet import DeviceCredential
 from tests.harness import Stack
 
 
@@ -20,16 +19,8 @@ def test_every_kind_of_bad_input_is_quarantined_and_good_data_still_flows(stack:
     stranger_password = stack.broker_only_account("ghost-001")
     stack.start_ingestor()
     now = time.time()
-    link = DeviceLink(
-        protocol.MqttEndpoint("127.0.0.1", stack.broker.port, False, good_device.device_id, good_device.password),
-        good_device.device_id,
-    )
-    stranger = DeviceLink(
-        protocol.MqttEndpoint("127.0.0.1", stack.broker.port, False, "ghost-001", stranger_password), "ghost-001"
-    )
-    link.start()
-    stranger.start()
-    assert link.connected.wait(10) and stranger.connected.wait(10)
+    link = stack.link(good_device)
+    stranger = stack.link(DeviceCredential("ghost-001", stranger_password))
     dev = good_device.device_id
     bn = f"{dev}/"
     good = [{"bn": bn, "bt": now, "n": "water_level", "u": "m", "v": 0.5}]

@@ -9,7 +9,6 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from edge import protocol
-from edge.link import DeviceLink
 from ingest.embedded.waiting import wait_until
 from tests.harness import Stack
 
@@ -40,12 +39,7 @@ def test_anonymous_and_wrong_passwords_are_refused(stack: Stack) -> None:
 def test_a_device_cannot_publish_as_another(stack: Stack) -> None:
     device_a, device_b = stack.provision(2)
     stack.start_ingestor()
-    link = DeviceLink(
-        protocol.MqttEndpoint("127.0.0.1", stack.broker.port, False, device_a.device_id, device_a.password),
-        device_a.device_id,
-    )
-    link.start()
-    assert link.connected.wait(10)
+    link = stack.link(device_a)
     now = time.time()
     forged = protocol.encode_pack(device_b.device_id, [protocol.Reading("water_level", now, 9.0, "m")])
     link.publish_raw(protocol.readings_topic(device_b.device_id), forged)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 
 from edge import protocol
-from edge.link import DeviceLink
 from ingest.embedded.waiting import wait_until
 from tests.harness import Stack
 
@@ -15,12 +14,7 @@ def test_data_the_database_rejects_is_quarantined_and_the_rest_stored(stack: Sta
     with stack.connect() as conn:  # stands in for any permanent, data-dependent database refusal
         conn.execute("ALTER TABLE readings ADD CONSTRAINT no_thirteen CHECK (value <> 13.0)")
     stack.start_ingestor()
-    link = DeviceLink(
-        protocol.MqttEndpoint("127.0.0.1", stack.broker.port, False, device.device_id, device.password),
-        device.device_id,
-    )
-    link.start()
-    assert link.connected.wait(10)
+    link = stack.link(device)
     now = time.time()
     for i, value in enumerate([1.0, 13.0, 2.0]):
         link.publish([protocol.Reading("rainfall", now - 10 + i, value, "mm")])
