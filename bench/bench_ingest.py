@@ -157,6 +157,25 @@ class Ingestor:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=2) as r:
             return "urbanpulse_ingest_subscribed 1.0" in r.read().decode()
 
+    def stored(self) -> int:
+        """Readings this ingestor has committed (its Prometheus counter: cheap to poll, unlike count(*))."""
+        import urllib.request
+
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=2) as r:
+            for line in r.read().decode().splitlines():
+                if line.startswith("urbanpulse_ingest_readings_stored_total "):
+                    return int(float(line.split()[1]))
+        return 0
+
+    def wait_stored(self, expected: int, timeout: float = 1800) -> float:
+        """Wall time at which the ingestor had committed ``expected`` readings (polled every 20 ms)."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.stored() >= expected:
+                return time.time()
+            time.sleep(0.02)
+        raise TimeoutError(f"fewer than {expected} readings stored after {timeout} s")
+
     def rss_mb(self) -> float:
         for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
@@ -173,18 +192,6 @@ def count_rows(url: str) -> int:
     with psycopg.connect(url) as conn:
         row = conn.execute("SELECT count(*) FROM readings").fetchone()
     return int(row[0]) if row else 0
-
-
-def wait_rows(url: str, expected: int, timeout: float = 1800) -> float:
-    """Wall time at which ``expected`` rows were first seen committed (polled every 20 ms)."""
-    with psycopg.connect(url, autocommit=True) as conn:
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            row = conn.execute("SELECT count(*) FROM readings").fetchone()
-            if row and row[0] >= expected:
-                return time.time()
-            time.sleep(0.02)
-    raise TimeoutError(f"fewer than {expected} rows after {timeout} s")
 
 
 # ---- phases -----------------------------------------------------------------------------------
@@ -238,6 +245,7 @@ def raw_write_rates(url: str, n: int, figures: Figures) -> float:
 def end_to_end(
     stack: LocalStack,
     creds: list[DeviceCredential],
+    ingestor: Ingestor,
     per_message: int,
     total: int,
     processes: int,
@@ -245,11 +253,10 @@ def end_to_end(
     figures: Figures,
     t_base: float,
 ) -> None:
-    url = stack.postgres.url()
-    before = count_rows(url)
+    before = ingestor.stored()
     per_device = total // (len(creds) * per_message)
     start_at, _ = publish(stack, creds, processes, per_message, per_device, t_base=t_base)
-    done = wait_rows(url, before + per_device * per_message * len(creds))
+    done = ingestor.wait_stored(before + per_device * per_message * len(creds))
     rate = per_device * per_message * len(creds) / (done - start_at)
     figures.add(
         f"end to end, {per_message}-reading messages ({per_device * len(creds):,} messages)",
@@ -282,7 +289,6 @@ def latency(
     poller.start()
     messages = int(rate_readings * seconds / 100)
     _, sent = publish(stack, creds, 1, 100, messages // len(creds), rate_msgs=rate_readings / 100)
-    wait_rows(url, 0)
     deadline = time.time() + 60
     while time.time() < deadline and (not samples or any(samples[-1][1].get(d, 0) < bt - 1e-6 for d, bt in sent[-5:])):
         time.sleep(0.05)
@@ -303,36 +309,34 @@ def latency(
     )
 
 
-def backlog_burst(
+def backlog_drain(
     stack: LocalStack,
     creds: list[DeviceCredential],
     ingestor: Ingestor,
-    minutes: float,
-    rate_readings: float,
+    readings: int,
+    per_message: int,
+    label: str,
     figures: Figures,
     workdir: Path,
     t_base: float,
 ) -> Ingestor:
-    url = stack.postgres.url()
+    """Stop the ingestor, queue ``readings`` at the broker, start a fresh one and time the drain."""
     ingestor.stop()
-    total = int(minutes * 60 * rate_readings)
-    per_device = total // (len(creds) * 100)
-    before = count_rows(url)
-    publish(stack, creds, 2, 100, per_device, t_base=t_base)
-    expected = before + per_device * 100 * len(creds)
+    per_device = readings // (len(creds) * per_message)
+    publish(stack, creds, 2, per_message, per_device, t_base=t_base)
+    expected = per_device * per_message * len(creds)
     began = time.time()
-    fresh = Ingestor(stack, workdir / "ingest.log")
+    fresh = Ingestor(stack, workdir / "ingest.log")  # a new process: its counter starts at zero
     peak = 0.0
-    while count_rows(url) < expected:
+    while fresh.stored() < expected:
         peak = max(peak, fresh.rss_mb())
         time.sleep(0.2)
         if time.time() - began > 1800:
             raise TimeoutError("backlog did not drain")
     drained = time.time() - began
     figures.add(
-        f"backlog of {minutes:g} min at {rate_readings:,.0f} readings/s ({per_device * 100 * len(creds):,} "
-        f"readings queued at the broker): drain",
-        f"{per_device * 100 * len(creds) / drained:,.0f} readings/s, ingestor peak RSS {peak:.0f} MB",
+        f"{label} ({expected:,} readings in {per_device * len(creds):,} messages queued at the broker): drain",
+        f"{expected / drained:,.0f} readings/s, ingestor peak RSS {peak:.0f} MB",
     )
     return fresh
 
@@ -360,10 +364,34 @@ def main() -> None:
         # Reading times must fall inside the ingestor's accepted window (30 days back by default).
         day = 86_400.0
         now = time.time()
-        end_to_end(stack, creds, 100, int(2_000_000 * scale), 2, copy_rate, figures, t_base=now - 25 * day)
-        end_to_end(stack, creds, 1, int(200_000 * scale), 2, copy_rate, figures, t_base=now - 20 * day)
+        end_to_end(stack, creds, ingestor, 100, int(2_000_000 * scale), 2, copy_rate, figures, t_base=now - 25 * day)
+        end_to_end(stack, creds, ingestor, 1, int(200_000 * scale), 2, copy_rate, figures, t_base=now - 20 * day)
         latency(stack, creds, 10_000, 20 * scale if args.quick else 20, figures)
-        ingestor = backlog_burst(stack, creds, ingestor, 10 * scale, 10_000, figures, workdir, t_base=now - 15 * day)
+        burst = int(10 * 60 * 10_000 * scale)  # 10 minutes at 10,000 readings/s
+        ingestor = backlog_drain(
+            stack,
+            creds,
+            ingestor,
+            burst,
+            100,
+            "backlog of 10 min at 10,000 readings/s",
+            figures,
+            workdir,
+            t_base=now - 15 * day,
+        )
+        ingestor = backlog_drain(
+            stack,
+            creds,
+            ingestor,
+            int(100_000 * scale),
+            1,
+            "backlog of single-reading messages",
+            figures,
+            workdir,
+            t_base=now - 10 * day,
+        )
+        rows = count_rows(stack.postgres.url())
+        print(f"\n{rows:,} rows in `readings` at the end (every published reading, each once)", flush=True)
     finally:
         if ingestor is not None:
             ingestor.stop()
