@@ -19,6 +19,7 @@ import argparse
 import multiprocessing as mp
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -396,6 +397,7 @@ def main() -> None:
         if ingestor is not None:
             ingestor.stop()
         stack.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -30,7 +31,10 @@ def test_the_documented_mosquitto_pub_example_stores_a_reading(stack: Stack) -> 
         f"export MQTT_HOST=127.0.0.1 MQTT_PORT={stack.broker.port} DEVICE_ID={device.device_id} "
         f"DEVICE_PASSWORD='{device.password}'\n"
     )
-    subprocess.run(["bash", "-euo", "pipefail", "-c", _protocol_example()], cwd=env_dir, check=True, timeout=30)
+    try:
+        subprocess.run(["bash", "-euo", "pipefail", "-c", _protocol_example()], cwd=env_dir, check=True, timeout=30)
+    finally:
+        shutil.rmtree(env_dir, ignore_errors=True)
     stack.wait_rows(1)
     with stack.connect() as conn:
         assert conn.execute("SELECT value FROM readings").fetchall() == [(0.82,)]
@@ -45,8 +49,10 @@ def test_demo_runs_the_whole_system_and_stores_everything_it_publishes() -> None
          "--data-dir", str(data_dir / "state"), "--summary-json", str(summary_path)],
         cwd=REPO, capture_output=True, text=True, timeout=180, env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )  # fmt: skip
+    summary = json.loads(summary_path.read_text()) if summary_path.exists() else None
+    shutil.rmtree(data_dir, ignore_errors=True)
     assert result.returncode == 0, result.stderr
-    summary = json.loads(summary_path.read_text())
+    assert summary is not None
     assert summary["readings_published"] >= 3 * 4 * 5
     assert summary["readings_stored"] == summary["readings_published"]
     assert summary["messages_quarantined"] == 0
