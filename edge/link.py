@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -26,6 +26,7 @@ from edge.mqtt_client import make_client
 log = logging.getLogger(__name__)
 
 NO_MATCHING_SUBSCRIBERS = 0x10
+Settled = Callable[[bool], None]  # called with True when delivered, False when the broker refused
 RETRY_UNROUTED_S = 1.0
 
 
@@ -38,7 +39,7 @@ class DeviceLink:
         self.refused: ReasonCode | None = None
         self.denied = 0  # publishes the broker acknowledged with a failure (e.g. ACL)
         self.unrouted_retries = 0  # publishes repeated after "no matching subscribers"
-        self._inflight: dict[int, tuple[str, bytes]] = {}
+        self._inflight: dict[int, tuple[str, bytes, Settled | None]] = {}
         self._early_acks: dict[int, ReasonCode] = {}  # PUBACKs that beat publish() returning
         self.connected = threading.Event()
         client = make_client(endpoint, client_id or f"dev-{device_id}")
@@ -52,16 +53,17 @@ class DeviceLink:
         self._client.connect_async(self._endpoint.host, self._endpoint.port, keepalive=30, clean_start=False)
         self._client.loop_start()
 
-    def publish(self, readings: Sequence[protocol.Reading]) -> None:
+    def publish(self, readings: Sequence[protocol.Reading], on_settled: Settled | None = None) -> None:
         """Queue one SenML pack at QoS 1; paho resends it until the broker acknowledges."""
-        self.publish_raw(self.topic, protocol.encode_pack(self.device_id, readings))
+        self.publish_raw(self.topic, protocol.encode_pack(self.device_id, readings), on_settled)
 
-    def publish_raw(self, topic: str, payload: bytes) -> None:
+    def publish_raw(self, topic: str, payload: bytes, on_settled: Settled | None = None) -> None:
+        """Publish at QoS 1; ``on_settled(delivered)`` runs on paho's thread once the broker has answered."""
         with self._lock:
             self._outstanding += 1
-        self._send(topic, payload)
+        self._send(topic, payload, on_settled)
 
-    def _send(self, topic: str, payload: bytes) -> None:
+    def _send(self, topic: str, payload: bytes, on_settled: Settled | None) -> None:
         info = self._client.publish(topic, payload, qos=1)
         if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
             with self._lock:
@@ -71,15 +73,15 @@ class DeviceLink:
         with self._lock:
             early = self._early_acks.pop(info.mid, None)
             if early is None:
-                self._inflight[info.mid] = (topic, payload)
+                self._inflight[info.mid] = (topic, payload, on_settled)
         if early is not None:
-            self._settle(topic, payload, early)
+            self._settle(topic, payload, on_settled, early)
 
-    def _settle(self, topic: str, payload: bytes, reason: ReasonCode) -> None:
+    def _settle(self, topic: str, payload: bytes, on_settled: Settled | None, reason: ReasonCode) -> None:
         if reason.value == NO_MATCHING_SUBSCRIBERS:
             with self._lock:
                 self.unrouted_retries += 1
-            retry = threading.Timer(RETRY_UNROUTED_S, self._send, (topic, payload))
+            retry = threading.Timer(RETRY_UNROUTED_S, self._send, (topic, payload, on_settled))
             retry.daemon = True
             retry.start()
             return
@@ -89,6 +91,8 @@ class DeviceLink:
             self._outstanding -= 1
             self.denied += int(reason.is_failure)
             self._lock.notify_all()
+        if on_settled is not None:
+            on_settled(not reason.is_failure)
 
     @property
     def outstanding(self) -> int:
@@ -125,4 +129,4 @@ class DeviceLink:
             if entry is None:
                 self._early_acks[mid] = reason
                 return
-        self._settle(entry[0], entry[1], reason)
+        self._settle(entry[0], entry[1], entry[2], reason)
