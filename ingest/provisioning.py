@@ -9,7 +9,6 @@ from dataclasses import dataclass
 
 import psycopg
 
-from edge import protocol
 from ingest import broker_auth
 from ingest.storage import registry
 
@@ -20,13 +19,19 @@ class ProvisionedDevice:
     password: str
 
     def edge_config(self, mqtt_host: str, mqtt_port: int, tls: bool = False) -> str:
-        """The TOML an edge agent needs (``/etc/urbanpulse/edge.toml``)."""
+        """The TOML an edge agent needs (``/etc/urbanpulse/edge.toml``); sensors are added on site."""
         scheme = "mqtts" if tls else "mqtt"
         return (
             "# UrbanPulse edge agent configuration. Keep this file private (chmod 600).\n"
+            "# Every key is described in docs/edge.example.toml.\n"
             f'device_id = "{self.device_id}"\n'
             f'mqtt_url = "{scheme}://{self.device_id}:{self.password}@{mqtt_host}:{mqtt_port}"\n'
-            f'readings_topic = "{protocol.readings_topic(self.device_id)}"\n'
+            "\n"
+            "# [[sensors]]\n"
+            '# name = "water_level"\n'
+            '# driver = "serial-ultrasonic"\n'
+            "# interval_s = 60\n"
+            '# options = { port = "/dev/ttyAMA0", reference_level_m = 3.2 }\n'
         )
 
 

@@ -6,8 +6,9 @@ import os
 import re
 import subprocess
 import sys
+import tomllib
 
-from edge import protocol
+from edge.config import parse_config
 from edge.link import DeviceLink
 from tests.harness import REPO, Stack
 
@@ -22,9 +23,9 @@ def test_device_add_provisions_a_device_that_can_publish_at_once(stack: Stack) -
     added = _cli(stack, "device", "add", "hcm-q7-0042", "--district", "Quận 7", "--lat", "10.7295", "--lon",
                  "106.7218", "--broker-dir", str(stack.broker.base_dir))  # fmt: skip
     assert added.returncode == 0, added.stderr
-    url = re.search(r'mqtt_url = "(.+)"', added.stdout)
-    assert url, added.stdout
-    endpoint = protocol.parse_mqtt_url(url.group(1))
+    config = parse_config(tomllib.loads(added.stdout))  # what it prints is a valid edge config
+    assert config.device_id == "hcm-q7-0042" and config.sensors == ()
+    endpoint = config.endpoint
     assert endpoint.username == "hcm-q7-0042" and endpoint.port == stack.broker.port
     link = DeviceLink(endpoint, "hcm-q7-0042")
     link.start()

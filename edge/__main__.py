@@ -1,0 +1,54 @@
+"""``python -m edge --config /etc/urbanpulse/edge.toml``: run the edge agent until SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from edge.agent import Agent, SensorSchedule
+from edge.config import ConfigError, load_config
+from edge.drivers.registry import build_driver
+from edge.forwarder import Forwarder
+from edge.link import DeviceLink
+from edge.store import ReadingStore
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m edge", description="UrbanPulse edge agent")
+    parser.add_argument("--config", type=Path, default=Path("/etc/urbanpulse/edge.toml"))
+    parser.add_argument("--log-level", default="INFO")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+    try:
+        config = load_config(args.config)
+        sensors = [SensorSchedule(s.name, s.interval_s, build_driver(s)) for s in config.sensors]
+    except ConfigError as error:
+        print(f"urbanpulse edge: {error}", file=sys.stderr)
+        return 2
+    store = ReadingStore(config.queue_path, config.max_queued_readings, config.durability)
+    link = DeviceLink(config.endpoint, config.device_id)
+    forwarder = Forwarder(
+        store,
+        link,
+        readings_per_message=config.readings_per_message,
+        max_in_flight=config.max_in_flight,
+        max_readings_per_s=config.drain_max_readings_per_s,
+    )
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    link.start()
+    try:
+        Agent(sensors, store, forwarder).run(stop)
+    finally:
+        link.stop()
+        store.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

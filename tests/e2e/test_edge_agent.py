@@ -1,0 +1,60 @@
+"""``python -m edge`` as a real process: killed with SIGKILL while draining its backlog, it loses nothing."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from ingest.embedded.waiting import wait_until
+from tests.harness import REPO, Stack
+
+READINGS = 300
+
+
+def _start_agent(config: Path, log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as out:
+        return subprocess.Popen([sys.executable, "-m", "edge", "--config", str(config)], cwd=REPO, stdout=out,
+                                stderr=subprocess.STDOUT)  # fmt: skip
+
+
+def _lines(path: Path) -> list[str]:
+    return path.read_text().splitlines() if path.exists() else []
+
+
+def test_agent_killed_mid_drain_loses_nothing(stack: Stack, tmp_path: Path) -> None:
+    (device,) = stack.provision(1)
+    stack.start_ingestor()
+    truth = tmp_path / "sampled.txt"
+    config = tmp_path / "edge.toml"
+    config.write_text(
+        f'device_id = "{device.device_id}"\n'
+        f'mqtt_url = "mqtt://{device.device_id}:{device.password}@127.0.0.1:{stack.broker.port}"\n'
+        f'[queue]\npath = "{tmp_path / "queue.db"}"\n'
+        "[forward]\nreadings_per_message = 10\nmax_in_flight = 2\ndrain_max_readings_per_s = 100\n"
+        '[[sensors]]\nname = "water_level"\ndriver = "tests.edge.plugin_drivers:LoggedRamp"\ninterval_s = 0.005\n'
+        f'[sensors.options]\nlog = "{truth}"\nlimit = {READINGS}\n'
+    )
+    stack.broker.stop()  # the whole sampling run happens during an outage
+    agent = _start_agent(config, tmp_path / "agent.log")
+    wait_until(lambda: len(_lines(truth)) == READINGS, timeout=60, what="the agent to take every reading")
+    stack.broker.start()
+    wait_until(lambda: stack.rows() >= 60, timeout=60, what="the drain to start")
+    agent.send_signal(signal.SIGKILL)
+    agent.wait(timeout=10)
+    assert stack.rows() < READINGS, "the kill must land in the middle of the drain"
+
+    agent = _start_agent(config, tmp_path / "agent.log")
+    try:
+        stack.wait_rows(READINGS, timeout=60)
+    finally:
+        agent.send_signal(signal.SIGTERM)
+        assert agent.wait(timeout=20) == 0
+    sampled = {float(line.split()[0]) for line in _lines(truth)}
+    with stack.connect() as conn:
+        stored = {row[0] for row in conn.execute("SELECT extract(epoch FROM time)::float8 FROM readings")}
+    assert len(stored) == READINGS
+    assert max(abs(a - b) for a, b in zip(sorted(sampled), sorted(stored), strict=True)) < 1e-5
+    assert os.path.exists(tmp_path / "queue.db")
