@@ -13,6 +13,8 @@ from edge.agent import Agent, SensorSchedule
 from edge.config import ConfigError, load_config
 from edge.drivers.registry import build_driver
 from edge.forwarder import Forwarder
+from edge.health import VERSION
+from edge.heartbeat import HeartbeatSender
 from edge.link import DeviceLink
 from edge.store import ReadingStore
 
@@ -30,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"urbanpulse edge: {error}", file=sys.stderr)
         return 2
     store = ReadingStore(config.queue_path, config.max_queued_readings, config.durability)
-    link = DeviceLink(config.endpoint, config.device_id)
+    link = DeviceLink(config.endpoint, config.device_id, version=VERSION)
     forwarder = Forwarder(
         store,
         link,
@@ -43,7 +45,8 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signum, lambda *_: stop.set())
     link.start()
     try:
-        Agent(sensors, store, forwarder).run(stop)
+        heartbeat = HeartbeatSender(link, store, forwarder, config.heartbeat_s)
+        Agent(sensors, store, forwarder, heartbeat=heartbeat).run(stop)
     finally:
         link.stop()
         store.close()

@@ -13,7 +13,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from edge import health, protocol
 from edge.forwarder import Forwarder
+from edge.heartbeat import HeartbeatSender
 from edge.protocol import METRIC_KINDS, Reading, kind_of
 from edge.store import ReadingStore
 
@@ -44,6 +46,8 @@ class Agent:
         store: ReadingStore,
         forwarder: Forwarder,
         clock: Callable[[], float] = time.time,
+        heartbeat: HeartbeatSender | None = None,
+        clock_synchronised: Callable[[], bool | None] = health.kernel_clock_synchronised,
     ) -> None:
         for sensor in sensors:
             if kind_of(sensor.name) not in METRIC_KINDS:
@@ -53,17 +57,24 @@ class Agent:
         self._forwarder = forwarder
         self._clock = clock
         self._due = [clock()] * len(sensors)
+        self._heartbeat = heartbeat
+        self._clock_synchronised = clock_synchronised
         self.driver_errors = 0
         self.readings_taken = 0
+        self.readings_held = 0  # due while the clock was implausible: not taken, counted
 
     def step(self) -> float:
         """Sample what is due, store it, forward; returns seconds until the next sample is due."""
         now = self._clock()
+        clock = health.clock_state(now, self._clock_synchronised())
         readings: list[Reading] = []
         for index, sensor in enumerate(self._sensors):
             if now < self._due[index]:
                 continue
             self._due[index] = max(self._due[index] + sensor.interval_s, now)
+            if clock == protocol.CLOCK_IMPLAUSIBLE:  # never send a reading stamped 1970
+                self.readings_held += 1
+                continue
             try:
                 value = sensor.driver.read(now)
             except Exception:  # noqa: BLE001 - a failing driver must not stop the others
@@ -75,6 +86,8 @@ class Agent:
         self._store.append(readings)  # one transaction per round spares the SD card
         self.readings_taken += len(readings)
         self._forwarder.pump()
+        if self._heartbeat is not None:
+            self._heartbeat.maybe_send(now, self.readings_held, clock)
         return max(0.0, min(self._due) - self._clock())
 
     def run(self, stop: threading.Event, poll_s: float = 0.2) -> None:

@@ -39,6 +39,7 @@ class EdgeConfig:
     readings_per_message: int = 100
     max_in_flight: int = 64
     drain_max_readings_per_s: float | None = 1_000.0
+    heartbeat_s: float = 60.0
 
     @property
     def endpoint(self) -> protocol.MqttEndpoint:
@@ -94,4 +95,5 @@ def parse_config(raw: dict[str, Any], source: str = "config") -> EdgeConfig:
         readings_per_message=int(forward.get("readings_per_message", 100)),
         max_in_flight=int(forward.get("max_in_flight", 64)),
         drain_max_readings_per_s=forward.get("drain_max_readings_per_s", 1_000.0),
+        heartbeat_s=float(raw.get("health", {}).get("heartbeat_s", 60.0)),
     )

@@ -31,7 +31,9 @@ RETRY_UNROUTED_S = 1.0
 
 
 class DeviceLink:
-    def __init__(self, endpoint: protocol.MqttEndpoint, device_id: str, client_id: str | None = None) -> None:
+    def __init__(
+        self, endpoint: protocol.MqttEndpoint, device_id: str, client_id: str | None = None, version: str = ""
+    ) -> None:
         self.device_id = device_id
         self.topic = protocol.readings_topic(device_id)
         self._lock = threading.Condition()
@@ -43,6 +45,10 @@ class DeviceLink:
         self._early_acks: dict[int, ReasonCode] = {}  # PUBACKs that beat publish() returning
         self.connected = threading.Event()
         client = make_client(endpoint, client_id or f"dev-{device_id}")
+        # The broker publishes this if the link dies without a clean goodbye (power cut, kill -9).
+        self.status_topic = protocol.device_topic(device_id, protocol.STATUS_CHANNEL)
+        client.will_set(self.status_topic, protocol.encode_status(protocol.STATE_OFFLINE), qos=1, retain=True)
+        self._version = version
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
@@ -107,6 +113,13 @@ class DeviceLink:
             )
 
     def stop(self) -> None:
+        """A clean goodbye: the device says it is going offline (no Last Will is sent then)."""
+        if self.connected.is_set():
+            goodbye = self._client.publish(self.status_topic, protocol.encode_status(protocol.STATE_OFFLINE), 1, True)
+            try:
+                goodbye.wait_for_publish(timeout=2)
+            except RuntimeError:  # the link dropped meanwhile: the Last Will says the same
+                pass
         self._client.disconnect()
         self._client.loop_stop()
 
@@ -118,6 +131,8 @@ class DeviceLink:
             log.error("broker refused device %s: %s", self.device_id, reason)
             client.disconnect()
             return
+        # Birth message: retained, so whoever subscribes later learns the device is up.
+        client.publish(self.status_topic, protocol.encode_status(protocol.STATE_ONLINE, self._version), 1, True)
         self.connected.set()
 
     def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, _reason: ReasonCode, _p: Any) -> None:

@@ -22,8 +22,8 @@ from urllib.parse import unquote, urlsplit
 SCHEMA_VERSION = 1
 TOPIC_ROOT = "urbanpulse/v1/devices"
 READINGS_CHANNEL = "readings"
-STATUS_CHANNEL = "status"  # reserved: retained birth / Last Will (edge issue)
-HEARTBEAT_CHANNEL = "heartbeat"  # reserved: periodic health (edge issue)
+STATUS_CHANNEL = "status"  # retained birth message / Last Will: {"state": "online"|"offline", ...}
+HEARTBEAT_CHANNEL = "heartbeat"  # periodic health, see Heartbeat
 CONFIG_CHANNEL = "config"  # reserved: retained remote config, server -> device
 CONFIG_ACK_CHANNEL = "config/ack"  # reserved: device -> server acknowledgement
 DEVICE_CHANNELS_UP = (READINGS_CHANNEL, STATUS_CHANNEL, HEARTBEAT_CHANNEL, CONFIG_ACK_CHANNEL)
@@ -155,6 +155,63 @@ def encode_pack(device_id: str, readings: Sequence[Reading]) -> bytes:
             record["u"] = reading.unit
         records.append(record)
     return json.dumps(records, separators=(",", ":"), allow_nan=False).encode()
+
+
+STATE_ONLINE = "online"
+STATE_OFFLINE = "offline"
+CLOCK_SYNCED = "synced"
+CLOCK_UNSYNCED = "unsynced"  # the kernel says NTP has not synchronised: timestamps may drift
+CLOCK_IMPLAUSIBLE = "implausible"  # before the agent's build date: readings are held, never sent
+
+
+def encode_status(state: str, version: str = "") -> bytes:
+    """The retained status message: the birth message on connect, the Last Will on a lost link."""
+    if state not in (STATE_ONLINE, STATE_OFFLINE):
+        raise ProtocolError(f"unknown state {state!r}")
+    body: dict[str, object] = {"state": state}
+    if version:
+        body["version"] = version
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    """Periodic health of a device, sent on its heartbeat topic as a JSON object with these keys."""
+
+    time: float  # seconds since the epoch
+    queue_depth: int  # readings waiting in the store-and-forward queue
+    oldest_queued_age_s: float | None  # age of the oldest waiting reading
+    evicted_total: int  # readings dropped by the disk budget since installation
+    refused_total: int  # readings the broker refused for good since start
+    held_total: int  # readings not taken because the clock was implausible, since start
+    disk_free_bytes: int | None
+    cpu_temperature_c: float | None
+    uptime_s: float
+    version: str
+    clock: str  # CLOCK_SYNCED, CLOCK_UNSYNCED or CLOCK_IMPLAUSIBLE
+
+    def encode(self) -> bytes:
+        return json.dumps(self.__dict__, separators=(",", ":"), allow_nan=False).encode()
+
+    @classmethod
+    def decode(cls, payload: bytes) -> Heartbeat:
+        """Parse a heartbeat; raises ProtocolError when a field is missing or of the wrong type."""
+        try:
+            data = json.loads(payload)
+            beat = cls(**{name: data[name] for name in cls.__dataclass_fields__})
+        except (ValueError, KeyError, TypeError) as error:
+            raise ProtocolError(f"not a heartbeat: {error}") from error
+        numbers = (beat.time, beat.queue_depth, beat.evicted_total, beat.refused_total, beat.held_total, beat.uptime_s)
+        optional = (beat.oldest_queued_age_s, beat.disk_free_bytes, beat.cpu_temperature_c)
+        if not all(_is_number(v) for v in numbers) or not all(v is None or _is_number(v) for v in optional):
+            raise ProtocolError("not a heartbeat: a numeric field holds something else")
+        if beat.clock not in (CLOCK_SYNCED, CLOCK_UNSYNCED, CLOCK_IMPLAUSIBLE) or not isinstance(beat.version, str):
+            raise ProtocolError("not a heartbeat: bad clock state or version")
+        return beat
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import paho.mqtt.client as mqtt
@@ -44,12 +45,12 @@ class MqttInbox:
         endpoint: protocol.MqttEndpoint,
         *,
         client_id: str,
-        topic_filter: str,
+        topic_filters: Sequence[str],
         receive_maximum: int,
         session_expiry_s: int,
     ) -> None:
         self.endpoint = endpoint
-        self.topic_filter = topic_filter
+        self.topic_filters = list(topic_filters)
         self.client_id = client_id
         self.deliveries: queue.SimpleQueue[Delivery] = queue.SimpleQueue()
         self.connected = threading.Event()
@@ -110,14 +111,16 @@ class MqttInbox:
         self._connection += 1
         self.connected.set()
         # Re-subscribe on every connect: harmless on a resumed session, vital on a lost one.
-        client.subscribe(self.topic_filter, qos=1)
-        log.info("connected to %s as %s, subscribed to %s", self.endpoint.redacted(), self.client_id, self.topic_filter)
+        client.subscribe([(f, 1) for f in self.topic_filters])
+        log.info(
+            "connected to %s as %s, subscribed to %s", self.endpoint.redacted(), self.client_id, self.topic_filters
+        )
 
     def _on_subscribe(
         self, _client: mqtt.Client, _userdata: Any, _mid: int, reasons: list[ReasonCode], _props: Any
     ) -> None:
         if any(reason.is_failure for reason in reasons):
-            log.error("the broker refused our subscription to %s: %s", self.topic_filter, reasons)
+            log.error("the broker refused our subscription to %s: %s", self.topic_filters, reasons)
             return
         self.subscribed.set()
 

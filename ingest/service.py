@@ -21,10 +21,11 @@ import psycopg
 from edge import protocol
 from ingest import batch as batching
 from ingest.errors import PermanentError, TransientError
+from ingest.health import HealthEvent, decode_health
 from ingest.inbox import Delivery, MqttInbox
 from ingest.metrics import IngestMetrics
 from ingest.settings import Settings
-from ingest.storage import registry, retention
+from ingest.storage import device_health, registry, retention
 from ingest.storage.database import Database
 from ingest.storage.migrate import Engine, current_engine
 from ingest.storage.writer import ReadingWriter, WritePath, WriteResult
@@ -59,7 +60,10 @@ class Ingestor:
         self.inbox = MqttInbox(
             settings.mqtt(),
             client_id=cfg.client_id,
-            topic_filter=protocol.subscription_filter(protocol.READINGS_CHANNEL, cfg.share_group or None),
+            topic_filters=[
+                protocol.subscription_filter(channel, cfg.share_group or None)
+                for channel in (protocol.READINGS_CHANNEL, protocol.STATUS_CHANNEL, protocol.HEARTBEAT_CHANNEL)
+            ],
             receive_maximum=cfg.receive_maximum,
             session_expiry_s=cfg.session_expiry_s,
         )
@@ -150,20 +154,34 @@ class Ingestor:
 
     def _decode(self, deliveries: list[Delivery]) -> _DecodedBatch:
         messages = [d.message for d in deliveries]
-        decoded = [decode_message(m.topic, m.payload, m.received_at, self._limits) for m in messages]
-        return _DecodedBatch(deliveries, messages, decoded)
+        decoded: list[DecodedMessage] = []
+        events: dict[int, HealthEvent] = {}
+        for index, message in enumerate(messages):
+            device_id, _, channel = message.topic.rpartition("/")
+            if channel == protocol.READINGS_CHANNEL:
+                decoded.append(decode_message(message.topic, message.payload, message.received_at, self._limits))
+                continue
+            device_id = device_id.rpartition("/")[2]
+            outcome = decode_health(device_id, channel, message.payload, message.received_at)
+            if isinstance(outcome, Rejection):
+                decoded.append(DecodedMessage(device_id, rejections=[outcome]))
+            else:
+                decoded.append(DecodedMessage(device_id))
+                events[index] = outcome
+        return _DecodedBatch(deliveries, messages, decoded, events)
 
     def _process(self, batch: _DecodedBatch, stop: threading.Event) -> None:
         messages, decoded = batch.messages, batch.decoded
         try:
             try:
-                self._with_retry(lambda: self._store(messages, decoded), stop, "store")
+                self._with_retry(lambda: self._store(messages, decoded, batch.events), stop, "store")
             except PermanentError as error:
                 log.warning(
                     "batch of %d messages rejected by the database (%s); storing them one by one", len(messages), error
                 )
-                for message, result in zip(messages, decoded, strict=True):
-                    self._store_alone(message, result, stop)
+                for index, (message, result) in enumerate(zip(messages, decoded, strict=True)):
+                    event = batch.events.get(index)
+                    self._store_alone(message, result, {0: event} if event else {}, stop)
         except _Stopped:
             return  # left unacknowledged: the broker redelivers them to whoever consumes next
         acked = sum(self.inbox.ack(d) for d in batch.deliveries)
@@ -171,16 +189,34 @@ class Ingestor:
         self.metrics.messages.inc(acked)
         self.metrics.unacked.set(self._received - self._settled)
 
-    def _store_alone(self, message: batching.Inbound, result: DecodedMessage, stop: threading.Event) -> None:
+    def _store_alone(
+        self, message: batching.Inbound, result: DecodedMessage, events: dict[int, HealthEvent], stop: threading.Event
+    ) -> None:
         try:
-            self._with_retry(lambda: self._store([message], [result]), stop, "store")
+            self._with_retry(lambda: self._store([message], [result], events), stop, "store")
         except PermanentError as error:
             rejected = DecodedMessage(result.device_id, rejections=[Rejection(Reason.STORAGE_REJECTED, str(error))])
             self._with_retry(lambda: self._store([message], [rejected]), stop, "quarantine")
 
-    def _store(self, messages: list[batching.Inbound], decoded: list[DecodedMessage]) -> WriteResult:
+    def _store(
+        self,
+        messages: list[batching.Inbound],
+        decoded: list[DecodedMessage],
+        events: dict[int, HealthEvent] | None = None,
+    ) -> WriteResult:
+        events = events or {}
         devices = {r.device_id for r in decoded if r.sensors and r.device_id is not None}
+        devices |= {event.device_id for event in events.values()}
         known = self._db.run(lambda conn: self._check_devices(conn, devices))
+        unknown = {i for i, event in events.items() if event.device_id not in known}
+        if unknown:  # health from a device the registry does not know: quarantined like its readings
+            decoded = [
+                DecodedMessage(r.device_id, rejections=[Rejection(Reason.UNKNOWN_DEVICE, f"device {r.device_id!r} "
+                                                                  "is not in the registry")])
+                if i in unknown else r
+                for i, r in enumerate(decoded)
+            ]  # fmt: skip
+        known_events = [event for i, event in sorted(events.items()) if i not in unknown]
         wanted = {(r.device_id, s) for r in decoded if r.device_id in known for s in r.sensors}
         self._db.run(lambda conn: self._resolve_sensors(conn, wanted))
         prepared = batching.prepare_batch(
@@ -194,6 +230,7 @@ class Ingestor:
 
         def write(conn: psycopg.Connection) -> WriteResult:
             with conn.transaction():
+                device_health.write_events(conn, known_events)
                 return self._writer.write(conn, prepared.rows, prepared.quarantine)
 
         result = self._db.run(write)
@@ -256,6 +293,7 @@ class _DecodedBatch:
     deliveries: list[Delivery]
     messages: list[batching.Inbound]
     decoded: list[DecodedMessage]
+    events: dict[int, HealthEvent]  # message index -> its status or heartbeat
 
 
 class _Stopped(Exception):

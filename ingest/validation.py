@@ -41,6 +41,8 @@ class Reason(enum.StrEnum):
     TIME_TOO_OLD = "time_too_old"
     DUPLICATE_RECORD = "duplicate_record"
     STORAGE_REJECTED = "storage_rejected"
+    BAD_STATUS = "bad_status"
+    BAD_HEARTBEAT = "bad_heartbeat"
 
 
 @dataclass(frozen=True)

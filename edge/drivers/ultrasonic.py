@@ -52,7 +52,8 @@ class UltrasonicLevel:
         self._fd: int | None = None
         self._buffer = bytearray()
 
-    def _open(self) -> int:
+    def open(self) -> int:
+        """Open the port in raw mode at 9600 baud (done by the first read when not called before)."""
         if self._fd is None:
             fd = os.open(self.port, os.O_RDONLY | os.O_NOCTTY | os.O_NONBLOCK)
             if os.isatty(fd):
@@ -64,7 +65,7 @@ class UltrasonicLevel:
         return self._fd
 
     def read(self, now: float) -> float | None:
-        fd = self._open()
+        fd = self.open()
         distances: list[int] = []
         deadline = time.monotonic() + self.timeout_s
         while len(distances) < self.samples:

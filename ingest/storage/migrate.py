@@ -58,7 +58,9 @@ def detect_engine(conn: psycopg.Connection) -> Engine:
 
 def migrate(conninfo: str) -> list[Migration]:
     """Bring the database at ``conninfo`` up to date; returns the migrations applied now."""
-    with psycopg.connect(conninfo, autocommit=True) as conn:
+    # Nothing here repeats enough to gain from server-side prepared statements, and poolers
+    # or single-session engines (PGlite) may share their names across connections.
+    with psycopg.connect(conninfo, autocommit=True, prepare_threshold=None) as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_KEY,))
         try:
             return _apply_pending(conn)

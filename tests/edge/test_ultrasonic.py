@@ -34,6 +34,7 @@ def uart() -> Iterator[tuple[int, str]]:
 def test_level_is_reference_minus_median_distance(uart: tuple[int, str]) -> None:
     master, port = uart
     sensor = UltrasonicLevel(port, reference_level_m=3.0, samples=5, timeout_s=2.0)
+    sensor.open()  # raw mode before bytes arrive, as on the device (a cooked tty would hold them)
     os.write(master, b"\x42garbage" + frame(1000) + frame(1010) + frame(4000) + frame(990) + frame(1005))
     assert sensor.read(0.0) == pytest.approx(3.0 - 1.005)  # the 4 m outlier does not move the median
     sensor.close()
@@ -50,7 +51,8 @@ def test_only_bad_frames_give_no_reading(uart: tuple[int, str]) -> None:
     master, port = uart
     corrupt = bytearray(frame(1000))
     corrupt[3] ^= 0xFF
-    os.write(master, bytes(corrupt) * 3)
     sensor = UltrasonicLevel(port, reference_level_m=3.0, timeout_s=0.3)
+    sensor.open()
+    os.write(master, bytes(corrupt) * 3)
     assert sensor.read(0.0) is None
     sensor.close()

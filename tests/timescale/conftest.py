@@ -58,5 +58,7 @@ def timescale(timescale_url: str) -> Iterator[psycopg.Connection]:
     from ingest.storage.migrate import migrate
 
     migrate(timescale_url)
-    with psycopg.connect(timescale_url, autocommit=True) as conn:
+    # PGlite is one backend session for every connection: server-side prepared statements of
+    # one connection would collide with another's, so none are made.
+    with psycopg.connect(timescale_url, autocommit=True, prepare_threshold=None) as conn:
         yield conn

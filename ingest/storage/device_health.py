@@ -1,0 +1,47 @@
+"""Writing device status and heartbeats, in the ingest batch's transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import psycopg
+
+from ingest.health import HealthEvent, HeartbeatEvent, StatusEvent
+
+
+def _ts(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+def write_events(conn: psycopg.Connection, events: Sequence[HealthEvent]) -> None:
+    """Apply events in order; an older state never overwrites a newer one (N ingestors may race)."""
+    with conn.cursor() as cur:
+        for event in events:
+            if isinstance(event, StatusEvent):
+                cur.execute(
+                    """INSERT INTO device_status (device_id, state, state_since, version)
+                       VALUES (%s, %s, %s, %s)
+                       ON CONFLICT (device_id) DO UPDATE SET
+                           state = EXCLUDED.state,
+                           state_since = EXCLUDED.state_since,
+                           version = coalesce(EXCLUDED.version, device_status.version)
+                       WHERE device_status.state_since <= EXCLUDED.state_since""",
+                    (event.device_id, event.state, _ts(event.received_at), event.version),
+                )
+            elif isinstance(event, HeartbeatEvent):
+                beat = event.beat
+                cur.execute(
+                    """INSERT INTO device_heartbeats VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+                       ON CONFLICT (device_id, time) DO NOTHING""",
+                    (event.device_id, _ts(beat.time), _ts(event.received_at), beat.queue_depth,
+                     beat.oldest_queued_age_s, beat.evicted_total, beat.refused_total, beat.held_total,
+                     beat.disk_free_bytes, beat.cpu_temperature_c, beat.uptime_s, beat.version, beat.clock),
+                )  # fmt: skip
+                cur.execute(
+                    """INSERT INTO device_status (device_id, state, state_since, version, last_heartbeat_at)
+                       VALUES (%s, 'online', %s, %s, %s)
+                       ON CONFLICT (device_id) DO UPDATE SET
+                           last_heartbeat_at = greatest(device_status.last_heartbeat_at, EXCLUDED.last_heartbeat_at)""",
+                    (event.device_id, _ts(event.received_at), beat.version, _ts(event.received_at)),
+                )
