@@ -114,6 +114,39 @@ def device_add(
     typer.echo(device.edge_config(mqtt.host, mqtt.port, mqtt.tls), nl=False)
 
 
+@device_app.command("configure")
+def device_configure(
+    device_id: Annotated[str, typer.Argument(help="The device to configure.")],
+    interval: Annotated[list[str] | None, typer.Option(help="SENSOR=SECONDS, e.g. water_level=30.")] = None,
+    disable: Annotated[list[str] | None, typer.Option(help="A sensor to stop sampling.")] = None,
+    enable: Annotated[list[str] | None, typer.Option(help="A sensor to sample again.")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Send a remote config (retained, applied without restart; the device's answer lands in device_status)."""
+    import time
+
+    from edge.protocol import ProtocolError, RemoteConfig, SensorSetting
+    from ingest.remote_config import PushError, push_config
+
+    settings = _settings(config)
+    sensors: dict[str, dict[str, object]] = {}
+    try:
+        for item in interval or []:
+            name, _, seconds = item.partition("=")
+            sensors.setdefault(name, {})["interval_s"] = float(seconds)
+        for name in disable or []:
+            sensors.setdefault(name, {})["enabled"] = False
+        for name in enable or []:
+            sensors.setdefault(name, {})["enabled"] = True
+        remote = RemoteConfig(int(time.time()), {n: SensorSetting(**s) for n, s in sensors.items()})  # type: ignore[arg-type]
+        RemoteConfig.decode(remote.encode())  # the same checks the device makes
+        push_config(settings.mqtt(), device_id, remote)
+    except (ValueError, ProtocolError, PushError) as error:
+        typer.echo(f"urbanpulse device configure: {error}", err=True)
+        raise typer.Exit(2) from error
+    typer.echo(f"config version {remote.version} sent to {device_id}")
+
+
 @device_app.command("list")
 def device_list(config: ConfigOption = None) -> None:
     """List devices with their location and sensor count."""

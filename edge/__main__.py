@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     link.start()
     try:
         heartbeat = HeartbeatSender(link, store, forwarder, config.heartbeat_s)
-        Agent(sensors, store, forwarder, heartbeat=heartbeat).run(stop)
+        Agent(sensors, store, forwarder, heartbeat=heartbeat, link=link).run(stop)
     finally:
         link.stop()
         store.close()

@@ -7,6 +7,7 @@ and the forwarder sends it when the link allows, so an outage only grows the que
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -16,6 +17,7 @@ from typing import Protocol
 from edge import health, protocol
 from edge.forwarder import Forwarder
 from edge.heartbeat import HeartbeatSender
+from edge.link import DeviceLink
 from edge.protocol import METRIC_KINDS, Reading, kind_of
 from edge.store import ReadingStore
 
@@ -48,6 +50,7 @@ class Agent:
         clock: Callable[[], float] = time.time,
         heartbeat: HeartbeatSender | None = None,
         clock_synchronised: Callable[[], bool | None] = health.kernel_clock_synchronised,
+        link: DeviceLink | None = None,
     ) -> None:
         for sensor in sensors:
             if kind_of(sensor.name) not in METRIC_KINDS:
@@ -57,6 +60,10 @@ class Agent:
         self._forwarder = forwarder
         self._clock = clock
         self._due = [clock()] * len(sensors)
+        self._intervals = [s.interval_s for s in sensors]
+        self._enabled = [True] * len(sensors)
+        self._link = link
+        self.config_version: int | None = None
         self._heartbeat = heartbeat
         self._clock_synchronised = clock_synchronised
         self.driver_errors = 0
@@ -65,13 +72,16 @@ class Agent:
 
     def step(self) -> float:
         """Sample what is due, store it, forward; returns seconds until the next sample is due."""
+        self._apply_remote_configs()
         now = self._clock()
         clock = health.clock_state(now, self._clock_synchronised())
         readings: list[Reading] = []
         for index, sensor in enumerate(self._sensors):
             if now < self._due[index]:
                 continue
-            self._due[index] = max(self._due[index] + sensor.interval_s, now)
+            self._due[index] = max(self._due[index] + self._intervals[index], now)
+            if not self._enabled[index]:
+                continue
             if clock == protocol.CLOCK_IMPLAUSIBLE:  # never send a reading stamped 1970
                 self.readings_held += 1
                 continue
@@ -89,6 +99,43 @@ class Agent:
         if self._heartbeat is not None:
             self._heartbeat.maybe_send(now, self.readings_held, clock)
         return max(0.0, min(self._due) - self._clock())
+
+    def _apply_remote_configs(self) -> None:
+        if self._link is None:
+            return
+        while True:
+            try:
+                payload = self._link.configs.get_nowait()
+            except queue.Empty:
+                return
+            version, applied, reason = self.apply_config(payload)
+            self._link.publish_raw(
+                protocol.device_topic(self._link.device_id, protocol.CONFIG_ACK_CHANNEL),
+                protocol.encode_config_ack(version, applied, reason),
+            )
+
+    def apply_config(self, payload: bytes) -> tuple[int | None, bool, str]:
+        """Validate a remote config and apply it whole, or keep the current one: (version, applied, reason)."""
+        try:
+            config = protocol.RemoteConfig.decode(payload)
+        except protocol.ProtocolError as error:
+            log.warning("remote config refused: %s", error)
+            return None, False, str(error)
+        names = [s.name for s in self._sensors]
+        unknown = sorted(set(config.sensors) - set(names))
+        if unknown:
+            reason = f"unknown sensor(s) on this device: {', '.join(unknown)}"
+            log.warning("remote config %d refused: %s", config.version, reason)
+            return config.version, False, reason
+        for name, setting in config.sensors.items():
+            index = names.index(name)
+            self._enabled[index] = setting.enabled
+            if setting.interval_s is not None:
+                self._intervals[index] = setting.interval_s
+                self._due[index] = min(self._due[index], self._clock() + setting.interval_s)
+        self.config_version = config.version
+        log.info("remote config %d applied", config.version)
+        return config.version, True, ""
 
     def run(self, stop: threading.Event, poll_s: float = 0.2) -> None:
         while not stop.is_set():

@@ -13,6 +13,7 @@ instead of being counted as sent; this keeps delivery at-least-once end to end.
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -49,6 +50,9 @@ class DeviceLink:
         self.status_topic = protocol.device_topic(device_id, protocol.STATUS_CHANNEL)
         client.will_set(self.status_topic, protocol.encode_status(protocol.STATE_OFFLINE), qos=1, retain=True)
         self._version = version
+        self.config_topic = protocol.device_topic(device_id, protocol.CONFIG_CHANNEL)
+        self.configs: queue.SimpleQueue[bytes] = queue.SimpleQueue()  # remote configs, applied by the agent
+        client.on_message = self._on_message
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
@@ -131,9 +135,14 @@ class DeviceLink:
             log.error("broker refused device %s: %s", self.device_id, reason)
             client.disconnect()
             return
+        client.subscribe(self.config_topic, qos=1)  # the retained config arrives at once
         # Birth message: retained, so whoever subscribes later learns the device is up.
         client.publish(self.status_topic, protocol.encode_status(protocol.STATE_ONLINE, self._version), 1, True)
         self.connected.set()
+
+    def _on_message(self, _c: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:
+        if message.topic == self.config_topic:
+            self.configs.put(bytes(message.payload))
 
     def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, _reason: ReasonCode, _p: Any) -> None:
         self.connected.clear()

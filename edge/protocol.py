@@ -24,8 +24,8 @@ TOPIC_ROOT = "urbanpulse/v1/devices"
 READINGS_CHANNEL = "readings"
 STATUS_CHANNEL = "status"  # retained birth message / Last Will: {"state": "online"|"offline", ...}
 HEARTBEAT_CHANNEL = "heartbeat"  # periodic health, see Heartbeat
-CONFIG_CHANNEL = "config"  # reserved: retained remote config, server -> device
-CONFIG_ACK_CHANNEL = "config/ack"  # reserved: device -> server acknowledgement
+CONFIG_CHANNEL = "config"  # retained remote config, server -> device (RemoteConfig)
+CONFIG_ACK_CHANNEL = "config/ack"  # device -> server: applied or rejected, with the reason
 DEVICE_CHANNELS_UP = (READINGS_CHANNEL, STATUS_CHANNEL, HEARTBEAT_CHANNEL, CONFIG_ACK_CHANNEL)
 
 DEVICE_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
@@ -212,6 +212,58 @@ class Heartbeat:
 
 def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+@dataclass(frozen=True)
+class SensorSetting:
+    enabled: bool = True
+    interval_s: float | None = None  # None: keep the current interval
+
+
+@dataclass(frozen=True)
+class RemoteConfig:
+    """The retained message on a device's config topic: ``{"version": 7, "sensors": {name: {...}}}``."""
+
+    version: int
+    sensors: dict[str, SensorSetting]
+
+    def encode(self) -> bytes:
+        sensors = {
+            name: {"enabled": s.enabled, **({"interval_s": s.interval_s} if s.interval_s is not None else {})}
+            for name, s in self.sensors.items()
+        }
+        return json.dumps({"version": self.version, "sensors": sensors}, separators=(",", ":")).encode()
+
+    @classmethod
+    def decode(cls, payload: bytes) -> RemoteConfig:
+        """Parse and check a remote config; raises ProtocolError saying what is wrong."""
+        try:
+            data = json.loads(payload)
+        except (ValueError, UnicodeDecodeError) as error:
+            raise ProtocolError(f"config is not JSON: {error}") from error
+        if not isinstance(data, dict) or not isinstance(data.get("sensors"), dict):
+            raise ProtocolError("config must be an object with a 'sensors' object")
+        version = data.get("version")
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise ProtocolError("config 'version' must be an integer")
+        sensors = {}
+        for name, setting in data["sensors"].items():
+            if not isinstance(setting, dict) or set(setting) - {"enabled", "interval_s"}:
+                raise ProtocolError(f"sensor {name!r}: only 'enabled' and 'interval_s' can be set")
+            enabled = setting.get("enabled", True)
+            interval = setting.get("interval_s")
+            if not isinstance(enabled, bool):
+                raise ProtocolError(f"sensor {name!r}: 'enabled' must be true or false")
+            if interval is not None and (not _is_number(interval) or not 0 < interval <= 86_400):
+                raise ProtocolError(f"sensor {name!r}: 'interval_s' must be a number of seconds in (0, 86400]")
+            sensors[name] = SensorSetting(enabled, None if interval is None else float(interval))
+        return cls(version, sensors)
+
+
+def encode_config_ack(version: int | None, applied: bool, reason: str = "") -> bytes:
+    """The device's answer on its config/ack topic."""
+    body = {"version": version, "status": "applied" if applied else "rejected", "reason": reason}
+    return json.dumps(body, separators=(",", ":")).encode()
 
 
 @dataclass(frozen=True)

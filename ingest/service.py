@@ -62,7 +62,7 @@ class Ingestor:
             client_id=cfg.client_id,
             topic_filters=[
                 protocol.subscription_filter(channel, cfg.share_group or None)
-                for channel in (protocol.READINGS_CHANNEL, protocol.STATUS_CHANNEL, protocol.HEARTBEAT_CHANNEL)
+                for channel in protocol.DEVICE_CHANNELS_UP
             ],
             receive_maximum=cfg.receive_maximum,
             session_expiry_s=cfg.session_expiry_s,
@@ -157,11 +157,13 @@ class Ingestor:
         decoded: list[DecodedMessage] = []
         events: dict[int, HealthEvent] = {}
         for index, message in enumerate(messages):
-            device_id, _, channel = message.topic.rpartition("/")
+            try:
+                device_id, channel = protocol.parse_device_topic(message.topic)
+            except protocol.ProtocolError:
+                device_id, channel = "", protocol.READINGS_CHANNEL  # decode_message explains the bad topic
             if channel == protocol.READINGS_CHANNEL:
                 decoded.append(decode_message(message.topic, message.payload, message.received_at, self._limits))
                 continue
-            device_id = device_id.rpartition("/")[2]
             outcome = decode_health(device_id, channel, message.payload, message.received_at)
             if isinstance(outcome, Rejection):
                 decoded.append(DecodedMessage(device_id, rejections=[outcome]))

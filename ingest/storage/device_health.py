@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import psycopg
 
-from ingest.health import HealthEvent, HeartbeatEvent, StatusEvent
+from ingest.health import ConfigAckEvent, HealthEvent, HeartbeatEvent, StatusEvent
 
 
 def _ts(seconds: float) -> datetime:
@@ -29,6 +29,18 @@ def write_events(conn: psycopg.Connection, events: Sequence[HealthEvent]) -> Non
                        WHERE device_status.state_since <= EXCLUDED.state_since""",
                     (event.device_id, event.state, _ts(event.received_at), event.version),
                 )
+            elif isinstance(event, ConfigAckEvent):
+                cur.execute(
+                    """INSERT INTO device_status (device_id, state, state_since, config_version, config_status,
+                                                  config_reason, config_at)
+                       VALUES (%(device)s, 'online', %(at)s, %(version)s, %(status)s, %(reason)s, %(at)s)
+                       ON CONFLICT (device_id) DO UPDATE SET
+                           config_version = EXCLUDED.config_version, config_status = EXCLUDED.config_status,
+                           config_reason = EXCLUDED.config_reason, config_at = EXCLUDED.config_at
+                       WHERE device_status.config_at IS NULL OR device_status.config_at <= EXCLUDED.config_at""",
+                    {"device": event.device_id, "at": _ts(event.received_at), "version": event.version,
+                     "status": "applied" if event.applied else "rejected", "reason": event.reason},
+                )  # fmt: skip
             elif isinstance(event, HeartbeatEvent):
                 beat = event.beat
                 cur.execute(
