@@ -16,6 +16,7 @@ from edge.forwarder import Forwarder
 from edge.health import VERSION
 from edge.heartbeat import HeartbeatSender
 from edge.link import DeviceLink
+from edge.sd_notify import Notifier
 from edge.store import ReadingStore
 
 
@@ -46,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     link.start()
     try:
         heartbeat = HeartbeatSender(link, store, forwarder, config.heartbeat_s)
-        Agent(sensors, store, forwarder, heartbeat=heartbeat, link=link).run(stop)
+        Agent(sensors, store, forwarder, heartbeat=heartbeat, link=link).run(stop, notifier=Notifier())
     finally:
         link.stop()
         store.close()

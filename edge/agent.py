@@ -19,6 +19,7 @@ from edge.forwarder import Forwarder
 from edge.heartbeat import HeartbeatSender
 from edge.link import DeviceLink
 from edge.protocol import METRIC_KINDS, Reading, kind_of
+from edge.sd_notify import Notifier
 from edge.store import ReadingStore
 
 log = logging.getLogger(__name__)
@@ -137,6 +138,11 @@ class Agent:
         log.info("remote config %d applied", config.version)
         return config.version, True, ""
 
-    def run(self, stop: threading.Event, poll_s: float = 0.2) -> None:
+    def run(self, stop: threading.Event, poll_s: float = 0.2, notifier: Notifier | None = None) -> None:
+        """Loop until ``stop``; tells systemd when ready and pings its watchdog from the loop."""
+        if notifier is not None:
+            notifier.ready()
         while not stop.is_set():
+            if notifier is not None:
+                notifier.watchdog()
             stop.wait(min(self.step(), poll_s))

@@ -22,11 +22,13 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.reasoncodes import ReasonCode
 
 from edge import protocol
-from edge.mqtt_client import make_client
+from edge.mqtt_client import AUTH_FAILURES, RECONNECT_MAX_S, RECONNECT_MIN_S, make_client
 
 log = logging.getLogger(__name__)
 
 NO_MATCHING_SUBSCRIBERS = 0x10
+AUTH_RETRY_MIN_S = 30
+AUTH_RETRY_MAX_S = 300
 Settled = Callable[[bool], None]  # called with True when delivered, False when the broker refused
 RETRY_UNROUTED_S = 1.0
 
@@ -130,14 +132,21 @@ class DeviceLink:
     def _on_connect(self, client: mqtt.Client, _u: Any, _f: Any, reason: ReasonCode, _p: Any) -> None:
         if reason.is_failure:
             with self._lock:
+                first = self.refused is None
                 self.refused = reason
                 self._lock.notify_all()
-            log.error("broker refused device %s: %s", self.device_id, reason)
-            client.disconnect()
+            if reason.value in AUTH_FAILURES:
+                # Wrong credentials will not fix themselves in a second: one clear error, then
+                # a slow retry (an operator may rotate the password on the server meanwhile).
+                client.reconnect_delay_set(min_delay=AUTH_RETRY_MIN_S, max_delay=AUTH_RETRY_MAX_S)
+            (log.error if first else log.debug)("broker refused device %s: %s", self.device_id, reason)
             return
         client.subscribe(self.config_topic, qos=1)  # the retained config arrives at once
         # Birth message: retained, so whoever subscribes later learns the device is up.
         client.publish(self.status_topic, protocol.encode_status(protocol.STATE_ONLINE, self._version), 1, True)
+        with self._lock:
+            self.refused = None
+        client.reconnect_delay_set(min_delay=RECONNECT_MIN_S, max_delay=RECONNECT_MAX_S)
         self.connected.set()
 
     def _on_message(self, _c: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:

@@ -15,6 +15,8 @@ from edge import protocol
 
 RECONNECT_MIN_S = 1
 RECONNECT_MAX_S = 30
+# CONNACK reason codes that retrying soon cannot fix (MQTT v5 §3.2.2.2): bad credentials and the like.
+AUTH_FAILURES = frozenset({0x84, 0x85, 0x86, 0x87, 0x8C})
 
 
 def make_client(endpoint: protocol.MqttEndpoint, client_id: str, *, manual_ack: bool = False) -> mqtt.Client:

@@ -22,14 +22,11 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from edge import protocol
-from edge.mqtt_client import make_client
+from edge.mqtt_client import AUTH_FAILURES, make_client
 from ingest.batch import Inbound
 from ingest.errors import BrokerAuthError
 
 log = logging.getLogger(__name__)
-
-# CONNACK reason codes that retrying cannot fix (MQTT v5 §3.2.2.2).
-_AUTH_FAILURES = frozenset({0x84, 0x85, 0x86, 0x87, 0x8C})
 
 
 class Delivery(NamedTuple):
@@ -99,7 +96,7 @@ class MqttInbox:
     # paho callbacks: run on the network thread and must never raise into it.
     def _on_connect(self, client: mqtt.Client, _userdata: Any, _flags: Any, reason: ReasonCode, _props: Any) -> None:
         if reason.is_failure:
-            if reason.value in _AUTH_FAILURES:
+            if reason.value in AUTH_FAILURES:
                 self.fatal = BrokerAuthError(
                     f"the broker at {self.endpoint.redacted()} refused our credentials: {reason}"
                 )

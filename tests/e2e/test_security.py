@@ -3,12 +3,14 @@ to their own topics, wrong credentials refused clearly."""
 
 from __future__ import annotations
 
+import threading
 import time
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from edge import protocol
+from edge.link import DeviceLink
 from ingest.embedded.waiting import wait_until
 from tests.harness import Stack
 
@@ -57,3 +59,22 @@ def test_ingestor_with_wrong_credentials_stops_with_a_clear_error(stack: Stack) 
     process = stack.start_ingestor(mqtt_url=stack.ingest_url(password="not-the-password"), wait_subscribed=False)
     assert process.process.wait(timeout=30) == 2
     assert "refused our credentials" in process.log_text()
+
+
+def test_a_device_with_wrong_credentials_retries_slowly(stack: Stack) -> None:
+    (device,) = stack.provision(1)
+    endpoint = protocol.MqttEndpoint("127.0.0.1", stack.broker.port, False, device.device_id, "wrong")
+    link = DeviceLink(endpoint, device.device_id)
+    link.start()
+    try:
+        wait_until(lambda: link.refused is not None, timeout=10, what="the refusal")
+
+        def refusals() -> int:
+            return stack.broker.log_path.read_text().count("not authorised")
+
+        seen = refusals()
+        assert seen >= 1, "the broker log must show the refusal"
+        threading.Event().wait(4.0)  # an observation window: a tight loop would retry every second
+        assert refusals() - seen == 0
+    finally:
+        link.stop()
