@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from ingest.embedded.waiting import wait_until
 from tests.harness import REPO, Stack
 
@@ -24,7 +26,10 @@ def _lines(path: Path) -> list[str]:
     return path.read_text().splitlines() if path.exists() else []
 
 
-def test_agent_killed_mid_drain_loses_nothing(stack: Stack, tmp_path: Path) -> None:
+@pytest.mark.parametrize("restart_ingest", [False, True], ids=["agent-killed", "agent-killed-and-ingest-restarted"])
+def test_agent_killed_mid_drain_loses_nothing(stack: Stack, tmp_path: Path, restart_ingest: bool) -> None:
+    """The restarted agent takes over its own stale session (same client id, old socket maybe not yet
+    noticed by the broker); optionally the ingestor is killed and restarted too while the agent drains."""
     (device,) = stack.provision(1)
     stack.start_ingestor()
     truth = tmp_path / "sampled.txt"
@@ -46,8 +51,13 @@ def test_agent_killed_mid_drain_loses_nothing(stack: Stack, tmp_path: Path) -> N
     agent.wait(timeout=10)
     assert stack.rows() < READINGS, "the kill must land in the middle of the drain"
 
-    agent = _start_agent(config, tmp_path / "agent.log")
+    agent = _start_agent(config, tmp_path / "agent.log")  # at once: the broker may still hold the old session
     try:
+        if restart_ingest:
+            wait_until(lambda: stack.rows() > 100, timeout=60, what="the drain to resume")
+            stack.ingestors[-1].kill9()
+            assert stack.rows() < READINGS, "the ingestor restart must land in the middle of the drain"
+            stack.start_ingestor(wait_subscribed=False)
         stack.wait_rows(READINGS, timeout=60)
     finally:
         agent.send_signal(signal.SIGTERM)
