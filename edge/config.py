@@ -40,10 +40,11 @@ class EdgeConfig:
     max_in_flight: int = 64
     drain_max_readings_per_s: float | None = 1_000.0
     heartbeat_s: float = 60.0
+    tls_ca_file: str | None = None
 
     @property
     def endpoint(self) -> protocol.MqttEndpoint:
-        return protocol.parse_mqtt_url(self.mqtt_url)
+        return protocol.parse_mqtt_url(self.mqtt_url, self.tls_ca_file)
 
 
 def load_config(path: Path) -> EdgeConfig:
@@ -96,4 +97,5 @@ def parse_config(raw: dict[str, Any], source: str = "config") -> EdgeConfig:
         max_in_flight=int(forward.get("max_in_flight", 64)),
         drain_max_readings_per_s=forward.get("drain_max_readings_per_s", 1_000.0),
         heartbeat_s=float(raw.get("health", {}).get("heartbeat_s", 60.0)),
+        tls_ca_file=raw.get("tls_ca_file"),
     )

@@ -29,6 +29,6 @@ def make_client(endpoint: protocol.MqttEndpoint, client_id: str, *, manual_ack: 
     if endpoint.username:
         client.username_pw_set(endpoint.username, endpoint.password)
     if endpoint.tls:
-        client.tls_set(cert_reqs=ssl.CERT_REQUIRED)
+        client.tls_set(ca_certs=endpoint.ca_file, cert_reqs=ssl.CERT_REQUIRED)
     client.reconnect_delay_set(min_delay=RECONNECT_MIN_S, max_delay=RECONNECT_MAX_S)
     return client

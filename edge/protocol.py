@@ -275,6 +275,7 @@ class MqttEndpoint:
     tls: bool
     username: str | None
     password: str | None
+    ca_file: str | None = None  # CA bundle for mqtts:// (None: the system's trusted CAs)
 
     def redacted(self) -> str:
         """The URL for logs, never showing the password."""
@@ -283,7 +284,7 @@ class MqttEndpoint:
         return f"{scheme}://{user}{self.host}:{self.port}"
 
 
-def parse_mqtt_url(url: str) -> MqttEndpoint:
+def parse_mqtt_url(url: str, ca_file: str | None = None) -> MqttEndpoint:
     """Parse ``mqtt://`` (TCP, default port 1883) or ``mqtts://`` (TLS, default 8883) URLs."""
     parts = urlsplit(url)
     if parts.scheme not in ("mqtt", "mqtts"):
@@ -301,4 +302,5 @@ def parse_mqtt_url(url: str) -> MqttEndpoint:
         tls=tls,
         username=unquote(parts.username) if parts.username else None,
         password=unquote(parts.password) if parts.password else None,
+        ca_file=ca_file,
     )

@@ -43,6 +43,8 @@ class MosquittoBroker:
         self.base_dir = base_dir
         self.port = port or free_port()
         self._process: subprocess.Popen[bytes] | None = None
+        self.tls_port: int | None = None
+        self._tls: tuple[Path, Path, Path] | None = None
         self._account = service_user.service_account("mosquitto")
 
     @property
@@ -74,7 +76,21 @@ class MosquittoBroker:
             os.chown(temporary, self._account.pw_uid, self._account.pw_gid)
         temporary.replace(path)
 
+    def enable_tls(self, ca_file: Path, cert_file: Path, key_file: Path, port: int | None = None) -> int:
+        """Add an mqtts:// listener (same accounts and ACL) on another loopback port; returns it."""
+        tls_dir = self.base_dir / "tls"
+        tls_dir.mkdir(parents=True, exist_ok=True)
+        for source in (ca_file, cert_file, key_file):
+            shutil.copy(source, tls_dir / source.name)
+        self._tls = (tls_dir / ca_file.name, tls_dir / cert_file.name, tls_dir / key_file.name)
+        self.tls_port = port or free_port()
+        return self.tls_port
+
     def _write_config(self) -> None:
+        tls: list[str] = []
+        if self.tls_port is not None and self._tls is not None:
+            ca, cert, key = self._tls
+            tls = [f"listener {self.tls_port} {LOOPBACK}", f"cafile {ca}", f"certfile {cert}", f"keyfile {key}"]
         self._write(
             self.config_path,
             "\n".join(
@@ -97,6 +113,7 @@ class MosquittoBroker:
                     "log_type information",
                     "log_timestamp_format %Y-%m-%dT%H:%M:%S",
                     f"listener {self.port} {LOOPBACK}",
+                    *tls,
                     "",
                 ]
             ),

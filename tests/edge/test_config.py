@@ -35,6 +35,11 @@ def test_config_errors_name_the_key(text: str, message: str) -> None:
         parse_config(tomllib.loads(text))
 
 
+def test_tls_ca_file_reaches_the_endpoint() -> None:
+    config = parse_config({"device_id": "dev-01", "mqtt_url": "mqtts://dev-01:p@h", "tls_ca_file": "/etc/ca.pem"})
+    assert config.endpoint.tls and config.endpoint.ca_file == "/etc/ca.pem" and config.endpoint.port == 8883
+
+
 def test_unreadable_files_are_named(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="edge.toml"):
         load_config(tmp_path / "edge.toml")
