@@ -69,6 +69,19 @@ def ingest(config: ConfigOption = None) -> None:
         raise typer.Exit(2) from error
 
 
+@app.command()
+def edge(
+    config: Annotated[Path, typer.Option("--config", "-c", help="Edge agent TOML.")] = Path(
+        "/etc/urbanpulse/edge.toml"
+    ),
+    log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING, ERROR.")] = "INFO",
+) -> None:
+    """Run the edge agent (the same as `python -m edge`): sample sensors, store, forward."""
+    from edge.__main__ import main as edge_main
+
+    raise typer.Exit(edge_main(["--config", str(config), "--log-level", log_level]))
+
+
 @db_app.command("migrate")
 def db_migrate(config: ConfigOption = None) -> None:
     """Apply pending schema migrations (safe to run from several processes at once)."""

@@ -76,6 +76,12 @@ def test_agent_keeps_sampling_through_a_broker_outage_and_loses_nothing(stack: S
     for name, count, distinct, low, high in rows:  # each sensor's ramp 1..n arrived whole, once
         assert count == distinct and low == 1.0 and high == count, (name, count, low, high)
     assert sum(r[1] for r in rows) == agent.readings_taken
+    with stack.connect() as conn:  # in time order each sensor's values climb 1, 2, 3, ...: nothing reordered
+        for name in ("rainfall", "water_level"):
+            values = [v for (v,) in conn.execute(
+                "SELECT r.value FROM readings r JOIN sensors s USING (sensor_id) WHERE s.name = %s ORDER BY r.time",
+                (name,))]  # fmt: skip
+            assert values == [float(i) for i in range(1, len(values) + 1)]
     assert store.stats().evicted_total == 0 and forwarder.refused_readings == 0
     link.stop()
     store.close()
