@@ -40,7 +40,9 @@ class MosquittoBroker:
         if binary is None:
             raise MosquittoNotFound("mosquitto is not installed: `apt-get install mosquitto` (Debian/Ubuntu)")
         self.binary = binary
-        self.base_dir = base_dir
+        self._account = service_user.service_account("mosquitto")
+        # Absolute (the config names files by path) and reachable by the broker's account.
+        self.base_dir = service_user.usable_dir(base_dir, self._account)
         self.port = port or free_port()
         self._process: subprocess.Popen[bytes] | None = None
         self.tls_port: int | None = None

@@ -68,13 +68,14 @@ class PostgresServer:
     """Owns one PostgreSQL cluster: init once, then start / stop / restart / terminate backends."""
 
     def __init__(self, base_dir: Path, options: PostgresOptions | None = None, port: int | None = None) -> None:
-        self.base_dir = base_dir
-        self.data_dir = base_dir / "pgdata"
+        self._account = service_user.service_account("postgres")
+        # Absolute (the tools run in their own working directory) and reachable by the account.
+        self.base_dir = service_user.usable_dir(base_dir, self._account)
+        self.data_dir = self.base_dir / "pgdata"
         self.options = options or PostgresOptions()
         self.port = port or free_port()
         self.bin_dir = find_bin_dir()
-        self._account = service_user.service_account("postgres")
-        self._password_file = base_dir / "superuser.password"
+        self._password_file = self.base_dir / "superuser.password"
 
     @property
     def password(self) -> str:

@@ -44,10 +44,10 @@ def test_demo_runs_the_whole_system_and_stores_everything_it_publishes() -> None
     data_dir = Path(tempfile.mkdtemp(prefix="urbanpulse-demo-"))
     data_dir.chmod(0o755)  # reachable by the postgres/mosquitto accounts when run as root
     summary_path = data_dir / "summary.json"
-    result = subprocess.run(
+    result = subprocess.run(  # the README's way: a relative data folder under the current directory
         [sys.executable, "-m", "api", "demo", "--devices", "3", "--duration", "3", "--interval", "0.5",
-         "--data-dir", str(data_dir / "state"), "--summary-json", str(summary_path)],
-        cwd=REPO, capture_output=True, text=True, timeout=180, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+         "--data-dir", ".urbanpulse", "--summary-json", "summary.json"],
+        cwd=data_dir, capture_output=True, text=True, timeout=180, env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )  # fmt: skip
     summary = json.loads(summary_path.read_text()) if summary_path.exists() else None
     shutil.rmtree(data_dir, ignore_errors=True)
