@@ -17,6 +17,7 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeGuard
 from urllib.parse import unquote, urlsplit
 
 SCHEMA_VERSION = 1
@@ -203,14 +204,15 @@ class Heartbeat:
             raise ProtocolError(f"not a heartbeat: {error}") from error
         numbers = (beat.time, beat.queue_depth, beat.evicted_total, beat.refused_total, beat.held_total, beat.uptime_s)
         optional = (beat.oldest_queued_age_s, beat.disk_free_bytes, beat.cpu_temperature_c)
-        if not all(_is_number(v) for v in numbers) or not all(v is None or _is_number(v) for v in optional):
+        if not all(is_number(v) for v in numbers) or not all(v is None or is_number(v) for v in optional):
             raise ProtocolError("not a heartbeat: a numeric field holds something else")
         if beat.clock not in (CLOCK_SYNCED, CLOCK_UNSYNCED, CLOCK_IMPLAUSIBLE) or not isinstance(beat.version, str):
             raise ProtocolError("not a heartbeat: bad clock state or version")
         return beat
 
 
-def _is_number(value: object) -> bool:
+def is_number(value: object) -> TypeGuard[int | float]:
+    """A JSON number: int or float, not a bool (which Python counts as an int)."""
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
@@ -254,7 +256,7 @@ class RemoteConfig:
             interval = setting.get("interval_s")
             if not isinstance(enabled, bool):
                 raise ProtocolError(f"sensor {name!r}: 'enabled' must be true or false")
-            if interval is not None and (not _is_number(interval) or not 0 < interval <= 86_400):
+            if interval is not None and (not is_number(interval) or not 0 < interval <= 86_400):
                 raise ProtocolError(f"sensor {name!r}: 'interval_s' must be a number of seconds in (0, 86400]")
             sensors[name] = SensorSetting(enabled, None if interval is None else float(interval))
         return cls(version, sensors)

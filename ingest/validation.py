@@ -203,7 +203,7 @@ def _decode_records(device_id: str, pack: list[Any], now: float, limits: Validat
                 )
         if "bt" in record:
             bt = record["bt"]
-            if not _is_number(bt) or not math.isfinite(bt):
+            if not protocol.is_number(bt) or not math.isfinite(bt):
                 reject(Rejection(Reason.BAD_RECORD, f"base time {bt!r} is not a finite number", record))
                 continue
             base_time = float(bt)
@@ -230,7 +230,7 @@ def _decode_records(device_id: str, pack: list[Any], now: float, limits: Validat
             reject(Rejection(Reason.BAD_VALUE, "record has no numeric value 'v'", record))
             continue
         value = record["v"]
-        if not _is_number(value):
+        if not protocol.is_number(value):
             reject(Rejection(Reason.BAD_VALUE, f"value {value!r} is not a number", record))
             continue
         if not math.isfinite(value):
@@ -245,7 +245,7 @@ def _decode_records(device_id: str, pack: list[Any], now: float, limits: Validat
             continue
 
         offset = record.get("t", 0.0)
-        if not _is_number(offset) or not math.isfinite(offset):
+        if not protocol.is_number(offset) or not math.isfinite(offset):
             reject(Rejection(Reason.BAD_RECORD, f"time {offset!r} is not a finite number", record))
             continue
         when = base_time + offset
@@ -266,7 +266,3 @@ def _decode_records(device_id: str, pack: list[Any], now: float, limits: Validat
         result.times.append(when)
         result.values.append(value * factor)
     return result
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)

@@ -15,6 +15,8 @@ import subprocess
 import threading
 from collections.abc import Sequence
 
+from edge.protocol import is_number
+
 log = logging.getLogger(__name__)
 
 
@@ -24,7 +26,7 @@ def parse_value(line: str) -> float | None:
     except json.JSONDecodeError:
         return None
     value = data.get("value") if isinstance(data, dict) else data
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if not is_number(value) or not math.isfinite(value):
         return None
     return float(value)
 
