@@ -175,6 +175,26 @@ def encode_status(state: str, version: str = "") -> bytes:
     return json.dumps(body, separators=(",", ":")).encode()
 
 
+def _json_object(payload: bytes, what: str) -> dict[str, object]:
+    try:
+        data = json.loads(payload)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise ProtocolError(f"{what} message is not JSON: {error}") from error
+    if not isinstance(data, dict):
+        raise ProtocolError(f"{what} message is not a JSON object")
+    return data
+
+
+def decode_status(payload: bytes) -> tuple[str, str | None]:
+    """(state, version) of a status message; raises ProtocolError saying what is wrong."""
+    data = _json_object(payload, STATUS_CHANNEL)
+    state = data.get("state")
+    if state not in (STATE_ONLINE, STATE_OFFLINE):
+        raise ProtocolError(f"status state {state!r} is not online/offline")
+    version = data.get("version")
+    return str(state), version if isinstance(version, str) else None
+
+
 @dataclass(frozen=True)
 class Heartbeat:
     """Periodic health of a device, sent on its heartbeat topic as a JSON object with these keys."""
@@ -266,6 +286,17 @@ def encode_config_ack(version: int | None, applied: bool, reason: str = "") -> b
     """The device's answer on its config/ack topic."""
     body = {"version": version, "status": "applied" if applied else "rejected", "reason": reason}
     return json.dumps(body, separators=(",", ":")).encode()
+
+
+def decode_config_ack(payload: bytes) -> tuple[int | None, bool, str]:
+    """(version, applied, reason) of a config answer; raises ProtocolError saying what is wrong."""
+    data = _json_object(payload, CONFIG_ACK_CHANNEL)
+    if data.get("status") not in ("applied", "rejected"):
+        raise ProtocolError("config ack needs status 'applied' or 'rejected'")
+    version = data.get("version")
+    if version is not None and (not isinstance(version, int) or isinstance(version, bool)):
+        raise ProtocolError("config ack version must be an integer")
+    return version, data["status"] == "applied", str(data.get("reason", ""))[:1000]
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from edge import protocol
 from ingest.pgcopy import unix_seconds_to_pg_micros
 from ingest.quality import flag_batch
 from ingest.storage.writer import QuarantineRow, ReadingRows
-from ingest.validation import DecodedMessage, Reason, Rejection
+from ingest.validation import DecodedMessage, Rejection, unknown_device
 
 KIND_ORDER = list(protocol.METRIC_KINDS)
 
@@ -90,7 +90,7 @@ def prepare_batch(
                 times += result.times
                 values += result.values
             else:
-                rejections = [Rejection(Reason.UNKNOWN_DEVICE, f"device {device_id!r} is not in the registry")]
+                rejections = [unknown_device(device_id)]
         for rejection in rejections:
             reasons[rejection.reason] += 1
             quarantine.append(_quarantine_row(message, device_id, rejection, quarantine_payload_bytes))

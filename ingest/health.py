@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 from edge import protocol
@@ -37,29 +36,15 @@ HealthEvent = StatusEvent | HeartbeatEvent | ConfigAckEvent
 
 
 def decode_health(device_id: str, channel: str, payload: bytes, received_at: float) -> HealthEvent | Rejection:
-    if channel == protocol.HEARTBEAT_CHANNEL:
-        try:
-            return HeartbeatEvent(device_id, protocol.Heartbeat.decode(payload), received_at)
-        except protocol.ProtocolError as error:
-            return Rejection(Reason.BAD_HEARTBEAT, str(error))
+    """The event a status, heartbeat or config-ack message carries, or why it cannot be read."""
     try:
-        data = json.loads(payload)
-    except (ValueError, UnicodeDecodeError) as error:
-        return Rejection(Reason.BAD_STATUS, f"{channel} message is not JSON: {error}")
-    if channel == protocol.CONFIG_ACK_CHANNEL:
-        return _config_ack(device_id, data, received_at)
-    state = data.get("state") if isinstance(data, dict) else None
-    if state not in (protocol.STATE_ONLINE, protocol.STATE_OFFLINE):
-        return Rejection(Reason.BAD_STATUS, f"status state {state!r} is not online/offline")
-    version = data.get("version")
-    return StatusEvent(device_id, state, version if isinstance(version, str) else None, received_at)
-
-
-def _config_ack(device_id: str, data: object, received_at: float) -> ConfigAckEvent | Rejection:
-    if not isinstance(data, dict) or data.get("status") not in ("applied", "rejected"):
-        return Rejection(Reason.BAD_STATUS, "config ack needs status 'applied' or 'rejected'")
-    version = data.get("version")
-    if version is not None and (not isinstance(version, int) or isinstance(version, bool)):
-        return Rejection(Reason.BAD_STATUS, "config ack version must be an integer")
-    reason = data.get("reason", "")
-    return ConfigAckEvent(device_id, version, data["status"] == "applied", str(reason)[:1000], received_at)
+        if channel == protocol.HEARTBEAT_CHANNEL:
+            return HeartbeatEvent(device_id, protocol.Heartbeat.decode(payload), received_at)
+        if channel == protocol.CONFIG_ACK_CHANNEL:
+            version, applied, reason = protocol.decode_config_ack(payload)
+            return ConfigAckEvent(device_id, version, applied, reason, received_at)
+        state, version_text = protocol.decode_status(payload)
+        return StatusEvent(device_id, state, version_text, received_at)
+    except protocol.ProtocolError as error:
+        reason_code = Reason.BAD_HEARTBEAT if channel == protocol.HEARTBEAT_CHANNEL else Reason.BAD_STATUS
+        return Rejection(reason_code, str(error))

@@ -29,7 +29,7 @@ from ingest.storage import device_health, registry, retention
 from ingest.storage.database import Database
 from ingest.storage.migrate import Engine, current_engine
 from ingest.storage.writer import ReadingWriter, WritePath, WriteResult
-from ingest.validation import DecodedMessage, Reason, Rejection, decode_message
+from ingest.validation import DecodedMessage, Reason, Rejection, decode_message, unknown_device
 
 log = logging.getLogger(__name__)
 
@@ -213,11 +213,9 @@ class Ingestor:
         unknown = {i for i, event in events.items() if event.device_id not in known}
         if unknown:  # health from a device the registry does not know: quarantined like its readings
             decoded = [
-                DecodedMessage(r.device_id, rejections=[Rejection(Reason.UNKNOWN_DEVICE, f"device {r.device_id!r} "
-                                                                  "is not in the registry")])
-                if i in unknown else r
+                DecodedMessage(r.device_id, rejections=[unknown_device(r.device_id)]) if i in unknown else r
                 for i, r in enumerate(decoded)
-            ]  # fmt: skip
+            ]
         known_events = [event for i, event in sorted(events.items()) if i not in unknown]
         wanted = {(r.device_id, s) for r in decoded if r.device_id in known for s in r.sensors}
         self._db.run(lambda conn: self._resolve_sensors(conn, wanted))

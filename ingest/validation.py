@@ -61,6 +61,11 @@ class Rejection:
     record: object = None  # the offending SenML record (None: the whole message)
 
 
+def unknown_device(device_id: str | None) -> Rejection:
+    """The whole message comes from a device the registry does not know."""
+    return Rejection(Reason.UNKNOWN_DEVICE, f"device {device_id!r} is not in the registry")
+
+
 @dataclass
 class DecodedMessage:
     """Accepted records of one message as parallel lists, plus the rejections."""
