@@ -14,9 +14,10 @@ import psycopg
 from ingest import broker_auth, provisioning
 from ingest.embedded.mosquitto import MosquittoBroker
 from ingest.embedded.postgres import PostgresOptions, PostgresServer
-from ingest.settings import IngestSettings, Settings
+from ingest.settings import IngestSettings, Settings, ValidationSettings
 from ingest.storage.migrate import migrate
 from simulators.fleet import DeviceCredential
+from simulators.sites import Site
 
 VENDOR_DEVICE = "demo-vendor"  # a device left free for people trying the protocol by hand
 
@@ -42,8 +43,25 @@ class LocalStack:
 
     def provision(self, device_ids: list[str]) -> list[DeviceCredential]:
         """Create devices (fresh passwords) and let the running broker know them."""
+        return self._provision({d: {} for d in device_ids})
+
+    def provision_sites(self, sites: list[Site], extra: list[str]) -> list[DeviceCredential]:
+        """One device per simulated site, registered with its place; then the ``extra`` bare devices."""
+        details: dict[str, dict[str, object]] = {
+            s.site_id: {
+                "display_name": s.name,
+                "ward": s.ward,
+                "district": s.district,
+                "latitude": s.lat,
+                "longitude": s.lon,
+            }  # fmt: skip
+            for s in sites
+        }
+        return self._provision({**details, **{d: {} for d in extra}})
+
+    def _provision(self, devices_details: dict[str, dict[str, object]]) -> list[DeviceCredential]:
         with psycopg.connect(self.postgres.url(), autocommit=True) as conn:
-            devices = [provisioning.provision_device(conn, d) for d in device_ids]
+            devices = [provisioning.provision_device(conn, d, **kw) for d, kw in devices_details.items()]
             hashes = provisioning.broker_password_hashes(
                 conn, {broker_auth.INGEST_ACCOUNT: broker_auth.hash_password(self.ingest_password)}
             )
@@ -51,11 +69,14 @@ class LocalStack:
         self.broker.reload()
         return [DeviceCredential(d.device_id, d.password) for d in devices]
 
-    def settings(self, client_id: str = "urbanpulse-demo-ingest") -> Settings:
+    def settings(self, client_id: str = "urbanpulse-demo-ingest", max_age_s: float | None = None) -> Settings:
+        """Ingestor settings; ``max_age_s`` admits readings as old as a historical scenario's."""
+        validation = ValidationSettings() if max_age_s is None else ValidationSettings(max_age_s=max_age_s)
         return Settings(
             database_url=self.postgres.url(),
             mqtt_url=self.broker.url(broker_auth.INGEST_ACCOUNT, self.ingest_password),
             ingest=IngestSettings(client_id=client_id, metrics_port=0),
+            validation=validation,
         )
 
     def write_env_file(self, vendor: DeviceCredential) -> Path:

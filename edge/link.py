@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.reasoncodes import ReasonCode
 
 from edge import protocol
@@ -27,6 +28,7 @@ from edge.mqtt_client import AUTH_FAILURES, RECONNECT_MAX_S, RECONNECT_MIN_S, ma
 log = logging.getLogger(__name__)
 
 NO_MATCHING_SUBSCRIBERS = 0x10
+DISCONNECT_WITH_WILL = 0x04
 AUTH_RETRY_MIN_S = 30
 AUTH_RETRY_MAX_S = 300
 Settled = Callable[[bool], None]  # called with True when delivered, False when the broker refused
@@ -128,6 +130,15 @@ class DeviceLink:
                 pass
         self._client.disconnect()
         self._client.loop_stop()
+
+    def drop(self) -> None:
+        """Leave as a power cut would: the broker publishes the Last Will (MQTT v5 reason 0x04).
+
+        ``start()`` brings the link back (messages published meanwhile are queued by paho).
+        """
+        self._client.disconnect(reasoncode=ReasonCode(PacketTypes.DISCONNECT, identifier=DISCONNECT_WITH_WILL))
+        self._client.loop_stop()
+        self.connected.clear()
 
     def _on_connect(self, client: mqtt.Client, _u: Any, _f: Any, reason: ReasonCode, _p: Any) -> None:
         if reason.is_failure:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from edge import protocol
 from edge.link import DeviceLink
 from simulators import basic
+from simulators.emission import Action, Outgoing
 
 
 @dataclass(frozen=True)
@@ -26,8 +27,25 @@ class Fleet:
         self.links = [
             DeviceLink(protocol.MqttEndpoint(host, port, tls, d.device_id, d.password), d.device_id) for d in devices
         ]
+        self.by_device = {link.device_id: link for link in self.links}
         self.published_readings = 0
         self.published_messages = 0
+
+    def send(self, messages: Sequence[Outgoing]) -> int:
+        """Put emitted messages on the wire in order; returns the valid readings published."""
+        readings = 0
+        for message in messages:
+            link = self.by_device[message.device]
+            if message.action == Action.PUBLISH:
+                link.publish_raw(link.topic, message.payload)
+                readings += message.readings
+                self.published_messages += 1
+            elif message.action == Action.DISCONNECT:
+                link.drop()
+            else:
+                link.start()
+        self.published_readings += readings
+        return readings
 
     def start(self, timeout: float = 20.0) -> None:
         for link in self.links:

@@ -1,0 +1,251 @@
+"""``urbanpulse simulate`` and ``urbanpulse demo``: the virtual city through the whole system.
+
+Starts private PostgreSQL and Mosquitto, provisions one device per site (with its place, ward
+and district), runs an ingestor, and publishes the scenario through real device links at the
+chosen speed, with a live status line. At the end it waits until everything sent is stored,
+and writes the ground truth and a JSON summary when asked.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TextIO
+
+from api.stack import VENDOR_DEVICE, LocalStack
+from ingest.embedded.waiting import WaitTimeout, wait_until
+from ingest.metrics import IngestMetrics, IngestSnapshot
+from ingest.service import Ingestor
+from simulators import replay, run, scenarios
+from simulators.city import CityConfig
+from simulators.emission import Emitter
+from simulators.fleet import Fleet
+from simulators.sites import Site, SiteKind, city_sites
+from simulators.truth import GroundTruth
+
+MAX_AGE_MARGIN_S = 2 * 86_400.0  # admit a historical scenario's readings, with room for a slow run
+DEFAULT_MAX_AGE_S = 30 * 86_400.0
+
+
+@dataclass(frozen=True)
+class SimulateOptions:
+    scenario: str = "normal-day"
+    sites: int = 48
+    speed: float = 60.0  # simulated seconds per wall second; 0 = as fast as possible
+    hours: float | None = None  # the scenario's length unless given
+    start: datetime | None = None  # the scenario's date unless given
+    ending_now: bool = False  # the demo: replay the window that ends at this moment
+    step_s: float = 60.0
+    seed: int = 0
+    duration_s: float | None = None  # stop after this many wall seconds
+    data_dir: Path = Path(".urbanpulse")
+    truth_path: Path | None = None
+    summary_json: Path | None = None
+
+
+@dataclass(frozen=True)
+class SimulateSummary:
+    scenario: str
+    sites: int
+    sensors: int
+    readings_published: int
+    readings_stored: int
+    duplicates_ignored: int
+    messages_quarantined: int
+    flood_events: int
+    congestion_events: int
+    faults_injected: int
+    seconds: float
+
+
+def city_config(options: SimulateOptions, now: float | None = None) -> CityConfig:
+    sites = tuple(city_sites(options.sites, options.seed))
+    start = options.start.timestamp() if options.start else None
+    if options.ending_now:
+        hours = options.hours if options.hours is not None else scenarios.SCENARIOS[options.scenario].default_hours
+        start = (((now or time.time()) - hours * 3600) // options.step_s) * options.step_s
+    return scenarios.scenario_config(options.scenario, sites, start, options.hours, options.step_s, options.seed)
+
+
+def write_truth_only(options: SimulateOptions, out: TextIO = sys.stderr) -> GroundTruth:
+    """Simulate without publishing (``--no-publish``): the ground truth file is the product."""
+    config = city_config(options)
+    truth = run.run(config, scenario=options.scenario, progress=_ProgressLine(out, None))
+    _finish_line(out)
+    if options.truth_path:
+        truth.save(options.truth_path)
+        print(f"ground truth: {options.truth_path}", file=out)
+    return truth
+
+
+class LiveSystem:
+    """Private PostgreSQL + Mosquitto, an ingestor thread and a fleet of device links, started and drained."""
+
+    def __init__(self, data_dir: Path, out: TextIO) -> None:
+        self.out = out
+        self.started = time.monotonic()
+        print(f"UrbanPulse: starting private PostgreSQL and Mosquitto in {data_dir}/ ...", file=out)
+        self.stack = LocalStack.start(data_dir)
+        self.metrics = IngestMetrics()
+        self.stop = threading.Event()
+        self.fleet: Fleet | None = None
+        self._ingest: threading.Thread | None = None
+
+    def connect(self, sites: list[Site], max_age_s: float) -> Fleet:
+        credentials = self.stack.provision_sites(sites, extra=[VENDOR_DEVICE])
+        env_file = self.stack.write_env_file(credentials[-1])
+        print(f"  PostgreSQL  127.0.0.1:{self.stack.postgres.port}   Mosquitto  127.0.0.1:{self.stack.broker.port}",
+              file=self.out)  # fmt: skip
+        print(f"  connection details and a free test device: source {env_file}", file=self.out)
+        ingestor = Ingestor(self.stack.settings(max_age_s=max(max_age_s, DEFAULT_MAX_AGE_S)), self.metrics)
+        self._ingest = threading.Thread(target=ingestor.run, args=(self.stop,), name="ingestor", daemon=True)
+        self._ingest.start()
+        self.fleet = Fleet("127.0.0.1", self.stack.broker.port, credentials[:-1])
+        self.fleet.start(timeout=120)
+        return self.fleet
+
+    def stop_after(self, seconds: float | None) -> None:
+        if seconds is not None:
+            timer = threading.Timer(seconds, self.stop.set)
+            timer.daemon = True
+            timer.start()
+
+    def drain_and_stop(self) -> tuple[int, IngestSnapshot]:
+        """Wait until every published reading is stored (or counted as a duplicate), then shut down."""
+        published = self.fleet.published_readings if self.fleet else 0
+
+        def settled() -> bool:
+            m = self.metrics.snapshot()
+            return m.readings_stored + m.readings_duplicate >= published
+
+        try:
+            if self.fleet is not None:
+                self.fleet.wait_acknowledged(timeout=60)
+                self.fleet.stop()
+            wait_until(settled, timeout=120, what="the ingestor to store every reading")
+        except WaitTimeout as error:
+            print(f"\nwarning: {error}", file=self.out)
+        self.stop.set()
+        if self._ingest is not None:
+            self._ingest.join(timeout=30)
+        self.stack.stop()
+        return published, self.metrics.snapshot()
+
+
+def run_simulation(options: SimulateOptions, out: TextIO = sys.stderr) -> SimulateSummary:
+    config = city_config(options)
+    sites = list(config.sites)
+    system = LiveSystem(options.data_dir, out)
+    truth: GroundTruth | None = None
+    try:
+        fleet = system.connect(sites, time.time() - config.start + MAX_AGE_MARGIN_S)
+        pace = f"{options.speed:g}x" if options.speed > 0 else "full speed"
+        began = datetime.fromtimestamp(config.start, scenarios.HCMC)
+        print(f"  scenario {options.scenario}: {len(sites)} sites, {config.duration_s / 3600:g} h from "
+              f"{began:%Y-%m-%d %H:%M} (UTC+7) at {pace}; Ctrl-C stops", file=out)  # fmt: skip
+        system.stop_after(options.duration_s)
+        progress = _ProgressLine(out, system.metrics)
+        truth = run.run(config, fleet.send, options.speed, options.scenario, system.stop, progress)
+    except KeyboardInterrupt:
+        system.stop.set()
+        print("\nstopping ...", file=out)
+    finally:
+        _finish_line(out)
+        published, final = system.drain_and_stop()
+    events = truth.events if truth else []
+    summary = SimulateSummary(
+        scenario=options.scenario,
+        sites=len(sites),
+        sensors=len(truth.sensors) if truth else 0,
+        readings_published=published,
+        readings_stored=final.readings_stored,
+        duplicates_ignored=final.readings_duplicate,
+        messages_quarantined=final.quarantined,
+        flood_events=sum(e.kind == "flood" for e in events),
+        congestion_events=sum(e.kind == "congestion" for e in events),
+        faults_injected=len(truth.faults) if truth else 0,
+        seconds=round(time.monotonic() - system.started, 1),
+    )
+    _report(summary, out)
+    if options.truth_path and truth is not None:
+        truth.save(options.truth_path)
+        print(f"ground truth: {options.truth_path}", file=out)
+    if options.summary_json:
+        options.summary_json.write_text(json.dumps(asdict(summary), indent=2) + "\n")
+    return summary
+
+
+def run_replay(
+    source: Path, speed: float, data_dir: Path, summary_json: Path | None, out: TextIO = sys.stderr
+) -> SimulateSummary:
+    """Stream a recording (``simulators.replay``) through the devices that measured it."""
+    recording = replay.load(source)
+    sites = [Site(d, d, SiteKind.RAIN, 0.0, 0.0, "", "") for d in recording.devices]  # placeless devices
+    system = LiveSystem(data_dir, out)
+    try:
+        fleet = system.connect(sites, time.time() - float(recording.times[0]) + MAX_AGE_MARGIN_S)
+        print(f"  replaying {len(recording.sensors)} sensors, {len(recording.times)} time steps at "
+              f"{f'{speed:g}x' if speed > 0 else 'full speed'}", file=out)  # fmt: skip
+        emitter = Emitter(recording.sensors, [])
+        pacer = run.Pacer(float(recording.times[0]), speed, system.stop)
+        progress = _ProgressLine(out, system.metrics)
+        span = max(float(recording.times[-1] - recording.times[0]), 1.0)
+        sent = 0
+        for k, when in enumerate(recording.times):
+            if not pacer.wait(float(when)):
+                break
+            sent += fleet.send(emitter.step(float(when), recording.values[:, k]))
+            progress(run.Progress(float(when), (when - recording.times[0]) / span, sent, fleet.published_messages, 0))
+    except KeyboardInterrupt:
+        system.stop.set()
+    finally:
+        _finish_line(out)
+        published, final = system.drain_and_stop()
+    summary = SimulateSummary("replay", len(sites), len(recording.sensors), published, final.readings_stored,
+                              final.readings_duplicate, final.quarantined, 0, 0, 0,
+                              round(time.monotonic() - system.started, 1))  # fmt: skip
+    _report(summary, out)
+    if summary_json:
+        summary_json.write_text(json.dumps(asdict(summary), indent=2) + "\n")
+    return summary
+
+
+def _report(summary: SimulateSummary, out: TextIO) -> None:
+    print(
+        f"done: published {summary.readings_published:,}, stored {summary.readings_stored:,} "
+        f"(+{summary.duplicates_ignored:,} duplicates ignored), quarantined {summary.messages_quarantined:,}; "
+        f"{summary.flood_events} floods, {summary.congestion_events} jams",
+        file=out,
+    )
+
+
+class _ProgressLine:
+    """One status line, rewritten in place on a terminal, at most twice a second."""
+
+    def __init__(self, out: TextIO, metrics: IngestMetrics | None) -> None:
+        self.out, self.metrics, self.last = out, metrics, 0.0
+
+    def __call__(self, p: run.Progress) -> None:
+        now = time.monotonic()
+        if now - self.last < 0.5 and p.fraction < 1.0:
+            return
+        self.last = now
+        when = datetime.fromtimestamp(p.sim_time, scenarios.HCMC)
+        line = f"  {when:%m-%d %H:%M} {min(p.fraction, 1.0):6.1%}  sent {p.readings:>10,}  events {p.events_so_far:>4}"
+        if self.metrics is not None:
+            m = self.metrics.snapshot()
+            line += f"  stored {m.readings_stored:>10,}  quarantined {m.quarantined:>5,}  backlog {m.unacked:>6,}"
+        if self.out.isatty():
+            print("\r" + line, end="", file=self.out, flush=True)
+        else:
+            print(line, file=self.out, flush=True)
+
+
+def _finish_line(out: TextIO) -> None:
+    if out.isatty():
+        print(file=out)
