@@ -92,7 +92,8 @@ class LiveSystem:
         print(f"UrbanPulse: starting private PostgreSQL and Mosquitto in {data_dir}/ ...", file=out)
         self.stack = LocalStack.start(data_dir)
         self.metrics = IngestMetrics()
-        self.stop = threading.Event()
+        self.stop = threading.Event()  # ends the publishing (Ctrl-C, --duration)
+        self._ingest_stop = threading.Event()  # ends the ingestor, once everything is stored
         self.fleet: Fleet | None = None
         self._ingest: threading.Thread | None = None
 
@@ -103,7 +104,7 @@ class LiveSystem:
               file=self.out)  # fmt: skip
         print(f"  connection details and a free test device: source {env_file}", file=self.out)
         ingestor = Ingestor(self.stack.settings(max_age_s=max(max_age_s, DEFAULT_MAX_AGE_S)), self.metrics)
-        self._ingest = threading.Thread(target=ingestor.run, args=(self.stop,), name="ingestor", daemon=True)
+        self._ingest = threading.Thread(target=ingestor.run, args=(self._ingest_stop,), name="ingestor", daemon=True)
         self._ingest.start()
         self.fleet = Fleet("127.0.0.1", self.stack.broker.port, credentials[:-1])
         self.fleet.start(timeout=120)
@@ -131,6 +132,7 @@ class LiveSystem:
         except WaitTimeout as error:
             print(f"\nwarning: {error}", file=self.out)
         self.stop.set()
+        self._ingest_stop.set()
         if self._ingest is not None:
             self._ingest.join(timeout=30)
         self.stack.stop()

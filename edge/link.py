@@ -138,6 +138,8 @@ class DeviceLink:
         """
         self._client.disconnect(reasoncode=ReasonCode(PacketTypes.DISCONNECT, identifier=DISCONNECT_WITH_WILL))
         self._client.loop_stop()
+        # paho's loop_start() makes a new wake-up socket pair without closing the old one (paho 2.1).
+        self._client._reset_sockets(sockpair_only=True)
         self.connected.clear()
 
     def _on_connect(self, client: mqtt.Client, _u: Any, _f: Any, reason: ReasonCode, _p: Any) -> None:

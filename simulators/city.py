@@ -2,8 +2,9 @@
 
 ``simulate(config)`` is a pure function of its config: the same seed gives the same arrays. Rain
 cells and incidents are drawn per local day from a generator seeded by (seed, day), and the
-drainage reservoirs spin up over the hours before ``start``, so any window of a longer run comes
-out the same whether simulated alone or in a chunked stream.
+drainage reservoirs spin up over the hours before ``start``, so a window of a longer run has the
+same tide, storms, floods and incidents whether simulated alone or in a chunked stream (only
+measurement noise and per-step traffic randomness are drawn per window).
 """
 
 from __future__ import annotations

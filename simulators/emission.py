@@ -51,9 +51,9 @@ def delivery_arrays(
     for fault in faults:
         window = (times >= fault.start) & (times < fault.end)
         if fault.kind == FaultKind.MALFORMED:
-            delivered[np.ix_(np.array(rows[fault.target]), window)] = np.nan
+            delivered[np.ix_(np.array(rows[fault.target], dtype=np.int64), window)] = np.nan
         elif fault.kind == FaultKind.CLOCK_SKEW:
-            offset[np.ix_(np.array(rows[fault.target]), window)] = fault.magnitude
+            offset[np.ix_(np.array(rows[fault.target], dtype=np.int64), window)] = fault.magnitude
     return delivered, offset
 
 

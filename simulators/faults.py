@@ -61,7 +61,7 @@ DEFAULT_PARAMS: dict[FaultKind, FaultParams] = {
     FaultKind.SPIKE: FaultParams(2, 0, 6.0),
     FaultKind.DRIFT: FaultParams(2, 4 * 3600, 0.5),
     FaultKind.NOISE_BURST: FaultParams(2, 1800, 0.5),
-    FaultKind.CLOCK_SKEW: FaultParams(1, 2 * 3600, -600.0),
+    FaultKind.CLOCK_SKEW: FaultParams(1, 2 * 3600, -437.0),  # off the sampling grid, as real skew is
     FaultKind.DUPLICATE_BURST: FaultParams(1, 0, 5),
     FaultKind.OUT_OF_ORDER: FaultParams(1, 1800),
     FaultKind.MALFORMED: FaultParams(1, 900),

@@ -93,8 +93,11 @@ class Stack:
         self.broker.start()
 
     def provision(self, count: int, prefix: str = "dev") -> list[DeviceCredential]:
+        return self.provision_ids([f"{prefix}-{i:03d}" for i in range(count)])
+
+    def provision_ids(self, device_ids: list[str]) -> list[DeviceCredential]:
         with self.connect() as conn:
-            made = [provisioning.provision_device(conn, f"{prefix}-{i:03d}") for i in range(count)]
+            made = [provisioning.provision_device(conn, d) for d in device_ids]
             self.broker.write_auth(self._broker_hashes(conn))
         self.broker.reload()
         return [DeviceCredential(d.device_id, d.password) for d in made]

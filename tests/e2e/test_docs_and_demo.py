@@ -45,7 +45,7 @@ def test_demo_runs_the_whole_system_and_stores_everything_it_publishes() -> None
     data_dir.chmod(0o755)  # reachable by the postgres/mosquitto accounts when run as root
     summary_path = data_dir / "summary.json"
     result = subprocess.run(  # the README's way: a relative data folder under the current directory
-        [sys.executable, "-m", "api", "demo", "--devices", "3", "--duration", "3", "--interval", "0.5",
+        [sys.executable, "-m", "api", "demo", "--sites", "8", "--duration", "4", "--speed", "1200",
          "--data-dir", ".urbanpulse", "--summary-json", "summary.json"],
         cwd=data_dir, capture_output=True, text=True, timeout=180, env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )  # fmt: skip
@@ -53,7 +53,8 @@ def test_demo_runs_the_whole_system_and_stores_everything_it_publishes() -> None
     shutil.rmtree(data_dir, ignore_errors=True)
     assert result.returncode == 0, result.stderr
     assert summary is not None
-    assert summary["readings_published"] >= 3 * 4 * 5
+    assert summary["scenario"] == "monsoon-storm" and summary["sites"] == 8
+    assert summary["readings_published"] >= 8 * 20  # 4 s at 1200x: over an hour of readings
     assert summary["readings_stored"] == summary["readings_published"]
     assert summary["messages_quarantined"] == 0
-    assert "readings/s" in result.stderr and "source" in result.stderr
+    assert "stored" in result.stderr and "source" in result.stderr
