@@ -16,7 +16,7 @@ import logging
 import queue
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
@@ -35,9 +35,25 @@ Settled = Callable[[bool], None]  # called with True when delivered, False when 
 RETRY_UNROUTED_S = 1.0
 
 
+KEEPALIVE_S = 30
+
+
+class NetworkLoop(Protocol):
+    """Runs the network I/O of many links on one thread (``simulators.network.SharedLoop``)."""
+
+    def connect(self, client: mqtt.Client, host: str, port: int, keepalive: int) -> None: ...
+
+    def detach(self, client: mqtt.Client) -> None: ...
+
+
 class DeviceLink:
     def __init__(
-        self, endpoint: protocol.MqttEndpoint, device_id: str, client_id: str | None = None, version: str = ""
+        self,
+        endpoint: protocol.MqttEndpoint,
+        device_id: str,
+        client_id: str | None = None,
+        version: str = "",
+        network: NetworkLoop | None = None,
     ) -> None:
         self.device_id = device_id
         self.topic = protocol.readings_topic(device_id)
@@ -62,9 +78,13 @@ class DeviceLink:
         client.on_publish = self._on_publish
         self._client = client
         self._endpoint = endpoint
+        self._network = network  # None: paho's own network thread, as on a device
 
     def start(self) -> None:
-        self._client.connect_async(self._endpoint.host, self._endpoint.port, keepalive=30, clean_start=False)
+        if self._network is not None:
+            self._network.connect(self._client, self._endpoint.host, self._endpoint.port, KEEPALIVE_S)
+            return
+        self._client.connect_async(self._endpoint.host, self._endpoint.port, keepalive=KEEPALIVE_S, clean_start=False)
         self._client.loop_start()
 
     def publish(self, readings: Sequence[protocol.Reading], on_settled: Settled | None = None) -> None:
@@ -128,18 +148,24 @@ class DeviceLink:
                 goodbye.wait_for_publish(timeout=2)
             except RuntimeError:  # the link dropped meanwhile: the Last Will says the same
                 pass
+        if self._network is not None:
+            self._network.detach(self._client)
         self._client.disconnect()
-        self._client.loop_stop()
+        if self._network is None:
+            self._client.loop_stop()
 
     def drop(self) -> None:
         """Leave as a power cut would: the broker publishes the Last Will (MQTT v5 reason 0x04).
 
         ``start()`` brings the link back (messages published meanwhile are queued by paho).
         """
+        if self._network is not None:
+            self._network.detach(self._client)
         self._client.disconnect(reasoncode=ReasonCode(PacketTypes.DISCONNECT, identifier=DISCONNECT_WITH_WILL))
-        self._client.loop_stop()
-        # paho's loop_start() makes a new wake-up socket pair without closing the old one (paho 2.1).
-        self._client._reset_sockets(sockpair_only=True)
+        if self._network is None:
+            self._client.loop_stop()
+            # paho's loop_start() makes a new wake-up socket pair without closing the old one (paho 2.1).
+            self._client._reset_sockets(sockpair_only=True)
         self.connected.clear()
 
     def _on_connect(self, client: mqtt.Client, _u: Any, _f: Any, reason: ReasonCode, _p: Any) -> None:

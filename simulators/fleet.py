@@ -14,6 +14,7 @@ from edge import protocol
 from edge.link import DeviceLink
 from simulators import basic
 from simulators.emission import Action, Outgoing
+from simulators.network import SharedLoop
 
 
 @dataclass(frozen=True)
@@ -24,8 +25,12 @@ class DeviceCredential:
 
 class Fleet:
     def __init__(self, host: str, port: int, devices: Sequence[DeviceCredential], tls: bool = False) -> None:
+        self.network = SharedLoop()  # one network thread for every link, not one thread each
         self.links = [
-            DeviceLink(protocol.MqttEndpoint(host, port, tls, d.device_id, d.password), d.device_id) for d in devices
+            DeviceLink(
+                protocol.MqttEndpoint(host, port, tls, d.device_id, d.password), d.device_id, network=self.network
+            )  # fmt: skip
+            for d in devices
         ]
         self.by_device = {link.device_id: link for link in self.links}
         self.published_readings = 0
@@ -94,3 +99,4 @@ class Fleet:
     def stop(self) -> None:
         for link in self.links:
             link.stop()
+        self.network.close()
