@@ -1,8 +1,8 @@
-"""A simple built-in virtual sensor fleet: plausible values, deterministic under a seed.
+"""A plain load generator for throughput tests and benchmarks: plausible values, cheap to make.
 
-Stands in until the city simulator arrives: water level follows a semidiurnal tide plus
-noise, rain falls in occasional bursts, traffic counts and speeds follow a daily rhythm.
-Vectorised over devices: one call produces a (n_devices, n_steps) block per kind.
+Every device gets the same four sensors; water follows a semidiurnal tide plus noise, rain
+falls in bursts, traffic follows a daily rhythm. For realistic behaviour (places, storms,
+floods, holidays, faults, ground truth) use the city simulator (``simulators.city``).
 """
 
 from __future__ import annotations
