@@ -85,6 +85,10 @@ def simulate(
     ] = None,
     step: Annotated[float, typer.Option(min=1, help="Seconds between a sensor's readings.")] = 60.0,
     seed: Annotated[int, typer.Option(help="Same seed, same city.")] = 0,
+    fault: Annotated[
+        list[str] | None,
+        typer.Option(help="KIND=COUNT faults for sensor-faults, e.g. spike=5 or offline=0 (repeatable)."),
+    ] = None,
     duration: Annotated[float | None, typer.Option(min=1, help="Stop after this many wall seconds.")] = None,
     no_publish: Annotated[bool, typer.Option("--no-publish", help="Only simulate and write --truth.")] = False,
     data_dir: DataDirOption = Path(".urbanpulse"),
@@ -93,6 +97,7 @@ def simulate(
 ) -> None:
     """Publish a scenario of the virtual city through real device links into a private stack."""
     from api.simulate import SimulateOptions, run_simulation, write_truth_only
+    from simulators.faults import fault_counts
     from simulators.scenarios import SCENARIOS
 
     configure_logging("WARNING")
@@ -102,8 +107,13 @@ def simulate(
     if start is not None and start.tzinfo is None:
         typer.echo("urbanpulse simulate: --start needs a UTC offset, e.g. 2026-10-01T06:00+07:00", err=True)
         raise typer.Exit(2)
+    try:
+        faults = fault_counts(fault or [])
+    except ValueError as error:
+        typer.echo(f"urbanpulse simulate: {error}", err=True)
+        raise typer.Exit(2) from error
     options = SimulateOptions(scenario, sites, speed, hours, start, False, step, seed, duration, data_dir, truth,
-                              summary_json)  # fmt: skip
+                              summary_json, faults)  # fmt: skip
     if no_publish:
         if truth is None:
             typer.echo("urbanpulse simulate: --no-publish needs --truth FILE", err=True)

@@ -24,6 +24,7 @@ from ingest.service import Ingestor
 from simulators import replay, run, scenarios
 from simulators.city import CityConfig
 from simulators.emission import Emitter
+from simulators.faults import FaultKind, FaultParams
 from simulators.fleet import Fleet
 from simulators.sites import Site, SiteKind, city_sites
 from simulators.truth import GroundTruth
@@ -46,6 +47,7 @@ class SimulateOptions:
     data_dir: Path = Path(".urbanpulse")
     truth_path: Path | None = None
     summary_json: Path | None = None
+    faults: dict[FaultKind, FaultParams] | None = None  # sensor-faults: the plan (default: one of each kind)
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,9 @@ def city_config(options: SimulateOptions, now: float | None = None) -> CityConfi
     if options.ending_now:
         hours = options.hours if options.hours is not None else scenarios.SCENARIOS[options.scenario].default_hours
         start = (((now or time.time()) - hours * 3600) // options.step_s) * options.step_s
-    return scenarios.scenario_config(options.scenario, sites, start, options.hours, options.step_s, options.seed)
+    return scenarios.scenario_config(
+        options.scenario, sites, start, options.hours, options.step_s, options.seed, options.faults
+    )
 
 
 def write_truth_only(options: SimulateOptions, out: TextIO = sys.stderr) -> GroundTruth:

@@ -12,6 +12,7 @@ its readings are buffered and delivered on return, as the edge agent does).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -71,6 +72,23 @@ SCALE = {"water_level": 0.5, "rainfall": 5.0, "traffic_count": 50.0, "traffic_sp
 SCALED = frozenset({FaultKind.SPIKE, FaultKind.DRIFT, FaultKind.NOISE_BURST})
 # Value faults go to continuous signals: a rain gauge stuck at zero in dry weather is no fault to find.
 VALUE_FAULT_KINDS = ("water_level", "traffic_count", "traffic_speed")
+
+
+def fault_counts(items: list[str]) -> dict[FaultKind, FaultParams]:
+    """The default fault plan with counts changed by ``KIND=COUNT`` items (0 switches a kind off)."""
+    params = dict(DEFAULT_PARAMS)
+    for item in items:
+        name, _, count = item.partition("=")
+        try:
+            kind = FaultKind(name.strip())
+            number = int(count)
+        except ValueError:
+            kinds = ", ".join(k.value for k in FaultKind)
+            raise ValueError(f"bad fault {item!r}: expected KIND=COUNT with KIND one of {kinds}") from None
+        if number < 0:
+            raise ValueError(f"bad fault {item!r}: the count cannot be negative")
+        params[kind] = dataclasses.replace(params[kind], count=number)
+    return params
 
 
 def plan_faults(

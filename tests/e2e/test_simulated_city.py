@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -146,3 +147,14 @@ def test_replay_explains_a_bad_recording(tmp_path: Path) -> None:
     result = _cli("replay", str(bad))
     assert result.returncode == 2
     assert "bad.csv row 1: sensor 'gauge-a/humidity' is not device_id/kind[.channel]" in result.stderr
+
+
+def test_fault_kinds_are_switched_and_counted_from_the_command_line(tmp_path: Path) -> None:
+    out = tmp_path / "faults.npz"
+    result = _cli("simulate", "--scenario", "sensor-faults", "--step", "300", "--fault", "spike=4", "--fault",
+                  "offline=0", "--no-publish", "--truth", str(out))  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    kinds = Counter(f.kind for f in GroundTruth.load(out).faults)
+    assert kinds[FaultKind.SPIKE] == 4 and kinds[FaultKind.OFFLINE] == 0 and kinds[FaultKind.DRIFT] == 2
+    bad = _cli("simulate", "--scenario", "sensor-faults", "--fault", "zap=1", "--no-publish", "--truth", str(out))
+    assert bad.returncode == 2 and "bad fault 'zap=1': expected KIND=COUNT with KIND one of dropout" in bad.stderr
