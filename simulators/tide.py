@@ -31,7 +31,7 @@ DAYS_PER_CENTURY = 36_525.0
 class Constituent:
     name: str
     doodson: tuple[int, int, int, int, int, int]  # multipliers of tau, s, h, p, N', p1
-    phase_deg: float  # the constant part of V (multiples of 90 degrees)
+    phase_deg: float  # the constant part of V, as Schureman (1958): K1 = T + h - 90, O1 = T - 2s + h + 90, ...
     nodal: str  # which nodal correction family: "M2", "K1", "O1", "K2", "M4", "none"
 
 
@@ -42,10 +42,10 @@ CONSTITUENTS: dict[str, Constituent] = {
         Constituent("S2", (2, 2, -2, 0, 0, 0), 0, "none"),
         Constituent("N2", (2, -1, 0, 1, 0, 0), 0, "M2"),
         Constituent("K2", (2, 2, 0, 0, 0, 0), 0, "K2"),
-        Constituent("K1", (1, 1, 0, 0, 0, 0), 90, "K1"),
-        Constituent("O1", (1, -1, 0, 0, 0, 0), -90, "O1"),
-        Constituent("P1", (1, 1, -2, 0, 0, 0), -90, "none"),
-        Constituent("Q1", (1, -2, 0, 1, 0, 0), -90, "O1"),
+        Constituent("K1", (1, 1, 0, 0, 0, 0), -90, "K1"),
+        Constituent("O1", (1, -1, 0, 0, 0, 0), 90, "O1"),
+        Constituent("P1", (1, 1, -2, 0, 0, 0), 90, "none"),
+        Constituent("Q1", (1, -2, 0, 1, 0, 0), 90, "O1"),
         Constituent("M4", (4, 0, 0, 0, 0, 0), 0, "M4"),
         Constituent("MS4", (4, 2, -2, 0, 0, 0), 0, "M2"),
         Constituent("Sa", (0, 0, 1, 0, 0, 0), 0, "none"),
@@ -60,10 +60,10 @@ PHU_AN: dict[str, tuple[float, float]] = {
     "S2": (0.30, 108.0),
     "N2": (0.15, 40.0),
     "K2": (0.08, 105.0),
-    "K1": (0.60, 335.0),
-    "O1": (0.45, 285.0),
-    "P1": (0.20, 330.0),
-    "Q1": (0.09, 265.0),
+    "K1": (0.60, 155.0),
+    "O1": (0.45, 105.0),
+    "P1": (0.20, 150.0),
+    "Q1": (0.09, 85.0),
     "M4": (0.06, 210.0),
     "MS4": (0.04, 260.0),
     "Sa": (0.18, 230.0),  # mean level highest in November (NE monsoon set-up)

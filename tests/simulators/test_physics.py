@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -141,3 +142,32 @@ def test_city_sites_scale_beyond_the_bundled_places_with_unique_ids() -> None:
     assert len(set(ids)) == 4000
     assert {s.kind for s in sites[:4]} == set(SiteKind)
     assert len(sensors_of(sites)) >= 10_000
+
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+
+
+def test_astronomical_arguments_give_greenwich_phases_comparable_with_noaa() -> None:
+    """A one-month least-squares fit of Mayport (January 2000) lands near NOAA's published phases.
+
+    A sign or quadrant slip in V or u shows up as tens to 180 degrees; a month cannot separate
+    K1 from P1 or S2 from K2, hence the loose tolerance (the forecasting engine does it properly).
+    """
+    rows = [line.split() for line in (DATA / "mayport_florida_8720220_data.txt").read_text().splitlines()[1:]]
+    times = np.array([datetime.strptime(f"{r[1]} {r[2]} +0000", "%d/%m/%Y %H:%M %z").timestamp() for r in rows])
+    level = np.array([float(r[3]) for r in rows])
+    published = {
+        line.split()[1]: (float(line.split()[2]), float(line.split()[3]))
+        for line in (DATA / "mayport_florida_8720220_con_noaa.txt").read_text().splitlines()
+        if line[:3].strip().isdigit()
+    }
+    names = ["M2", "N2", "K1", "O1", "M4", "Q1"]
+    f, u = tide.nodal_corrections(names, float(times[len(times) // 2]))
+    angle = np.radians(tide.equilibrium_arguments(names, times) + u)
+    design = np.hstack([np.ones((len(times), 1)), f * np.cos(angle), f * np.sin(angle)])
+    coef = np.linalg.lstsq(design, level, rcond=None)[0]
+    phase = np.degrees(np.arctan2(coef[1 + len(names) :], coef[1 : 1 + len(names)])) % 360
+    for name, g in zip(names, phase, strict=True):
+        if name in ("M2", "K1", "O1"):
+            gap = abs((g - published[name][1] + 180) % 360 - 180)
+            assert gap < 15, f"{name}: {g:.1f} deg against NOAA's {published[name][1]}"
