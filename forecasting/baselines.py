@@ -1,0 +1,170 @@
+"""Baseline models every other model must beat: naive, seasonal naive, time-of-week average.
+
+All vectorised over the batch: a forecast is a gather from (or a mean over) columns of the
+``(n_series, n_time)`` history. Bands come from out-of-sample errors (``forecasting.intervals``):
+seasonal naive replays its own forecasts from past origins; the time-of-week average is
+calibrated split-conformally on the last quarter of the history.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from forecasting.intervals import error_quantiles
+from forecasting.series import Array, Forecast, Series
+
+DEFAULT_LEVELS = (0.8, 0.95)
+CALIBRATION_ORIGINS = 96  # past forecast origins replayed for the error distribution
+HORIZON_KNOTS = 24  # band widths computed at this many steps, interpolated between
+
+
+def forward_fill(values: Array) -> Array:
+    """Each NaN replaced by the last finite value before it in its row (leading NaN stay NaN)."""
+    n = values.shape[1]
+    seen = np.where(np.isfinite(values), np.arange(n), 0)
+    np.maximum.accumulate(seen, axis=1, out=seen)
+    filled = np.take_along_axis(values, seen, axis=1)
+    return np.where(np.isfinite(values).cumsum(axis=1) > 0, filled, np.nan)
+
+
+def horizon_knots(horizon: int) -> np.ndarray:
+    """0-based steps at which band widths are computed: dense early, sparse late, always the last."""
+    return np.unique(np.round(np.geomspace(1, horizon, min(HORIZON_KNOTS, horizon))).astype(np.int64) - 1)
+
+
+def _bands(
+    mean: Array, widths_at_knots: dict[float, Array], knots: np.ndarray
+) -> tuple[dict[float, Array], dict[float, Array]]:
+    """Bands at every step, widths interpolated linearly between the knots (all series at once)."""
+    steps = np.arange(mean.shape[1])
+    left = np.clip(np.searchsorted(knots, steps, side="right") - 1, 0, len(knots) - 1)
+    right = np.minimum(left + 1, len(knots) - 1)
+    span = np.maximum(knots[right] - knots[left], 1)
+    weight = np.where(right > left, (steps - knots[left]) / span, 0.0)
+    lower, upper = {}, {}
+    for level, w in widths_at_knots.items():
+        width = w[:, left] * (1 - weight) + w[:, right] * weight
+        lower[level], upper[level] = mean - width, mean + width
+    return lower, upper
+
+
+class SeasonalNaive:
+    """The value one season ago (``period`` steps; 1 = naive: the last value), repeated."""
+
+    def __init__(self, period: int = 1, name: str | None = None) -> None:
+        if period < 1:
+            raise ValueError("the season must be at least one step")
+        self.period = period
+        self.name = name or ("naive" if period == 1 else f"seasonal_naive_{period}")
+        self._history: Series | None = None
+        self._filled = np.zeros((0, 0))
+
+    def fit(self, history: Series) -> SeasonalNaive:
+        self._history = history
+        self._filled = forward_fill(history.values)
+        return self
+
+    def predict(self, horizon: int, levels: Sequence[float] = DEFAULT_LEVELS) -> Forecast:
+        history = _fitted(self._history, self.name)
+        n = history.n_time
+        period = self.period if n >= self.period else 1  # too short for a season: fall back to naive
+        steps = np.arange(horizon)
+        if n:
+            seasonal = self._filled[:, n - period + steps % period]
+            young = ~np.isfinite(seasonal).all(axis=1)  # no full season yet: its last value instead
+            mean = np.where(np.isfinite(seasonal), seasonal, self._filled[:, -1:])
+        else:
+            young = np.ones(history.n_series, dtype=np.bool_)
+            mean = np.full((history.n_series, horizon), np.nan)
+        knots = horizon_knots(horizon)
+        first = period
+        origins = np.unique(np.linspace(first, n - 1, min(CALIBRATION_ORIGINS, max(n - first, 0))).astype(np.int64))
+        if len(origins):
+            source = origins[:, None] - period + knots[None, :] % period  # (n_origins, n_knots)
+            target = origins[:, None] + knots[None, :]
+            valid = target < n
+            actual = np.where(valid[None], history.values[:, np.minimum(target, n - 1)], np.nan)
+            errors = actual - self._filled[:, source]
+        else:
+            errors = np.full((history.n_series, 0, len(knots)), np.nan)
+        lower, upper = _bands(mean, error_quantiles(errors, tuple(levels)), knots)
+        fallback = _without_forecast(mean) | young
+        return Forecast(self.name, history.end, history.step_s, mean, lower, upper, fallback)
+
+
+class TimeOfWeekAverage:
+    """The mean of past values at the same time of week (or day), per series.
+
+    Slots follow local time (``utc_offset_s``, Ho Chi Minh City's +7 h by default) so that a
+    weekday 08:00 profile means 08:00 in the city.
+    """
+
+    def __init__(self, period_s: float = 7 * 86_400.0, utc_offset_s: float = 7 * 3600.0, name: str | None = None):
+        self.period_s = period_s
+        self.utc_offset_s = utc_offset_s
+        self.name = name or ("time_of_week" if period_s == 7 * 86_400.0 else "time_of_day")
+        self._history: Series | None = None
+        self._profile = np.zeros((0, 0))
+        self._widths: dict[float, Array] = {}
+
+    def _slots(self, history: Series) -> int:
+        slots = self.period_s / history.step_s
+        if abs(slots - round(slots)) > 1e-9:
+            raise ValueError(f"the period ({self.period_s} s) must be a whole number of steps ({history.step_s} s)")
+        return int(round(slots))
+
+    def _slot_of(self, start: float, step_s: float, slots: int) -> int:
+        return int(((start + self.utc_offset_s) % self.period_s) // step_s) % slots
+
+    def _profile_of(self, values: Array, start: float, step_s: float, slots: int) -> Array:
+        """(n_series, slots) mean per slot: pad to whole periods and average over them, NaN-aware."""
+        offset = self._slot_of(start, step_s, slots)
+        n = values.shape[1]
+        periods = -(-(offset + n) // slots)
+        padded = np.full((values.shape[0], periods * slots), np.nan)
+        padded[:, offset : offset + n] = values
+        stacked = padded.reshape(values.shape[0], periods, slots)
+        counts = np.isfinite(stacked).sum(axis=1)
+        sums = np.nansum(stacked, axis=1)
+        profile = np.divide(sums, counts, out=np.full(sums.shape, np.nan), where=counts > 0)
+        fallback = np.nanmean(np.where(np.isfinite(values), values, np.nan), axis=1) if n else np.nan
+        return np.where(np.isfinite(profile), profile, np.asarray(fallback).reshape(-1, 1) if n else np.nan)
+
+    def fit(self, history: Series) -> TimeOfWeekAverage:
+        slots = self._slots(history)
+        self._history = history
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a dead sensor's all-NaN row has a NaN mean
+            self._profile = self._profile_of(history.values, history.start, history.step_s, slots)
+            split = (3 * history.n_time) // 4
+            early = self._profile_of(history.values[:, :split], history.start, history.step_s, slots)
+        late_slots = (self._slot_of(history.start, history.step_s, slots) + np.arange(split, history.n_time)) % slots
+        residuals = history.values[:, split:] - early[:, late_slots]  # out of sample for the early profile
+        self._residuals = residuals[:, :, None]  # the same error distribution at every step
+        return self
+
+    def predict(self, horizon: int, levels: Sequence[float] = DEFAULT_LEVELS) -> Forecast:
+        history = _fitted(self._history, self.name)
+        slots = self._slots(history)
+        first = self._slot_of(history.end, history.step_s, slots)
+        mean = self._profile[:, (first + np.arange(horizon)) % slots]
+        widths = error_quantiles(self._residuals, tuple(levels))
+        lower = {lv: mean - w for lv, w in widths.items()}
+        upper = {lv: mean + w for lv, w in widths.items()}
+        fallback = _without_forecast(mean)
+        return Forecast(self.name, history.end, history.step_s, mean, lower, upper, fallback)
+
+
+def _without_forecast(mean: Array) -> npt.NDArray[np.bool_]:
+    """Series the model could say nothing about (e.g. no finite value at all)."""
+    return np.asarray(~np.isfinite(mean).all(axis=1), dtype=np.bool_)
+
+
+def _fitted(history: Series | None, name: str) -> Series:
+    if history is None:
+        raise RuntimeError(f"{name}: call fit(history) before predict()")
+    return history
