@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from forecasting import astronomy
 from simulators import city, rain, scenarios, tide, traffic
 from simulators.sites import CONGESTED_SPEED_KMH, SiteKind, bundled_sites, city_sites, sensors_of
 
@@ -19,7 +20,7 @@ def _at(*args: int) -> float:
 
 
 def test_constituent_speeds_follow_from_the_astronomy() -> None:
-    speeds = tide.speeds_deg_per_hour(["M2", "S2", "N2", "K1", "O1", "M4"])
+    speeds = astronomy.speeds_deg_per_hour(["M2", "S2", "N2", "K1", "O1", "M4"])
     assert speeds == pytest.approx([28.9841042, 30.0, 28.4397295, 15.0410686, 13.9430356, 57.9682084], abs=1e-6)
 
 
@@ -162,8 +163,8 @@ def test_astronomical_arguments_give_greenwich_phases_comparable_with_noaa() -> 
         if line[:3].strip().isdigit()
     }
     names = ["M2", "N2", "K1", "O1", "M4", "Q1"]
-    f, u = tide.nodal_corrections(names, float(times[len(times) // 2]))
-    angle = np.radians(tide.equilibrium_arguments(names, times) + u)
+    f, u = astronomy.nodal_corrections(names, float(times[len(times) // 2]))
+    angle = np.radians(astronomy.equilibrium_arguments(names, times) + u)
     design = np.hstack([np.ones((len(times), 1)), f * np.cos(angle), f * np.sin(angle)])
     coef = np.linalg.lstsq(design, level, rcond=None)[0]
     phase = np.degrees(np.arctan2(coef[1 + len(names) :], coef[1 : 1 + len(names)])) % 360
