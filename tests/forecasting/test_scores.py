@@ -1,0 +1,72 @@
+"""Scores and backtests: values that can be checked by hand, and a backtest that ranks models right."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from forecasting import metrics
+from forecasting.backtest import rolling_origin
+from forecasting.baselines import SeasonalNaive, TimeOfWeekAverage
+from forecasting.series import Series
+
+NAN = np.nan
+
+
+def test_point_scores_ignore_missing_actuals() -> None:
+    actual = np.array([[1.0, 2.0, NAN, 4.0]])
+    predicted = np.array([[2.0, 2.0, 9.0, 1.0]])
+    assert metrics.mae(actual, predicted) == pytest.approx(4 / 3)
+    assert metrics.rmse(actual, predicted) == pytest.approx(np.sqrt(10 / 3))
+    assert metrics.masked_mape(np.array([0.0, 2.0, 4.0]), np.array([5.0, 1.0, 5.0])) == pytest.approx(37.5)
+
+
+def test_coverage_counts_actuals_inside_their_band() -> None:
+    actual = np.array([1.0, 2.0, 3.0, NAN])
+    assert metrics.coverage(actual, actual - 0.5, np.array([2.0, 1.0, 3.5, 0.0])) == pytest.approx(2 / 3)
+
+
+def test_event_skill_scores_hits_misses_false_alarms_and_lead() -> None:
+    hour = 3600.0
+    starts = [10 * hour, 30 * hour, 50 * hour]
+    warnings = [9 * hour, 9.5 * hour, 29.9 * hour, 40 * hour, 51 * hour]  # 51 h: after the start, too late
+    skill = metrics.event_skill(starts, warnings, max_lead_s=3 * hour)
+    assert (skill.hits, skill.misses, skill.false_alarms) == (2, 1, 2)
+    assert skill.lead_times_s == (hour, 0.1 * hour)
+    assert skill.hit_rate == pytest.approx(2 / 3) and skill.false_alarm_ratio == pytest.approx(0.5)
+    total = skill + metrics.event_skill([5 * hour], [], 3 * hour)
+    assert total.misses == 2 and total.median_lead_s == pytest.approx(0.55 * hour)
+
+
+def _daily_batch(n_series: int, days: int, seed: int = 0) -> Series:
+    rng = np.random.default_rng(seed)
+    t = np.arange(days * 288)
+    values = (
+        5 + 3 * np.sin(2 * np.pi * t / 288 + rng.uniform(0, 6, (n_series, 1))) + rng.normal(0, 0.3, (n_series, len(t)))
+    )
+    return Series(1_788_000_000.0 - 1_788_000_000.0 % 86_400, 300.0, values)
+
+
+def test_a_rolling_origin_backtest_ranks_models_on_the_same_windows() -> None:
+    ticks = itertools.count()
+    result = rolling_origin(
+        _daily_batch(40, 21),
+        [lambda: SeasonalNaive(1), lambda: SeasonalNaive(288), lambda: TimeOfWeekAverage(86_400.0)],
+        horizon=36,
+        n_origins=4,
+        clock=lambda: float(next(ticks)),
+    )
+    assert len(result.origins) == 4 and result.origins[-1] == 21 * 288 - 36
+    naive, seasonal, profile = result.scores
+    assert profile.mae[35] < seasonal.mae[35] < naive.mae[35]  # three hours ahead, seasonality wins
+    assert abs(np.nanmean(profile.coverage[0.8]) - 0.8) < 0.06
+    assert naive.fit_seconds == 4.0  # one tick per fit, from the injected clock
+    table = result.table(steps=[3, 12, 36])
+    assert "MAE@15min" in table and "MAE@3h" in table and "seasonal_naive_288" in table and "cov80" in table
+
+
+def test_a_backtest_needs_enough_history() -> None:
+    with pytest.raises(ValueError, match="needs more than"):
+        rolling_origin(_daily_batch(2, 1), [lambda: SeasonalNaive(1)], horizon=200, min_history=200)
