@@ -8,7 +8,6 @@ calibrated split-conformally on the last quarter of the history.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -36,18 +35,24 @@ def horizon_knots(horizon: int) -> np.ndarray:
     return np.unique(np.round(np.geomspace(1, horizon, min(HORIZON_KNOTS, horizon))).astype(np.int64) - 1)
 
 
-def _bands(
-    mean: Array, widths_at_knots: dict[float, Array], knots: np.ndarray
-) -> tuple[dict[float, Array], dict[float, Array]]:
-    """Bands at every step, widths interpolated linearly between the knots (all series at once)."""
-    steps = np.arange(mean.shape[1])
+def interpolate_knots(at_knots: Array, knots: np.ndarray, horizon: int) -> Array:
+    """(n_series, horizon) from values at the knot steps, linear in between (all series at once)."""
+    steps = np.arange(horizon)
     left = np.clip(np.searchsorted(knots, steps, side="right") - 1, 0, len(knots) - 1)
     right = np.minimum(left + 1, len(knots) - 1)
     span = np.maximum(knots[right] - knots[left], 1)
     weight = np.where(right > left, (steps - knots[left]) / span, 0.0)
+    result: Array = at_knots[:, left] * (1 - weight) + at_knots[:, right] * weight
+    return result
+
+
+def bands_from_knots(
+    mean: Array, widths_at_knots: dict[float, Array], knots: np.ndarray
+) -> tuple[dict[float, Array], dict[float, Array]]:
+    """Bands at every step around ``mean``, half-widths interpolated between the knots."""
     lower, upper = {}, {}
     for level, w in widths_at_knots.items():
-        width = w[:, left] * (1 - weight) + w[:, right] * weight
+        width = interpolate_knots(w, knots, mean.shape[1])
         lower[level], upper[level] = mean - width, mean + width
     return lower, upper
 
@@ -91,7 +96,7 @@ class SeasonalNaive:
             errors = actual - self._filled[:, source]
         else:
             errors = np.full((history.n_series, 0, len(knots)), np.nan)
-        lower, upper = _bands(mean, error_quantiles(errors, tuple(levels)), knots)
+        lower, upper = bands_from_knots(mean, error_quantiles(errors, tuple(levels)), knots)
         fallback = _without_forecast(mean) | young
         return Forecast(self.name, history.end, history.step_s, mean, lower, upper, fallback)
 
@@ -109,7 +114,7 @@ class TimeOfWeekAverage:
         self.name = name or ("time_of_week" if period_s == 7 * 86_400.0 else "time_of_day")
         self._history: Series | None = None
         self._profile = np.zeros((0, 0))
-        self._widths: dict[float, Array] = {}
+        self._residuals: Array | None = None
 
     def _slots(self, history: Series) -> int:
         slots = self.period_s / history.step_s
@@ -128,31 +133,43 @@ class TimeOfWeekAverage:
         padded = np.full((values.shape[0], periods * slots), np.nan)
         padded[:, offset : offset + n] = values
         stacked = padded.reshape(values.shape[0], periods, slots)
-        counts = np.isfinite(stacked).sum(axis=1)
-        sums = np.nansum(stacked, axis=1)
+        finite = np.isfinite(stacked)
+        counts = finite.sum(axis=1)
+        sums = np.where(finite, stacked, 0.0).sum(axis=1)
         profile = np.divide(sums, counts, out=np.full(sums.shape, np.nan), where=counts > 0)
-        fallback = np.nanmean(np.where(np.isfinite(values), values, np.nan), axis=1) if n else np.nan
-        return np.where(np.isfinite(profile), profile, np.asarray(fallback).reshape(-1, 1) if n else np.nan)
+        # A slot never seen takes the series' overall mean; a series never seen stays NaN.
+        total, seen = sums.sum(axis=1), counts.sum(axis=1)
+        overall = np.divide(total, seen, out=np.full(total.shape, np.nan), where=seen > 0)
+        filled: Array = np.where(counts > 0, profile, overall[:, None])
+        return filled
 
     def fit(self, history: Series) -> TimeOfWeekAverage:
-        slots = self._slots(history)
         self._history = history
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # a dead sensor's all-NaN row has a NaN mean
-            self._profile = self._profile_of(history.values, history.start, history.step_s, slots)
+        self._profile = self._profile_of(history.values, history.start, history.step_s, self._slots(history))
+        self._residuals = None  # calibrated on first use: models built on the profile bring their own bands
+        return self
+
+    def _calibration_errors(self, history: Series) -> Array:
+        """Errors of a profile fitted on the first three quarters, on the last quarter (split conformal)."""
+        if self._residuals is None:
+            slots = self._slots(history)
             split = (3 * history.n_time) // 4
             early = self._profile_of(history.values[:, :split], history.start, history.step_s, slots)
-        late_slots = (self._slot_of(history.start, history.step_s, slots) + np.arange(split, history.n_time)) % slots
-        residuals = history.values[:, split:] - early[:, late_slots]  # out of sample for the early profile
-        self._residuals = residuals[:, :, None]  # the same error distribution at every step
-        return self
+            late = (self._slot_of(history.start, history.step_s, slots) + np.arange(split, history.n_time)) % slots
+            self._residuals = (history.values[:, split:] - early[:, late])[:, :, None]  # same at every step
+        return self._residuals
+
+    def profile_at(self, start: float, n_steps: int) -> Array:
+        """The fitted profile on ``n_steps`` columns from ``start`` (history or future): (n_series, n_steps)."""
+        history = _fitted(self._history, self.name)
+        slots = self._slots(history)
+        first = self._slot_of(start, history.step_s, slots)
+        return self._profile[:, (first + np.arange(n_steps)) % slots]
 
     def predict(self, horizon: int, levels: Sequence[float] = DEFAULT_LEVELS) -> Forecast:
         history = _fitted(self._history, self.name)
-        slots = self._slots(history)
-        first = self._slot_of(history.end, history.step_s, slots)
-        mean = self._profile[:, (first + np.arange(horizon)) % slots]
-        widths = error_quantiles(self._residuals, tuple(levels))
+        mean = self.profile_at(history.end, horizon)
+        widths = error_quantiles(self._calibration_errors(history), tuple(levels))
         lower = {lv: mean - w for lv, w in widths.items()}
         upper = {lv: mean + w for lv, w in widths.items()}
         fallback = _without_forecast(mean)

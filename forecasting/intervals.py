@@ -30,6 +30,9 @@ def error_quantiles(errors: Array, levels: tuple[float, ...]) -> dict[float, Arr
             raise ValueError(f"interval levels are in (0, 1), got {level}")
         q = np.clip(np.ceil((counts + 1) * level) / np.maximum(counts, 1), 0, 1)
         per_series = _nan_quantile_along_origins(magnitude, q)
+        if (counts >= MIN_ERRORS).all():  # every series has enough errors of its own
+            widths[level] = per_series
+            continue
         pooled_q = np.clip(np.ceil((pooled_counts + 1) * level) / np.maximum(pooled_counts, 1), 0, 1)
         flat = magnitude.transpose(2, 0, 1).reshape(magnitude.shape[2], -1)  # (horizon, all errors)
         pooled = np.array(

@@ -1,0 +1,46 @@
+"""The profile + autoregressive residual model: it learns persistence that the profile cannot see."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from forecasting.backtest import rolling_origin
+from forecasting.baselines import TimeOfWeekAverage
+from forecasting.direct import ProfileAR
+from forecasting.series import Series
+
+DAY = 288
+
+
+def _rhythm_with_persistent_disturbances(n_series: int, days: int, phi: float = 0.97, seed: int = 0) -> Series:
+    """A daily rhythm plus an AR(1) disturbance (a jam that builds and fades over an hour or two)."""
+    rng = np.random.default_rng(seed)
+    n = days * DAY
+    shocks = rng.normal(0, 0.5, (n_series, n))
+    disturbance = np.zeros((n_series, n))
+    for t in range(1, n):  # the generator is sequential by nature; the model under test is not
+        disturbance[:, t] = phi * disturbance[:, t - 1] + shocks[:, t]
+    rhythm = 20 + 10 * np.sin(2 * np.pi * np.arange(n) / DAY + rng.uniform(0, 6, (n_series, 1)))
+    return Series(1_788_000_000.0 - 1_788_000_000.0 % 86_400, 300.0, rhythm + disturbance)
+
+
+def test_profile_ar_beats_the_profile_at_short_horizons_and_matches_it_far_out() -> None:
+    result = rolling_origin(
+        _rhythm_with_persistent_disturbances(60, 28),
+        [lambda: TimeOfWeekAverage(86_400.0), lambda: ProfileAR(period_s=86_400.0)],
+        horizon=DAY,
+        n_origins=4,
+    )
+    profile, direct = result.scores
+    assert direct.mae[2] < 0.5 * profile.mae[2]  # 15 minutes ahead: the disturbance persists
+    assert direct.mae[11] < 0.8 * profile.mae[11]  # an hour ahead
+    assert direct.mae[DAY - 1] < 1.1 * profile.mae[DAY - 1]  # a day ahead: nothing left to learn, no harm
+    for level in (0.8, 0.95):
+        assert abs(float(np.nanmean(direct.coverage[level])) - level) < 0.05
+
+
+def test_a_history_too_short_to_learn_falls_back_to_the_profile() -> None:
+    short = _rhythm_with_persistent_disturbances(3, 1)  # no origin has a whole day after it
+    forecast = ProfileAR(period_s=86_400.0).fit(short).predict(DAY)
+    profile = TimeOfWeekAverage(86_400.0).fit(short).predict(DAY)
+    assert np.allclose(forecast.mean, profile.mean) and np.allclose(forecast.upper[0.8], profile.upper[0.8])
