@@ -10,12 +10,12 @@ throughput (demand capped by capacity); speed comes from an urban BPR volume-del
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
-from functools import cache
+from datetime import UTC, date, datetime
 
-import holidays
 import numpy as np
 import numpy.typing as npt
+
+from forecasting.calendar import day_types
 
 LOCAL_UTC_OFFSET_S = 7 * 3600
 BPR_ALPHA, BPR_BETA = 0.5, 4.0  # urban arterial volume-delay curve
@@ -44,35 +44,14 @@ class Incident:
     capacity_factor: float
 
 
-@cache
-def _vn_holidays(year: int) -> dict[date, str]:
-    return dict(holidays.country_holidays("VN", years=year).items())
-
-
-def day_type(day: date) -> str:
-    """ "tet", "pre_tet", "holiday", "weekend" or "weekday" for a local calendar day."""
-    name = _vn_holidays(day.year).get(day, "")
-    if "Lunar New Year" in name:
-        return "tet"
-    if name:
-        return "holiday"
-    ahead = [_vn_holidays((day + timedelta(days=k)).year).get(day + timedelta(days=k), "") for k in range(1, 4)]
-    if any("Lunar New Year" in n for n in ahead):
-        return "pre_tet"
-    return "weekend" if day.weekday() >= 5 else "weekday"
-
-
 def _gauss(hour: npt.NDArray[np.float64], centre: float, width: float) -> npt.NDArray[np.float64]:
     return np.exp(-0.5 * ((hour - centre) / width) ** 2)
 
 
 def demand_profile(times: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     """Demand as a share of the weekday evening peak at each time (local calendar and clock)."""
-    local = times + LOCAL_UTC_OFFSET_S
-    hour = (local % 86_400) / 3600.0
-    days = (local // 86_400).astype(np.int64)
-    kinds = {d: day_type(date(1970, 1, 1) + timedelta(days=int(d))) for d in np.unique(days)}
-    kind = np.array([kinds[d] for d in days])
+    hour = ((times + LOCAL_UTC_OFFSET_S) % 86_400) / 3600.0
+    kind = day_types(times, LOCAL_UTC_OFFSET_S)
     night = 0.08 + 0.25 * _gauss(hour, 13.0, 4.5)
     weekday = night + 0.85 * _gauss(hour, 7.4, 0.9) + 0.92 * _gauss(hour, 17.6, 1.1) + 0.2 * _gauss(hour, 12, 1.5)
     weekend = night + 0.35 * _gauss(hour, 10.0, 2.0) + 0.5 * _gauss(hour, 18.5, 2.0)

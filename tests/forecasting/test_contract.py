@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from forecasting.baselines import SeasonalNaive, TimeOfWeekAverage, forward_fill
+from forecasting.daytype import DayTypeProfile
 from forecasting.direct import ProfileAR
 from forecasting.model import Model
 from forecasting.series import Series
@@ -22,6 +23,7 @@ MODELS: dict[str, Callable[[], Model]] = {
     "time_of_day": lambda: TimeOfWeekAverage(period_s=86_400.0),
     "time_of_week": lambda: TimeOfWeekAverage(),
     "profile_ar": lambda: ProfileAR(period_s=86_400.0),
+    "day_type_profile": lambda: DayTypeProfile(),
 }
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from forecasting import astronomy
-from simulators import city, rain, scenarios, tide, traffic
+from forecasting import astronomy, calendar
+from simulators import city, rain, scenarios, tide
 from simulators.sites import CONGESTED_SPEED_KMH, SiteKind, bundled_sites, city_sites, sensors_of
 
 HCMC = scenarios.HCMC
@@ -83,9 +83,9 @@ def test_weekday_counts_peak_in_the_morning_and_evening_rush() -> None:
 
 
 def test_tet_empties_the_streets_and_the_days_before_it_are_busier() -> None:
-    assert traffic.day_type(datetime(2026, 2, 17).date()) == "tet"
-    assert traffic.day_type(datetime(2026, 2, 14).date()) == "pre_tet"
-    assert traffic.day_type(datetime(2026, 9, 2).date()) == "holiday"
+    assert calendar.day_type(datetime(2026, 2, 17).date()) == "tet"
+    assert calendar.day_type(datetime(2026, 2, 14).date()) == "pre_tet"
+    assert calendar.day_type(datetime(2026, 9, 2).date()) == "holiday"
     _, tet = _street_traffic(_at(2026, 2, 18), 1)  # a Wednesday of Tet
     _, usual = _street_traffic(_at(2026, 3, 4), 1)  # a Wednesday three weeks later
     _, before = _street_traffic(_at(2026, 2, 13), 1)  # Friday before Tet
