@@ -26,6 +26,7 @@ from forecasting.baselines import (
     interpolate_knots,
 )
 from forecasting.intervals import error_quantiles
+from forecasting.model import Profile
 from forecasting.series import Array, Forecast, Series
 
 CHUNK_SERIES = 2_000  # series solved per batch: bounds memory at (chunk, origins, lags) floats
@@ -40,9 +41,11 @@ class ProfileAR:
         max_origins: int = 600,
         utc_offset_s: float = 7 * 3600.0,
         name: str = "profile_ar",
+        profile: Profile | None = None,
     ) -> None:
+        """``profile`` replaces the time-of-week average (e.g. ``DayTypeProfile`` for holidays and Tết)."""
         self.lags, self.ridge, self.max_origins, self.name = lags, ridge, max_origins, name
-        self._profile = TimeOfWeekAverage(period_s, utc_offset_s)
+        self._profile: Profile = profile or TimeOfWeekAverage(period_s, utc_offset_s)
         self._history: Series | None = None
         self._residual = np.zeros((0, 0))
 

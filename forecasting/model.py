@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from forecasting.series import Forecast, Series
+from forecasting.series import Array, Forecast, Series
 
 
 class Model(Protocol):
@@ -22,3 +22,9 @@ class Model(Protocol):
     def fit(self, history: Series) -> Model: ...
 
     def predict(self, horizon: int, levels: Sequence[float] = ...) -> Forecast: ...
+
+
+class Profile(Model, Protocol):
+    """A model that is a deterministic rhythm, readable at any time span (for models built on it)."""
+
+    def profile_at(self, start: float, n_steps: int) -> Array: ...
