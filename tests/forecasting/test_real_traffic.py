@@ -47,5 +47,6 @@ def test_profile_models_beat_seasonal_naive_on_held_out_real_counts() -> None:
     for step in (1, 4, 12):  # 15 minutes, 1 hour, 3 hours
         assert profile.mae[step - 1] < naive.mae[step - 1]
         assert direct.mae[step - 1] < naive.mae[step - 1]
-    for level in (0.8, 0.95):  # the profile's split-conformal bands hold on real data
+    for level in (0.8, 0.95):  # split-conformal bands hold on real data (ProfileAR: 83 % / 96 %, a bit wide)
         assert abs(float(np.nanmean(profile.coverage[level])) - level) < 0.03
+        assert abs(float(np.nanmean(direct.coverage[level])) - level) < 0.04
