@@ -10,6 +10,7 @@ from typing import Annotated
 import psycopg
 import typer
 
+from api.forecast_cli import forecast_app
 from ingest.logs import configure_logging
 from ingest.settings import Settings, load_settings
 
@@ -18,6 +19,7 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 device_app = typer.Typer(help="Device registry and broker credentials.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(device_app, name="device")
+app.add_typer(forecast_app, name="forecast")
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", "-c", help="TOML settings file (else URBANPULSE_CONFIG / env vars).")

@@ -1,0 +1,81 @@
+"""``urbanpulse forecast ...``: backtests of the forecasting models from the command line."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+if TYPE_CHECKING:  # the models load on use, so other commands start fast
+    from forecasting.model import Model
+    from forecasting.series import Series
+
+forecast_app = typer.Typer(
+    help="Forecasting models: backtests (and, soon, the forecast service).", no_args_is_help=True
+)
+
+
+def comparison_models(step_s: float, utc_offset_s: float) -> list[Callable[[], Model]]:
+    """The comparison set: seasonal naive (day, week), time-of-week, day-type profile, ProfileAR."""
+    from forecasting.baselines import SeasonalNaive, TimeOfWeekAverage
+    from forecasting.daytype import DayTypeProfile
+    from forecasting.direct import ProfileAR
+
+    day, week = round(86_400 / step_s), round(7 * 86_400 / step_s)
+    return [
+        lambda: SeasonalNaive(day),
+        lambda: SeasonalNaive(week),
+        lambda: TimeOfWeekAverage(utc_offset_s=utc_offset_s),
+        lambda: DayTypeProfile(utc_offset_s=utc_offset_s),
+        lambda: ProfileAR(utc_offset_s=utc_offset_s),
+    ]
+
+
+def series_from_recording(path: Path) -> tuple[Series, list[str]]:
+    """A recording (``simulators.replay`` format) as a batch on its own regular time axis."""
+    import numpy as np
+
+    from forecasting.series import Series
+    from simulators.replay import load
+
+    recording = load(path)
+    if len(recording.times) < 3:
+        raise ValueError(f"{path}: too few time steps to backtest")
+    step = float(np.min(np.diff(recording.times)))
+    columns = np.round((recording.times - recording.times[0]) / step).astype(np.int64)
+    values = np.full((len(recording.sensors), int(columns[-1]) + 1), np.nan)
+    values[:, columns] = recording.values
+    return Series(float(recording.times[0]), step, values), [s.full_name for s in recording.sensors]
+
+
+@forecast_app.command("backtest")
+def backtest(
+    source: Annotated[Path, typer.Argument(help="CSV or Parquet recording: time, sensor (device/kind), value.")],
+    horizon_h: Annotated[float, typer.Option("--horizon", min=0.01, help="Forecast horizon in hours.")] = 3.0,
+    origins: Annotated[int, typer.Option(min=1, max=200, help="Forecast origins, spread over the last part.")] = 8,
+    holdout_days: Annotated[float, typer.Option(min=0.1, help="Origins lie in this many last days.")] = 7.0,
+    utc_offset_h: Annotated[float, typer.Option(help="Local time of the data (profiles follow it).")] = 7.0,
+) -> None:
+    """Compare every model on the same rolling-origin windows; prints MAE per horizon and coverage."""
+    from forecasting.backtest import rolling_origin
+    from simulators.replay import ReplayError
+
+    try:
+        series, _ = series_from_recording(source)
+    except (ReplayError, ValueError) as error:
+        typer.echo(f"urbanpulse forecast backtest: {error}", err=True)
+        raise typer.Exit(2) from error
+    horizon = max(1, round(horizon_h * 3600 / series.step_s))
+    first = max(series.n_time - round(holdout_days * 86_400 / series.step_s), 1)
+    models = comparison_models(series.step_s, utc_offset_h * 3600)
+    try:
+        result = rolling_origin(series, models, horizon, origins, first)
+    except ValueError as error:
+        typer.echo(f"urbanpulse forecast backtest: {error}", err=True)
+        raise typer.Exit(2) from error
+    steps = sorted({1, max(1, horizon // 3), horizon})
+    typer.echo(f"{series.n_series} series, step {series.step_s / 60:g} min, {len(result.origins)} origins, "
+               f"horizon {horizon} steps")  # fmt: skip
+    typer.echo(result.table(steps))
