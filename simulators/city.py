@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from forecasting.calendar import LOCAL_UTC_OFFSET_S
 from simulators import rain, tide, traffic, water
 from simulators.events import Event, detect
 from simulators.faults import Fault, apply_value_faults
@@ -70,7 +71,7 @@ def _day_rng(seed: int, day: int, stream: int) -> np.random.Generator:
 
 
 def _days(start: float, end: float) -> range:
-    offset = rain.LOCAL_UTC_OFFSET_S
+    offset = LOCAL_UTC_OFFSET_S
     return range(int((start + offset) // 86_400), int((end + offset) // 86_400) + 1)
 
 
@@ -78,7 +79,7 @@ def _cells(config: CityConfig, start: float, end: float) -> list[rain.StormCell]
     cells = list(config.storms)
     if config.natural_rain:
         for day in _days(start, end):
-            midnight = day * 86_400 - rain.LOCAL_UTC_OFFSET_S
+            midnight = day * 86_400 - LOCAL_UTC_OFFSET_S
             cells += rain.draw_cells(midnight, midnight + 86_399, _day_rng(config.seed, day, 1))
     return [c for c in cells if c.peak_time + c.duration_s > start and c.peak_time - c.duration_s < end]
 
@@ -86,7 +87,7 @@ def _cells(config: CityConfig, start: float, end: float) -> list[rain.StormCell]
 def _incidents(config: CityConfig, n_segments: int, start: float, end: float) -> list[traffic.Incident]:
     found = []
     for day in _days(start, end):
-        midnight = day * 86_400 - rain.LOCAL_UTC_OFFSET_S
+        midnight = day * 86_400 - LOCAL_UTC_OFFSET_S
         found += traffic.draw_incidents(n_segments, midnight, midnight + 86_400, _day_rng(config.seed, day, 2))
     return [i for i in found if i.end > start and i.start < end]
 

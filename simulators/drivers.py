@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from forecasting.calendar import LOCAL_UTC_OFFSET_S
 from simulators import city
-from simulators.rain import LOCAL_UTC_OFFSET_S
 from simulators.sites import bundled_sites
 
 DAY_S = 86_400.0

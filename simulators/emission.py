@@ -72,10 +72,6 @@ class Emitter:
         self._recent: dict[str, deque[Outgoing]] = {d: deque(maxlen=32) for d in self._faults}
         self._rng = np.random.default_rng([seed, 5])
 
-    @property
-    def devices(self) -> list[str]:
-        return list(self._by_device)
-
     def step(self, when: float, values: npt.NDArray[np.float64]) -> list[Outgoing]:
         """Messages sent at simulated time ``when``; ``values`` (n_sensors,) with NaN for no reading."""
         out: list[Outgoing] = []

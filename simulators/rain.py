@@ -16,7 +16,8 @@ from datetime import UTC, datetime
 import numpy as np
 import numpy.typing as npt
 
-LOCAL_UTC_OFFSET_S = 7 * 3600
+from forecasting.calendar import LOCAL_UTC_OFFSET_S
+
 # Mean storm cells per day over the city, by month (Jan..Dec): about 280 mm/month in the wet season.
 CELLS_PER_DAY = (0.05, 0.03, 0.1, 0.4, 1.6, 2.4, 2.3, 2.4, 2.7, 2.6, 1.5, 0.35)
 CITY_EXTENT_KM = 24.0  # cells are born within this half-width of the city origin
@@ -32,10 +33,6 @@ class StormCell:
     radius_km: float
     vx_km_h: float
     vy_km_h: float
-
-
-def wet_season(unix_s: float) -> bool:
-    return 5 <= datetime.fromtimestamp(unix_s + LOCAL_UTC_OFFSET_S, UTC).month <= 11
 
 
 def draw_cells(start: float, end: float, rng: np.random.Generator) -> list[StormCell]:

@@ -10,14 +10,12 @@ throughput (demand capped by capacity); speed comes from an urban BPR volume-del
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
 
 import numpy as np
 import numpy.typing as npt
 
-from forecasting.calendar import day_types
+from forecasting.calendar import LOCAL_UTC_OFFSET_S, day_types
 
-LOCAL_UTC_OFFSET_S = 7 * 3600
 BPR_ALPHA, BPR_BETA = 0.5, 4.0  # urban arterial volume-delay curve
 CLOSED_DEPTH_M = 0.35  # motorbikes cannot pass deeper water
 TET_DEMAND = 0.35  # share of normal traffic during Tet
@@ -103,7 +101,3 @@ def simulate(
     flow = np.minimum(demand, capacity) * step_s / 3600.0
     counts = rng.poisson(flow).astype(np.float64)
     return counts, speed
-
-
-def local_date(unix_s: float) -> date:
-    return datetime.fromtimestamp(unix_s + LOCAL_UTC_OFFSET_S, UTC).date()
