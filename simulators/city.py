@@ -123,17 +123,22 @@ def simulate(config: CityConfig) -> Simulation:
     xy = grid_km(sites)
     kinds = np.array([s.kind for s in sites])
 
-    # Water: the river tide reaches each site after its lag; streets pond; canals rise with rain.
-    lags = site_column(sites, "tide_lag_min") * 60.0
-    river = tide.predict(times_all, tide.PHU_AN, tide.PHU_AN_Z0_M, lags_s=lags, gains=np.full(len(sites), 0.97))
+    # Water, at streets and canals only: the river tide reaches each after its lag; streets pond;
+    # canals rise with rain.
     cells = _cells(config, float(times_all[0]), float(times_all[-1]) + step)
     rate = rain.intensity(cells, times_all, xy)  # mm/h at every site
-    is_street = kinds == SiteKind.STREET
+    is_street, is_canal = kinds == SiteKind.STREET, kinds == SiteKind.CANAL
+    wet = is_street | is_canal
+    lags = site_column(sites, "tide_lag_min")[wet] * 60.0
+    river = np.full((len(sites), len(times_all)), np.nan)
+    if wet.any():
+        river[wet] = tide.predict(times_all, tide.PHU_AN, tide.PHU_AN_Z0_M, lags_s=lags, gains=np.full(len(lags), 0.97))
     depth = np.zeros((len(sites), len(times_all)))
     if is_street.any():
         streets = water.Streets(site_column(sites, "ground_m")[is_street], site_column(sites, "drain_mm_h")[is_street])
         depth[is_street] = water.street_depth(streets, rate[is_street], river[is_street], step)
-    stage = water.canal_stage(river, rate, step)
+    stage = np.full((len(sites), len(times_all)), np.nan)
+    stage[is_canal] = water.canal_stage(river[is_canal], rate[is_canal], step)
 
     # Traffic on streets and junctions, slowed or closed by water on the nearest street.
     link = _nearest_street(sites, xy)
