@@ -12,6 +12,7 @@ import json
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
@@ -26,11 +27,10 @@ from simulators.city import CityConfig
 from simulators.emission import Emitter
 from simulators.faults import FaultKind, FaultParams
 from simulators.fleet import Fleet
-from simulators.sites import Site, SiteKind, city_sites
+from simulators.sites import Site, city_sites
 from simulators.truth import GroundTruth
 
 MAX_AGE_MARGIN_S = 2 * 86_400.0  # admit a historical scenario's readings, with room for a slow run
-DEFAULT_MAX_AGE_S = 30 * 86_400.0
 
 
 @dataclass(frozen=True)
@@ -101,13 +101,14 @@ class LiveSystem:
         self.fleet: Fleet | None = None
         self._ingest: threading.Thread | None = None
 
-    def connect(self, sites: list[Site], max_age_s: float) -> Fleet:
-        credentials = self.stack.provision_sites(sites, extra=[VENDOR_DEVICE])
+    def connect(self, sites: list[Site], max_age_s: float, bare_devices: Sequence[str] = ()) -> Fleet:
+        """Provision ``sites`` (with their places) and ``bare_devices``, start the ingestor, connect them all."""
+        credentials = self.stack.provision_sites(sites, extra=[*bare_devices, VENDOR_DEVICE])
         env_file = self.stack.write_env_file(credentials[-1])
         print(f"  PostgreSQL  127.0.0.1:{self.stack.postgres.port}   Mosquitto  127.0.0.1:{self.stack.broker.port}",
               file=self.out)  # fmt: skip
         print(f"  connection details and a free test device: source {env_file}", file=self.out)
-        ingestor = Ingestor(self.stack.settings(max_age_s=max(max_age_s, DEFAULT_MAX_AGE_S)), self.metrics)
+        ingestor = Ingestor(self.stack.settings(max_age_s=max_age_s), self.metrics)
         self._ingest = threading.Thread(target=ingestor.run, args=(self._ingest_stop,), name="ingestor", daemon=True)
         self._ingest.start()
         self.fleet = Fleet("127.0.0.1", self.stack.broker.port, credentials[:-1])
@@ -191,10 +192,10 @@ def run_replay(
 ) -> SimulateSummary:
     """Stream a recording (``simulators.replay``) through the devices that measured it."""
     recording = replay.load(source)
-    sites = [Site(d, d, SiteKind.RAIN, 0.0, 0.0, "", "") for d in recording.devices]  # placeless devices
     system = LiveSystem(data_dir, out)
     try:
-        fleet = system.connect(sites, time.time() - float(recording.times[0]) + MAX_AGE_MARGIN_S)
+        age = time.time() - float(recording.times[0]) + MAX_AGE_MARGIN_S
+        fleet = system.connect([], age, bare_devices=recording.devices)  # a recording knows no places
         print(f"  replaying {len(recording.sensors)} sensors, {len(recording.times)} time steps at "
               f"{f'{speed:g}x' if speed > 0 else 'full speed'}", file=out)  # fmt: skip
         emitter = Emitter(recording.sensors, [])
@@ -212,8 +213,8 @@ def run_replay(
     finally:
         _finish_line(out)
         published, final = system.drain_and_stop()
-    summary = SimulateSummary("replay", len(sites), len(recording.sensors), published, final.readings_stored,
-                              final.readings_duplicate, final.quarantined, 0, 0, 0,
+    summary = SimulateSummary("replay", len(recording.devices), len(recording.sensors), published,
+                              final.readings_stored, final.readings_duplicate, final.quarantined, 0, 0, 0,
                               round(time.monotonic() - system.started, 1))  # fmt: skip
     _report(summary, out)
     if summary_json:

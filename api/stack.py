@@ -70,8 +70,9 @@ class LocalStack:
         return [DeviceCredential(d.device_id, d.password) for d in devices]
 
     def settings(self, client_id: str = "urbanpulse-demo-ingest", max_age_s: float | None = None) -> Settings:
-        """Ingestor settings; ``max_age_s`` admits readings as old as a historical scenario's."""
-        validation = ValidationSettings() if max_age_s is None else ValidationSettings(max_age_s=max_age_s)
+        """Ingestor settings; ``max_age_s`` also admits readings that old (never less than the default)."""
+        default = ValidationSettings()
+        validation = default if max_age_s is None else ValidationSettings(max_age_s=max(max_age_s, default.max_age_s))
         return Settings(
             database_url=self.postgres.url(),
             mqtt_url=self.broker.url(broker_auth.INGEST_ACCOUNT, self.ingest_password),

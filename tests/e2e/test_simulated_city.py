@@ -139,6 +139,7 @@ def test_replay_streams_a_recorded_csv_through_mqtt_into_the_database() -> None:
         shutil.rmtree(work, ignore_errors=True)
     assert result.returncode == 0, result.stderr
     assert summary["readings_published"] == summary["readings_stored"] == 61
+    assert summary["sites"] == 2  # the two recorded devices
 
 
 def test_replay_explains_a_bad_recording(tmp_path: Path) -> None:
