@@ -74,7 +74,7 @@ class SeasonalNaive:
         return self
 
     def predict(self, horizon: int, levels: Sequence[float] = DEFAULT_LEVELS) -> Forecast:
-        history = _fitted(self._history, self.name)
+        history = fitted_history(self._history, self.name)
         n = history.n_time
         period = self.period if n >= self.period else 1  # too short for a season: fall back to naive
         steps = np.arange(horizon)
@@ -97,7 +97,7 @@ class SeasonalNaive:
         else:
             errors = np.full((history.n_series, 0, len(knots)), np.nan)
         lower, upper = bands_from_knots(mean, error_quantiles(errors, tuple(levels)), knots)
-        fallback = _without_forecast(mean) | young
+        fallback = without_forecast(mean) | young
         return Forecast(self.name, history.end, history.step_s, mean, lower, upper, fallback)
 
 
@@ -161,27 +161,32 @@ class TimeOfWeekAverage:
 
     def profile_at(self, start: float, n_steps: int) -> Array:
         """The fitted profile on ``n_steps`` columns from ``start`` (history or future): (n_series, n_steps)."""
-        history = _fitted(self._history, self.name)
+        history = fitted_history(self._history, self.name)
         slots = self._slots(history)
         first = self._slot_of(start, history.step_s, slots)
         return self._profile[:, (first + np.arange(n_steps)) % slots]
 
     def predict(self, horizon: int, levels: Sequence[float] = DEFAULT_LEVELS) -> Forecast:
-        history = _fitted(self._history, self.name)
+        history = fitted_history(self._history, self.name)
         mean = self.profile_at(history.end, horizon)
-        widths = error_quantiles(self._calibration_errors(history), tuple(levels))
-        lower = {lv: mean - w for lv, w in widths.items()}
-        upper = {lv: mean + w for lv, w in widths.items()}
-        fallback = _without_forecast(mean)
-        return Forecast(self.name, history.end, history.step_s, mean, lower, upper, fallback)
+        return steady_band_forecast(self.name, history, mean, self._calibration_errors(history), levels)
 
 
-def _without_forecast(mean: Array) -> npt.NDArray[np.bool_]:
+def steady_band_forecast(name: str, history: Series, mean: Array, errors: Array, levels: Sequence[float]) -> Forecast:
+    """A profile's forecast: bands as wide at every step, from ``errors`` (n_series, n_errors, 1)."""
+    widths = error_quantiles(errors, tuple(levels))
+    lower = {lv: mean - w for lv, w in widths.items()}
+    upper = {lv: mean + w for lv, w in widths.items()}
+    return Forecast(name, history.end, history.step_s, mean, lower, upper, without_forecast(mean))
+
+
+def without_forecast(mean: Array) -> npt.NDArray[np.bool_]:
     """Series the model could say nothing about (e.g. no finite value at all)."""
     return np.asarray(~np.isfinite(mean).all(axis=1), dtype=np.bool_)
 
 
-def _fitted(history: Series | None, name: str) -> Series:
+def fitted_history(history: Series | None, name: str) -> Series:
+    """The history a model was fitted on; predicting before fitting is a programming error."""
     if history is None:
         raise RuntimeError(f"{name}: call fit(history) before predict()")
     return history

@@ -14,9 +14,8 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-from forecasting.baselines import DEFAULT_LEVELS
+from forecasting.baselines import DEFAULT_LEVELS, fitted_history, steady_band_forecast
 from forecasting.calendar import LOCAL_UTC_OFFSET_S, day_types, local_days
-from forecasting.intervals import error_quantiles
 from forecasting.series import Array, Forecast, Series
 
 HOLIDAY, TET = 7, 8
@@ -87,19 +86,15 @@ class DayTypeProfile:
         return self
 
     def profile_at(self, start: float, n_steps: int) -> Array:
-        history = self._fitted()
+        history = fitted_history(self._history, self.name)
         times = start + history.step_s * np.arange(n_steps, dtype=np.float64)
         values: Array = self._curves[:, self.groups(times), self._slot(times, history.step_s)]
         return values
 
     def predict(self, horizon: int, levels: Sequence[float] = DEFAULT_LEVELS) -> Forecast:
-        history = self._fitted()
+        history = fitted_history(self._history, self.name)
         mean = self.profile_at(history.end, horizon)
-        widths = error_quantiles(self._calibration_errors(history), tuple(levels))
-        lower = {lv: mean - w for lv, w in widths.items()}
-        upper = {lv: mean + w for lv, w in widths.items()}
-        unfit: npt.NDArray[np.bool_] = np.asarray(~np.isfinite(mean).all(axis=1), dtype=np.bool_)
-        return Forecast(self.name, history.end, history.step_s, mean, lower, upper, unfit)
+        return steady_band_forecast(self.name, history, mean, self._calibration_errors(history), levels)
 
     def _calibration_errors(self, history: Series) -> Array:
         """Errors on the last quarter of curves fitted on the first three quarters (split conformal)."""
@@ -111,8 +106,3 @@ class DayTypeProfile:
             fitted = early[:, self.groups(late), self._slot(late, history.step_s)]
             self._residuals = (history.values[:, split:] - fitted)[:, :, None]
         return self._residuals
-
-    def _fitted(self) -> Series:
-        if self._history is None:
-            raise RuntimeError(f"{self.name}: call fit(history) before predict()")
-        return self._history

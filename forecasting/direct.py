@@ -23,8 +23,10 @@ from forecasting.baselines import (
     DEFAULT_LEVELS,
     TimeOfWeekAverage,
     bands_from_knots,
+    fitted_history,
     horizon_knots,
     interpolate_knots,
+    without_forecast,
 )
 from forecasting.calendar import local_days
 from forecasting.intervals import error_quantiles
@@ -77,9 +79,7 @@ class ProfileAR:
         return residual
 
     def predict(self, horizon: int, levels: Sequence[float] = DEFAULT_LEVELS) -> Forecast:
-        if self._history is None:
-            raise RuntimeError(f"{self.name}: call fit(history) before predict()")
-        history = self._history
+        history = fitted_history(self._history, self.name)
         profile = self._profile.profile_at(history.end, horizon)
         knots = horizon_knots(horizon)
         origins = self._origins(history.n_time, int(knots[-1]))
@@ -94,8 +94,7 @@ class ProfileAR:
         else:  # too short to learn the residual: the profile's own bands
             fallback_forecast = self._profile.predict(horizon, levels)
             lower, upper = fallback_forecast.lower, fallback_forecast.upper
-        unfit: npt.NDArray[np.bool_] = np.asarray(~np.isfinite(mean).all(axis=1), dtype=np.bool_)
-        return Forecast(self.name, history.end, history.step_s, mean, lower, upper, unfit)
+        return Forecast(self.name, history.end, history.step_s, mean, lower, upper, without_forecast(mean))
 
     def _origins(self, n_time: int, last_knot: int) -> npt.NDArray[np.int64]:
         """Training origins (first forecast column) that have ``lags`` before and every knot after."""
