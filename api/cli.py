@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import psycopg
 import typer
@@ -13,6 +13,9 @@ import typer
 from api.forecast_cli import forecast_app
 from ingest.logs import configure_logging
 from ingest.settings import Settings, load_settings
+
+if TYPE_CHECKING:  # the simulator loads on use, so other commands start fast
+    from api.simulate import SimulateSummary
 
 app = typer.Typer(help="UrbanPulse: proactive flood and traffic operations for a megacity.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -46,10 +49,8 @@ TruthOption = Annotated[Path | None, typer.Option(help="Write the ground truth (
 SummaryOption = Annotated[Path | None, typer.Option(help="Write a JSON summary here at the end.")]
 
 
-def _simulate_exit(summary: object) -> None:
-    from api.simulate import SimulateSummary
-
-    assert isinstance(summary, SimulateSummary)
+def _simulate_exit(summary: SimulateSummary) -> None:
+    """Exit 1 when something published was neither stored nor a recognised duplicate."""
     if summary.readings_stored + summary.duplicates_ignored < summary.readings_published:
         raise typer.Exit(1)
 
