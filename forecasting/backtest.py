@@ -16,6 +16,7 @@ import numpy as np
 from forecasting import metrics
 from forecasting.model import Model
 from forecasting.series import Array, Series
+from forecasting.water import WaterLevelModel
 
 
 @dataclass(frozen=True)
@@ -103,3 +104,23 @@ def rolling_origin(
             )
         )
     return Backtest(series.step_s, origins, tuple(scores))
+
+
+def warning_probabilities(
+    model: WaterLevelModel, series: Series, origins: Sequence[int], horizon: int, thresholds: Array
+) -> Array:
+    """``P(level > threshold within horizon)`` issued at each origin (n_series, n_origins), as a service would.
+
+    The model is fitted once on the history before the first origin, then updated with the data
+    up to each origin (the coefficients are not refitted inside the window; that is what the
+    forecast service does between its refits).
+    """
+    if not origins:
+        return np.zeros((series.n_series, 0))
+    model.fit(Series(series.start, series.step_s, series.values[:, : origins[0]]))
+    issued = np.empty((series.n_series, len(origins)))
+    for j, origin in enumerate(origins):
+        model.update(Series(series.start, series.step_s, series.values[:, :origin]))
+        model.predict(horizon)
+        issued[:, j] = model.exceedance(thresholds)[:, -1]
+    return issued

@@ -21,7 +21,7 @@ def error_quantiles(errors: Array, levels: tuple[float, ...]) -> dict[float, Arr
     The quantile is taken at ``ceil((n + 1) * level) / n`` of the n available errors, the
     finite-sample correction of split-conformal prediction.
     """
-    magnitude = np.abs(errors)
+    magnitude = np.sort(np.abs(errors), axis=1)  # once for every level; NaN sort last
     counts = np.sum(np.isfinite(magnitude), axis=1)  # (n_series, horizon)
     pooled_counts = counts.sum(axis=0)  # (horizon,)
     widths: dict[float, Array] = {}
@@ -45,9 +45,8 @@ def error_quantiles(errors: Array, levels: tuple[float, ...]) -> dict[float, Arr
     return widths
 
 
-def _nan_quantile_along_origins(magnitude: Array, q: Array) -> Array:
-    """Quantile ``q[s, h]`` of ``magnitude[s, :, h]`` ignoring NaN, vectorised by sorting once."""
-    ordered = np.sort(magnitude, axis=1)  # NaN sort last
+def _nan_quantile_along_origins(ordered: Array, q: Array) -> Array:
+    """Quantile ``q[s, h]`` of ``ordered[s, :, h]`` (sorted along origins, NaN last), ignoring NaN."""
     counts = np.sum(np.isfinite(ordered), axis=1)  # (n_series, horizon)
     position = q * np.maximum(counts - 1, 0)
     below = np.floor(position).astype(np.int64)

@@ -73,20 +73,29 @@ class EventSkill:
                           self.false_alarms + other.false_alarms, self.lead_times_s + other.lead_times_s)  # fmt: skip
 
 
-def event_skill(event_starts: Sequence[float], warnings: Sequence[float], max_lead_s: float) -> EventSkill:
-    """Skill of ``warnings`` (issue times) for ``event_starts`` at one place.
+def event_skill(
+    events: Sequence[tuple[float, float]], warnings: Sequence[float], max_lead_s: float, gap_s: float = 0.0
+) -> EventSkill:
+    """Skill of ``warnings`` (issue times of a repeated warning) for ``events`` (start, end) at one place.
 
-    Each event is hit by the earliest warning in ``[start - max_lead_s, start]``. A warning that
-    lies in no event's window is a false alarm; several warnings for one event count once.
+    Each event is hit by the earliest warning in ``[start - max_lead_s, start]``; its lead time is
+    the time from that warning to the start. Warnings repeat every forecast cycle, so issues at
+    most ``gap_s`` apart form one episode; an episode with no issue between any event's
+    ``start - max_lead_s`` and its ``end`` is one false alarm. (A warning that goes on while the
+    water is already up is neither a hit nor a false alarm.)
     """
-    starts = np.sort(np.asarray(event_starts, dtype=np.float64))
+    spans = np.asarray(events, dtype=np.float64).reshape(-1, 2)
     issued = np.sort(np.asarray(warnings, dtype=np.float64))
     leads: list[float] = []
-    for start in starts:
+    for start in np.sort(spans[:, 0]):
         early = issued[(issued >= start - max_lead_s) & (issued <= start)]
         if len(early):
             leads.append(float(start - early[0]))
     useful = np.zeros(len(issued), dtype=bool)
-    for start in starts:
-        useful |= (issued >= start - max_lead_s) & (issued <= start)
-    return EventSkill(len(leads), len(starts) - len(leads), int((~useful).sum()), tuple(leads))
+    for start, end in spans:
+        useful |= (issued >= start - max_lead_s) & (issued <= end)
+    episode = np.concatenate([[0], np.cumsum(np.diff(issued) > gap_s)]) if len(issued) else np.zeros(0, np.int64)
+    n_episodes = int(episode[-1]) + 1 if len(issued) else 0
+    useful_episodes = np.zeros(n_episodes, dtype=bool)
+    np.logical_or.at(useful_episodes, episode, useful)
+    return EventSkill(len(leads), len(spans) - len(leads), int((~useful_episodes).sum()), tuple(leads))

@@ -12,6 +12,7 @@ from forecasting.daytype import DayTypeProfile
 from forecasting.direct import ProfileAR
 from forecasting.model import Model
 from forecasting.series import Series
+from forecasting.water import WaterLevelModel
 
 STEP = 300.0
 DAY = 288  # steps
@@ -24,19 +25,29 @@ MODELS: dict[str, Callable[[], Model]] = {
     "time_of_week": lambda: TimeOfWeekAverage(),
     "profile_ar": lambda: ProfileAR(period_s=86_400.0),
     "day_type_profile": lambda: DayTypeProfile(),
+    "water_level": lambda: WaterLevelModel(),
 }
 
 
-def _daily(n_series: int, days: int, noise: float = 0.1, seed: int = 0) -> np.ndarray:
+# The rhythm each model is built for: a day for the profile models, the M2 tide for the water model.
+RHYTHM_STEPS = {"water_level": 12.4206012 * 3600 / STEP}
+
+
+def _daily(n_series: int, days: int, noise: float = 0.1, seed: int = 0, period: float = DAY) -> np.ndarray:
     rng = np.random.default_rng(seed)
     t = np.arange(days * DAY)
     phase = rng.uniform(0, 2 * np.pi, (n_series, 1))
-    return 1.0 + np.sin(2 * np.pi * t / DAY + phase) + rng.normal(0, noise, (n_series, len(t)))
+    return 1.0 + np.sin(2 * np.pi * t / period + phase) + rng.normal(0, noise, (n_series, len(t)))
 
 
 @pytest.fixture(params=sorted(MODELS))
 def make_model(request: pytest.FixtureRequest) -> Callable[[], Model]:
     return MODELS[request.param]
+
+
+@pytest.fixture
+def rhythm(make_model: Callable[[], Model]) -> float:
+    return RHYTHM_STEPS.get(make_model().name, DAY)
 
 
 def test_shapes_axis_and_nested_bands(make_model: Callable[[], Model]) -> None:
@@ -71,8 +82,8 @@ def test_prediction_needs_a_fit(make_model: Callable[[], Model]) -> None:
         make_model().predict(12)
 
 
-def test_intervals_cover_close_to_their_nominal_level(make_model: Callable[[], Model]) -> None:
-    values = _daily(200, 57, noise=0.2, seed=3)  # eight weeks: a weekly profile needs several weeks
+def test_intervals_cover_close_to_their_nominal_level(make_model: Callable[[], Model], rhythm: float) -> None:
+    values = _daily(200, 57, noise=0.2, seed=3, period=rhythm)  # eight weeks: a weekly profile needs several weeks
     history, future = values[:, : 56 * DAY], values[:, 56 * DAY :]
     forecast = make_model().fit(Series(START, STEP, history)).predict(DAY // 4)
     for level in (0.8, 0.95):

@@ -28,15 +28,23 @@ def test_coverage_counts_actuals_inside_their_band() -> None:
     assert metrics.coverage(actual, actual - 0.5, np.array([2.0, 1.0, 3.5, 0.0])) == pytest.approx(2 / 3)
 
 
-def test_event_skill_scores_hits_misses_false_alarms_and_lead() -> None:
+def test_event_skill_scores_hits_misses_false_alarm_episodes_and_lead() -> None:
     hour = 3600.0
-    starts = [10 * hour, 30 * hour, 50 * hour]
-    warnings = [9 * hour, 9.5 * hour, 29.9 * hour, 40 * hour, 51 * hour]  # 51 h: after the start, too late
-    skill = metrics.event_skill(starts, warnings, max_lead_s=3 * hour)
+    events = [(10 * hour, 11 * hour), (30 * hour, 32 * hour), (50 * hour, 52 * hour)]
+    warnings = [
+        9 * hour, 9.5 * hour, 10.5 * hour,  # one episode: hits the first event an hour ahead, goes on during it
+        29.9 * hour,  # hits the second
+        40 * hour, 40.1 * hour, 40.2 * hour,  # one false alarm of three issues
+        45 * hour,  # another
+        51 * hour,  # during the third event: too late to be a hit, not false either
+    ]  # fmt: skip
+    skill = metrics.event_skill(events, warnings, max_lead_s=3 * hour, gap_s=0.1 * hour)
     assert (skill.hits, skill.misses, skill.false_alarms) == (2, 1, 2)
-    assert skill.lead_times_s == (hour, 0.1 * hour)
+    assert skill.lead_times_s == (hour, pytest.approx(0.1 * hour))
     assert skill.hit_rate == pytest.approx(2 / 3) and skill.false_alarm_ratio == pytest.approx(0.5)
-    total = skill + metrics.event_skill([5 * hour], [], 3 * hour)
+    separate = metrics.event_skill(events, warnings, max_lead_s=3 * hour, gap_s=0.0)
+    assert separate.false_alarms == 4  # without episodes every issue counts
+    total = skill + metrics.event_skill([(5 * hour, 6 * hour)], [], 3 * hour)
     assert total.misses == 2 and total.median_lead_s == pytest.approx(0.55 * hour)
 
 
