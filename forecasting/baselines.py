@@ -125,23 +125,62 @@ class TimeOfWeekAverage:
     def _slot_of(self, start: float, step_s: float, slots: int) -> int:
         return int(((start + self.utc_offset_s) % self.period_s) // step_s) % slots
 
+    def _by_period(self, values: Array, start: float, step_s: float, slots: int) -> tuple[Array, int]:
+        """``values`` laid out as (n_series, periods, slots), NaN-padded to whole periods (a view when aligned)."""
+        offset = self._slot_of(start, step_s, slots)
+        n, n_time = values.shape
+        periods = -(-(offset + n_time) // slots)
+        if offset == 0 and n_time == periods * slots:
+            return values.reshape(n, periods, slots), offset
+        padded = np.full((n, periods * slots), np.nan)
+        padded[:, offset : offset + n_time] = values
+        return padded.reshape(n, periods, slots), offset
+
     def _profile_of(self, values: Array, start: float, step_s: float, slots: int) -> Array:
         """(n_series, slots) mean per slot: pad to whole periods and average over them, NaN-aware."""
-        offset = self._slot_of(start, step_s, slots)
-        n = values.shape[1]
-        periods = -(-(offset + n) // slots)
-        padded = np.full((values.shape[0], periods * slots), np.nan)
-        padded[:, offset : offset + n] = values
-        stacked = padded.reshape(values.shape[0], periods, slots)
+        stacked, _ = self._by_period(values, start, step_s, slots)
         finite = np.isfinite(stacked)
-        counts = finite.sum(axis=1)
-        sums = np.where(finite, stacked, 0.0).sum(axis=1)
-        profile = np.divide(sums, counts, out=np.full(sums.shape, np.nan), where=counts > 0)
-        # A slot never seen takes the series' overall mean; a series never seen stays NaN.
-        total, seen = sums.sum(axis=1), counts.sum(axis=1)
-        overall = np.divide(total, seen, out=np.full(total.shape, np.nan), where=seen > 0)
-        filled: Array = np.where(counts > 0, profile, overall[:, None])
-        return filled
+        return _slot_means(np.where(finite, stacked, 0.0).sum(axis=1), finite.sum(axis=1))
+
+    def cross_fitted_residual(self, history: Series, held_out: npt.NDArray[np.bool_]) -> Array:
+        """Each column's residual against the profile of the *other* side (``held_out`` or not).
+
+        Fits this profile on the whole history as well. Works on runs of columns that share a
+        period and a side (a day, typically): each run adds into its slots' sums in one slab, so
+        10,000 series x two weeks cost a few passes over the data, not a copy and refit per side.
+        """
+        values = history.values
+        n, n_time = values.shape
+        slots = self._slots(history)
+        offset = self._slot_of(history.start, history.step_s, slots)
+        column = np.arange(n_time)
+        edges = (column + offset) % slots == 0
+        edges[1:] |= held_out[1:] != held_out[:-1]
+        starts = np.flatnonzero(edges | (column == 0))
+        runs = [(int(a), int(b), int((a + offset) % slots), int(not held_out[a]))
+                for a, b in zip(starts, np.append(starts[1:], n_time), strict=True)]  # fmt: skip
+        # Counts per slot are the same for every series but for its missing values: count those only.
+        sums = np.zeros((2, n, slots))
+        seen = np.zeros((2, 1, slots))
+        missing: Array | None = None
+        for a, b, slot, side in runs:  # a Python loop over runs (days), each a slab of all series
+            chunk = values[:, a:b]
+            gaps = np.isnan(chunk)
+            seen[side, :, slot : slot + b - a] += 1
+            if gaps.any():
+                missing = np.zeros((2, n, slots)) if missing is None else missing
+                missing[side, :, slot : slot + b - a] += gaps
+                chunk = np.where(gaps, 0.0, chunk)
+            sums[side, :, slot : slot + b - a] += chunk
+        counts = seen if missing is None else seen - missing
+        self._history = history
+        self._profile = _slot_means(sums[0] + sums[1], counts[0] + counts[1])
+        self._residuals = None
+        profiles = [_slot_means(sums[side], counts[side]) for side in (0, 1)]
+        residual = np.empty((n, n_time))
+        for a, b, slot, side in runs:
+            np.subtract(values[:, a:b], profiles[1 - side][:, slot : slot + b - a], out=residual[:, a:b])
+        return residual
 
     def fit(self, history: Series) -> TimeOfWeekAverage:
         self._history = history
@@ -170,6 +209,21 @@ class TimeOfWeekAverage:
         history = fitted_history(self._history, self.name)
         mean = self.profile_at(history.end, horizon)
         return steady_band_forecast(self.name, history, mean, self._calibration_errors(history), levels)
+
+
+def _slot_means(sums: Array, counts: Array) -> Array:
+    """Mean per slot of ``sums`` (n, slots) over ``counts`` (n or 1, slots: one row when shared by all).
+
+    A slot never seen takes the series' overall mean; a series never seen stays NaN.
+    """
+    total, seen = sums.sum(axis=1), np.broadcast_to(counts.sum(axis=1), (len(sums),))
+    overall = np.divide(total, seen, out=np.full(total.shape, np.nan), where=seen > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        means: Array = sums / counts  # NaN where never seen, fixed below
+    unseen = np.broadcast_to(counts == 0, means.shape)
+    if unseen.any():
+        means[unseen] = np.broadcast_to(overall[:, None], means.shape)[unseen]
+    return means
 
 
 def steady_band_forecast(name: str, history: Series, mean: Array, errors: Array, levels: Sequence[float]) -> Forecast:

@@ -85,6 +85,18 @@ class DayTypeProfile:
         self._residuals = None
         return self
 
+    def cross_fitted_residual(self, history: Series, held_out: npt.NDArray[np.bool_]) -> Array:
+        """Each column's residual against curves fitted on the other side; then fitted on everything."""
+        times = history.times()
+        residual = np.full(history.values.shape, np.nan)
+        for side in (held_out, ~held_out):
+            curves = self._curves_of(np.where(side[None, :], np.nan, history.values), times, history.step_s)
+            residual[:, side] = (
+                history.values[:, side] - curves[:, self.groups(times[side]), self._slot(times[side], history.step_s)]
+            )
+        self.fit(history)
+        return residual
+
     def profile_at(self, start: float, n_steps: int) -> Array:
         history = fitted_history(self._history, self.name)
         times = start + history.step_s * np.arange(n_steps, dtype=np.float64)

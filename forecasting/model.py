@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
+import numpy as np
+import numpy.typing as npt
+
 from forecasting.series import Array, Forecast, Series
 
 
@@ -28,3 +31,8 @@ class Profile(Model, Protocol):
     """A model that is a deterministic rhythm, readable at any time span (for models built on it)."""
 
     def profile_at(self, start: float, n_steps: int) -> Array: ...
+
+    def cross_fitted_residual(self, history: Series, held_out: npt.NDArray[np.bool_]) -> Array:
+        """Residuals of the ``held_out`` columns against the profile fitted on the others, and vice
+        versa; leaves the profile fitted on the whole history."""
+        ...
