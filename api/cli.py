@@ -11,8 +11,8 @@ import psycopg
 import typer
 
 from api.forecast_cli import forecast_app
+from api.options import ConfigOption, server_settings
 from ingest.logs import configure_logging
-from ingest.settings import Settings, load_settings
 
 if TYPE_CHECKING:  # the simulator loads on use, so other commands start fast
     from api.simulate import SimulateSummary
@@ -23,17 +23,6 @@ device_app = typer.Typer(help="Device registry and broker credentials.", no_args
 app.add_typer(db_app, name="db")
 app.add_typer(device_app, name="device")
 app.add_typer(forecast_app, name="forecast")
-
-ConfigOption = Annotated[
-    Path | None, typer.Option("--config", "-c", help="TOML settings file (else URBANPULSE_CONFIG / env vars).")
-]
-
-
-def _settings(config: Path | None) -> Settings:
-    settings = load_settings(config)
-    configure_logging(settings.log_level, settings.log_format)
-    return settings
-
 
 ScenarioOption = Annotated[
     str, typer.Option(help="normal-day, monsoon-storm, tet-holiday or sensor-faults (see docs/simulators.md).")
@@ -154,7 +143,7 @@ def ingest(config: ConfigOption = None) -> None:
     from ingest.metrics import IngestMetrics
     from ingest.service import Ingestor
 
-    settings = _settings(config)
+    settings = server_settings(config)
     metrics = IngestMetrics()
     if settings.ingest.metrics_port:
         start_http_server(settings.ingest.metrics_port, addr=settings.ingest.metrics_host, registry=metrics.registry)
@@ -186,7 +175,7 @@ def db_migrate(config: ConfigOption = None) -> None:
     """Apply pending schema migrations (safe to run from several processes at once)."""
     from ingest.storage.migrate import migrate
 
-    settings = _settings(config)
+    settings = server_settings(config)
     applied = migrate(settings.database_url)
     typer.echo(f"applied {len(applied)} migration(s)" + "".join(f"\n  {m.version:04d} {m.name}" for m in applied))
 
@@ -209,7 +198,7 @@ def device_add(
     from ingest.embedded.mosquitto import update_running_broker
     from ingest.provisioning import provision_device
 
-    settings = _settings(config)
+    settings = server_settings(config)
     try:
         with psycopg.connect(settings.database_url, autocommit=True) as conn:
             device = provision_device(
@@ -240,7 +229,7 @@ def device_configure(
     from edge.protocol import ProtocolError, RemoteConfig, SensorSetting
     from ingest.remote_config import PushError, push_config
 
-    settings = _settings(config)
+    settings = server_settings(config)
     sensors: dict[str, dict[str, object]] = {}
     try:
         for item in interval or []:
@@ -264,7 +253,7 @@ def device_list(config: ConfigOption = None) -> None:
     """List devices with their location and sensor count."""
     from ingest.storage.registry import list_devices
 
-    settings = _settings(config)
+    settings = server_settings(config)
     with psycopg.connect(settings.database_url) as conn:
         devices = list_devices(conn)
     typer.echo(f"{'device':<24} {'sensors':>7}  {'district':<16} {'ward':<16} location")

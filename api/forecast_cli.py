@@ -8,12 +8,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from api.options import ConfigOption, server_settings
+
 if TYPE_CHECKING:  # the models load on use, so other commands start fast
     from forecasting.model import Model
     from forecasting.series import Series
 
 forecast_app = typer.Typer(
-    help="Forecasting models: backtests (and, soon, the forecast service).", no_args_is_help=True
+    help="Forecasts: the service that writes them, backtests, flood-warning skill.", no_args_is_help=True
 )
 
 
@@ -79,3 +81,43 @@ def backtest(
     typer.echo(f"{series.n_series} series, step {series.step_s / 60:g} min, {len(result.origins)} origins, "
                f"horizon {horizon} steps")  # fmt: skip
     typer.echo(result.table(steps))
+
+
+@forecast_app.command("run")
+def run(
+    config: ConfigOption = None,
+    once: Annotated[bool, typer.Option("--once", help="Issue one forecast and exit.")] = False,
+) -> None:
+    """Forecast every water-level and traffic sensor from the database into the forecasts table.
+
+    Runs until interrupted, issuing whenever a new 5-minute bucket is complete (settings:
+    [forecast] in the TOML file, URBANPULSE_FORECAST__* variables).
+    """
+    import threading
+    from datetime import UTC, datetime
+
+    import psycopg
+
+    from forecasting.service import run_cycle, run_service
+
+    settings = server_settings(config)
+    try:
+        settings.forecast.shard_pair()
+    except ValueError as error:
+        typer.echo(f"urbanpulse forecast run: {error}", err=True)
+        raise typer.Exit(2) from error
+    if once:
+        try:
+            with psycopg.connect(settings.database_url) as conn:
+                result = run_cycle(conn, datetime.now(UTC), settings.forecast)
+        except psycopg.Error as error:
+            typer.echo(f"urbanpulse forecast run: {error}", err=True)
+            raise typer.Exit(1) from error
+        typer.echo(f"issued {result.issued_at.isoformat()}: {result.sensors} sensors, {result.fallbacks} fallbacks, "
+                   f"{result.rows_written} rows in {result.seconds:.2f} s")  # fmt: skip
+        return
+    stop = threading.Event()
+    try:
+        run_service(settings.database_url, settings.forecast, stop)
+    except KeyboardInterrupt:
+        stop.set()

@@ -17,9 +17,21 @@ from ingest.embedded.postgres import PostgresOptions, PostgresServer
 from ingest.settings import IngestSettings, Settings, ValidationSettings
 from ingest.storage.migrate import migrate
 from simulators.fleet import DeviceCredential
-from simulators.sites import Site
+from simulators.sites import Site, alarm_levels
 
 VENDOR_DEVICE = "demo-vendor"  # a device left free for people trying the protocol by hand
+
+
+def site_details(site: Site) -> dict[str, object]:
+    """A simulated site as its device is registered: place, ward, district, kind and alarm levels."""
+    return {
+        "display_name": site.name,
+        "ward": site.ward,
+        "district": site.district,
+        "latitude": site.lat,
+        "longitude": site.lon,
+        "metadata": {"site_kind": site.kind, "alarm_levels": alarm_levels(site)},
+    }
 
 
 @dataclass
@@ -47,16 +59,7 @@ class LocalStack:
 
     def provision_sites(self, sites: list[Site], extra: list[str]) -> list[DeviceCredential]:
         """One device per simulated site, registered with its place; then the ``extra`` bare devices."""
-        details: dict[str, dict[str, object]] = {
-            s.site_id: {
-                "display_name": s.name,
-                "ward": s.ward,
-                "district": s.district,
-                "latitude": s.lat,
-                "longitude": s.lon,
-            }  # fmt: skip
-            for s in sites
-        }
+        details = {s.site_id: site_details(s) for s in sites}
         return self._provision({**details, **{d: {} for d in extra}})
 
     def _provision(self, devices_details: dict[str, dict[str, object]]) -> list[DeviceCredential]:

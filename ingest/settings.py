@@ -50,6 +50,20 @@ class ValidationSettings(BaseModel):
         return ValidationLimits(self.max_payload_bytes, self.max_future_skew_s, self.max_age_s)
 
 
+class ForecastSettings(BaseModel):
+    every_s: float = Field(60.0, gt=0, description="how often the service looks for a new 5-minute bucket")
+    history_days: float = Field(14.0, gt=0, description="history each cycle fits on")
+    horizon_h: float = Field(3.0, gt=0, le=72, description="how far ahead every sensor is forecast")
+    keep_days: float = Field(2.0, gt=0, description="older issues are deleted from the forecasts table")
+    shard: str = Field("0/1", pattern=r"^\d+/[1-9]\d*$", description="K/N: this copy forecasts sensor ids = K mod N")
+
+    def shard_pair(self) -> tuple[int, int]:
+        index, count = (int(part) for part in self.shard.split("/"))
+        if index >= count:
+            raise ValueError(f"shard {self.shard}: K must be below N")
+        return index, count
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="URBANPULSE_", env_nested_delimiter="__", extra="forbid")
 
@@ -59,6 +73,7 @@ class Settings(BaseSettings):
     log_format: str = Field("text", pattern="^(text|json)$")
     ingest: IngestSettings = IngestSettings()
     validation: ValidationSettings = ValidationSettings()
+    forecast: ForecastSettings = ForecastSettings()
 
     @field_validator("mqtt_url")
     @classmethod

@@ -133,6 +133,19 @@ def city_sites(n: int, seed: int = 0) -> list[Site]:
     return base + extra
 
 
+def alarm_levels(site: Site) -> dict[str, float]:
+    """The levels a site's sensors alarm at (kind -> level): flood depth on streets, alarm level I on canals,
+    congestion speed on roads. Registered with the site's device, read by the forecast service."""
+    levels: dict[str, float] = {}
+    if site.kind == SiteKind.STREET:
+        levels["water_level"] = STREET_FLOOD_DEPTH_M
+    if site.kind == SiteKind.CANAL:
+        levels["water_level"] = CANAL_ALARM_M
+    if "traffic_speed" in site.sensor_kinds:
+        levels["traffic_speed"] = CONGESTED_SPEED_KMH
+    return levels
+
+
 def sensors_of(sites: list[Site]) -> list[SensorRef]:
     """Every sensor of every site, in site order (the row order of the simulator's arrays)."""
     refs: list[SensorRef] = []

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import psycopg
+from psycopg.types.json import Jsonb
 
 from edge import protocol
 
@@ -31,23 +32,29 @@ def add_device(
     district: str | None = None,
     latitude: float | None = None,
     longitude: float | None = None,
+    metadata: dict[str, object] | None = None,
 ) -> None:
-    """Create the device, or rotate its credential and update the details given."""
+    """Create the device, or rotate its credential and update the details given.
+
+    ``metadata`` is merged into the stored one; ``alarm_levels`` (kind -> level, e.g.
+    ``{"water_level": 1.4}``) is what the forecast service turns into exceedance probabilities.
+    """
     if not protocol.DEVICE_ID_PATTERN.match(device_id):
         raise protocol.ProtocolError(
             f"invalid device id {device_id!r}: 2-63 chars of lowercase letters, digits and '-'"
         )
     conn.execute(
-        """INSERT INTO devices (device_id, credential_hash, display_name, ward, district, latitude, longitude)
-           VALUES (%s, %s, %s, %s, %s, %s, %s)
+        """INSERT INTO devices (device_id, credential_hash, display_name, ward, district, latitude, longitude, metadata)
+           VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
            ON CONFLICT (device_id) DO UPDATE SET
+               metadata = devices.metadata || EXCLUDED.metadata,
                credential_hash = EXCLUDED.credential_hash,
                display_name = coalesce(EXCLUDED.display_name, devices.display_name),
                ward = coalesce(EXCLUDED.ward, devices.ward),
                district = coalesce(EXCLUDED.district, devices.district),
                latitude = coalesce(EXCLUDED.latitude, devices.latitude),
                longitude = coalesce(EXCLUDED.longitude, devices.longitude)""",
-        (device_id, credential_hash, display_name, ward, district, latitude, longitude),
+        (device_id, credential_hash, display_name, ward, district, latitude, longitude, Jsonb(metadata or {})),
     )
 
 
