@@ -53,16 +53,21 @@ def demo(
     data_dir: DataDirOption = Path(".urbanpulse"),
     truth: TruthOption = None,
     summary_json: SummaryOption = None,
+    history_days: Annotated[
+        float, typer.Option(min=0, max=28, help="Days of history before the day, written straight to the database.")
+    ] = 21.0,
 ) -> None:
-    """Run the whole system locally: private PostgreSQL and Mosquitto, ingestor, the virtual city.
+    """Run the whole system locally: private PostgreSQL and Mosquitto, ingestor, forecasts, the virtual city.
 
-    Replays the scenario's day ending now at SPEED, so the readings are fresh.
+    Seeds weeks of history, then replays the scenario's day ending now at SPEED (fresh readings)
+    while the forecast service issues a forecast for every completed 5-minute bucket.
     """
     from api.simulate import SimulateOptions, run_simulation
 
     configure_logging("WARNING")
     options = SimulateOptions(scenario, sites, speed, ending_now=True, duration_s=duration, data_dir=data_dir,
-                              truth_path=truth, summary_json=summary_json)  # fmt: skip
+                              truth_path=truth, summary_json=summary_json, history_days=history_days,
+                              forecast=True)  # fmt: skip
     _simulate_exit(run_simulation(options))
 
 

@@ -14,16 +14,21 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
+import psycopg
+
+from api.seed import write_history
 from api.stack import VENDOR_DEVICE, LocalStack
+from forecasting.service import CycleResult, run_service
 from ingest.embedded.waiting import WaitTimeout, wait_until
 from ingest.metrics import IngestMetrics, IngestSnapshot
 from ingest.service import Ingestor
+from ingest.settings import ForecastSettings
 from simulators import replay, run, scenarios
-from simulators.city import CityConfig
+from simulators.city import CityConfig, simulate
 from simulators.emission import Emitter
 from simulators.faults import FaultKind, FaultParams
 from simulators.fleet import Fleet
@@ -31,6 +36,7 @@ from simulators.sites import Site, city_sites
 from simulators.truth import GroundTruth
 
 MAX_AGE_MARGIN_S = 2 * 86_400.0  # admit a historical scenario's readings, with room for a slow run
+HISTORY_STEP_S = 300.0  # seeded history: the forecasts read 5-minute buckets anyway
 
 
 @dataclass(frozen=True)
@@ -48,6 +54,8 @@ class SimulateOptions:
     truth_path: Path | None = None
     summary_json: Path | None = None
     faults: dict[FaultKind, FaultParams] | None = None  # sensor-faults: the plan (default: one of each kind)
+    history_days: float = 0.0  # simulated days before the scenario written straight to the database
+    forecast: bool = False  # run the forecast service on the simulated clock
 
 
 @dataclass(frozen=True)
@@ -63,6 +71,8 @@ class SimulateSummary:
     congestion_events: int
     faults_injected: int
     seconds: float
+    history_readings: int = 0
+    forecasts_issued: int = 0
 
 
 def city_config(options: SimulateOptions, now: float | None = None) -> CityConfig:
@@ -100,6 +110,10 @@ class LiveSystem:
         self._ingest_stop = threading.Event()  # ends the ingestor, once everything is stored
         self.fleet: Fleet | None = None
         self._ingest: threading.Thread | None = None
+        self.sim_now = 0.0  # the simulated clock, as far as the fleet has published
+        self.forecasts: list[CycleResult] = []
+        self._forecast_stop = threading.Event()
+        self._forecaster: threading.Thread | None = None
 
     def connect(self, sites: list[Site], max_age_s: float, bare_devices: Sequence[str] = ()) -> Fleet:
         """Provision ``sites`` (with their places) and ``bare_devices``, start the ingestor, connect them all."""
@@ -114,6 +128,22 @@ class LiveSystem:
         self.fleet = Fleet("127.0.0.1", self.stack.broker.port, credentials[:-1])
         self.fleet.start(timeout=120)
         return self.fleet
+
+    def seed_history(self, config: CityConfig, days: float) -> int:
+        """Write ``days`` of the city before ``config`` straight into the database (5-minute steps)."""
+        history = CityConfig(config.sites, config.start - days * 86_400, days * 86_400, HISTORY_STEP_S, config.seed)
+        print(f"  seeding {days:g} days of history straight into the database ...", file=self.out, flush=True)
+        with psycopg.connect(self.stack.postgres.url()) as conn:
+            return write_history(conn, simulate(history))
+
+    def start_forecasts(self) -> None:
+        """The forecast service on the simulated clock: a forecast per completed 5-minute bucket."""
+        clock = lambda: datetime.fromtimestamp(self.sim_now, UTC)  # noqa: E731
+        settings = ForecastSettings(every_s=0.5, history_days=21.0)  # what the water model learns best from
+        self._forecaster = threading.Thread(
+            target=run_service, args=(self.stack.postgres.url(), settings, self._forecast_stop, clock,
+                                      self.forecasts.append), name="forecaster", daemon=True)  # fmt: skip
+        self._forecaster.start()
 
     def stop_after(self, seconds: float | None) -> None:
         if seconds is not None:
@@ -137,6 +167,9 @@ class LiveSystem:
         except WaitTimeout as error:
             print(f"\nwarning: {error}", file=self.out)
         self.stop.set()
+        self._forecast_stop.set()
+        if self._forecaster is not None:
+            self._forecaster.join(timeout=60)
         self._ingest_stop.set()
         if self._ingest is not None:
             self._ingest.join(timeout=30)
@@ -149,14 +182,20 @@ def run_simulation(options: SimulateOptions, out: TextIO = sys.stderr) -> Simula
     sites = list(config.sites)
     system = LiveSystem(options.data_dir, out)
     truth: GroundTruth | None = None
+    history_readings = 0
     try:
         fleet = system.connect(sites, time.time() - config.start + MAX_AGE_MARGIN_S)
         pace = f"{options.speed:g}x" if options.speed > 0 else "full speed"
         began = datetime.fromtimestamp(config.start, scenarios.HCMC)
         print(f"  scenario {options.scenario}: {len(sites)} sites, {config.duration_s / 3600:g} h from "
               f"{began:%Y-%m-%d %H:%M} (UTC+7) at {pace}; Ctrl-C stops", file=out)  # fmt: skip
+        if options.history_days > 0:
+            history_readings = system.seed_history(config, options.history_days)
+        system.sim_now = config.start
+        if options.forecast:
+            system.start_forecasts()
         system.stop_after(options.duration_s)
-        progress = _ProgressLine(out, system.metrics)
+        progress = _ProgressLine(out, system.metrics, system)
         truth = run.run(config, fleet.send, options.speed, options.scenario, system.stop, progress)
     except KeyboardInterrupt:
         system.stop.set()
@@ -177,6 +216,8 @@ def run_simulation(options: SimulateOptions, out: TextIO = sys.stderr) -> Simula
         congestion_events=sum(e.kind == "congestion" for e in events),
         faults_injected=len(truth.faults) if truth else 0,
         seconds=round(time.monotonic() - system.started, 1),
+        history_readings=history_readings,
+        forecasts_issued=len(system.forecasts),
     )
     _report(summary, out)
     if options.truth_path and truth is not None:
@@ -226,18 +267,22 @@ def _report(summary: SimulateSummary, out: TextIO) -> None:
     print(
         f"done: published {summary.readings_published:,}, stored {summary.readings_stored:,} "
         f"(+{summary.duplicates_ignored:,} duplicates ignored), quarantined {summary.messages_quarantined:,}; "
-        f"{summary.flood_events} floods, {summary.congestion_events} jams",
+        f"{summary.flood_events} floods, {summary.congestion_events} jams"
+        + (f"; {summary.forecasts_issued} forecasts issued" if summary.forecasts_issued else ""),
         file=out,
     )
 
 
 class _ProgressLine:
-    """One status line, rewritten in place on a terminal, at most twice a second."""
+    """One status line, rewritten in place on a terminal, at most twice a second; it also moves the
+    system's simulated clock (the forecast service's "now")."""
 
-    def __init__(self, out: TextIO, metrics: IngestMetrics | None) -> None:
-        self.out, self.metrics, self.last = out, metrics, 0.0
+    def __init__(self, out: TextIO, metrics: IngestMetrics | None, system: LiveSystem | None = None) -> None:
+        self.out, self.metrics, self.system, self.last = out, metrics, system, 0.0
 
     def __call__(self, p: run.Progress) -> None:
+        if self.system is not None:
+            self.system.sim_now = p.sim_time
         now = time.monotonic()
         if now - self.last < 0.5 and p.fraction < 1.0:
             return
@@ -247,6 +292,9 @@ class _ProgressLine:
         if self.metrics is not None:
             m = self.metrics.snapshot()
             line += f"  stored {m.readings_stored:>10,}  quarantined {m.quarantined:>5,}  backlog {m.unacked:>6,}"
+        if self.system is not None and self.system.forecasts:
+            latest = self.system.forecasts[-1]
+            line += f"  forecasts {len(self.system.forecasts):>4}  likely alarms {latest.likely_alarms:>3}"
         if self.out.isatty():
             print("\r" + line, end="", file=self.out, flush=True)
         else:

@@ -70,6 +70,7 @@ class CycleResult:
     fallbacks: int
     rows_written: int
     seconds: float
+    likely_alarms: int = 0  # sensors more likely than not above their alarm level within the horizon
 
 
 def load_sensors(conn: psycopg.Connection) -> Sensors:
@@ -146,6 +147,7 @@ def run_cycle(conn: psycopg.Connection, as_of: datetime, settings: ForecastSetti
     issued = forecast_sensors(sensors, history, horizon, mine)
     written = _write(conn, sensors, issued, issued_at, settings)
     fallbacks = sum(int(np.sum(i.forecast.fallback)) for i in issued if i.forecast.fallback is not None)
+    likely = sum(int(np.sum(i.probability[:, -1] >= 0.5)) for i in issued if i.probability is not None)
     seconds = time.perf_counter() - began
     conn.execute(
         """INSERT INTO forecast_runs (issued_at, shard, sensors, fallbacks, seconds) VALUES (%s, %s, %s, %s, %s)
@@ -154,7 +156,7 @@ def run_cycle(conn: psycopg.Connection, as_of: datetime, settings: ForecastSetti
         (issued_at, settings.shard, int(mine.sum()), fallbacks, seconds),
     )
     conn.commit()
-    return CycleResult(issued_at, int(mine.sum()), fallbacks, written, seconds)
+    return CycleResult(issued_at, int(mine.sum()), fallbacks, written, seconds, likely)
 
 
 def _write(
@@ -212,9 +214,9 @@ def run_service(
                 with psycopg.connect(conninfo) as conn:
                     result = run_cycle(conn, as_of, settings)
                 last = issue
-                log.info("forecast issued at %s for %d sensors (%d fallbacks, %d rows) in %.2f s",
+                log.info("forecast issued at %s for %d sensors (%d fallbacks, %d rows, %d likely alarms) in %.2f s",
                          result.issued_at.isoformat(), result.sensors, result.fallbacks, result.rows_written,
-                         result.seconds)  # fmt: skip
+                         result.likely_alarms, result.seconds)  # fmt: skip
                 if on_cycle is not None:
                     on_cycle(result)
             except psycopg.Error as error:

@@ -56,27 +56,34 @@ def read_buckets(
     first = floor_to(start, step)
     n_buckets = max(0, -(-(end - first) // step))
     if current_engine(conn) == Engine.TIMESCALE:
-        query = (
+        source = (
             f"SELECT sensor_id, bucket, mean, samples FROM {resolution.view} "
             "WHERE sensor_id = ANY(%(ids)s) AND bucket >= %(first)s AND bucket < %(end)s"
         )
     else:
-        query = (
-            "SELECT sensor_id, date_bin(%(step)s, time, %(origin)s) AS bucket, avg(value), count(*) "
+        source = (
+            "SELECT sensor_id, date_bin(%(step)s, time, %(origin)s) AS bucket, avg(value) AS mean, count(*) AS samples "
             "FROM readings WHERE sensor_id = ANY(%(ids)s) AND time >= %(first)s AND time < %(end)s AND qc <> 4 "
             "GROUP BY 1, 2"
         )
-    rows = conn.execute(
-        query, {"ids": sensor_ids, "first": first, "end": end, "step": step, "origin": _ORIGIN}
-    ).fetchall()
+    # One row per sensor with its buckets packed as big-endian binary (int4 column, float8 mean,
+    # int8 samples) and unpacked by NumPy: a month of 5-minute buckets for hundreds of sensors is
+    # a million values, which row-by-row fetching turns into seconds of Python work.
+    query = (
+        "SELECT sensor_id, string_agg(int4send(col), ''::bytea), string_agg(float8send(mean), ''::bytea), "
+        "string_agg(int8send(samples), ''::bytea) FROM (SELECT sensor_id::int4 AS sensor_id, "
+        "(extract(epoch FROM bucket - %(first)s) / %(step_s)s)::int4 AS col, coalesce(mean, 'NaN')::float8 AS mean, "
+        f"samples::int8 AS samples FROM ({source}) b) packed GROUP BY sensor_id"
+    )
+    params = {"ids": sensor_ids, "first": first, "end": end, "step": step, "origin": _ORIGIN,
+              "step_s": step.total_seconds()}  # fmt: skip
     mean = np.full((len(sensor_ids), n_buckets), np.nan)
     samples = np.zeros((len(sensor_ids), n_buckets), dtype=np.int64)
-    if rows:
-        row_of = {sensor_id: i for i, sensor_id in enumerate(sensor_ids)}
-        i = np.fromiter((row_of[r[0]] for r in rows), dtype=np.int64, count=len(rows))
-        j = np.fromiter(((r[1] - first) // step for r in rows), dtype=np.int64, count=len(rows))
-        inside = j < n_buckets  # "end" may cut a bucket; keep only whole-grid positions
-        mean[i[inside], j[inside]] = np.fromiter((r[2] for r in rows), dtype=np.float64, count=len(rows))[inside]
-        samples[i[inside], j[inside]] = np.fromiter((r[3] for r in rows), dtype=np.int64, count=len(rows))[inside]
+    row_of = {sensor_id: i for i, sensor_id in enumerate(sensor_ids)}
+    for sensor_id, columns, means, counts in conn.execute(query, params):
+        j = np.frombuffer(columns, dtype=">i4").astype(np.int64)
+        inside = (j >= 0) & (j < n_buckets)  # "end" may cut a bucket; keep only whole-grid positions
+        mean[row_of[sensor_id], j[inside]] = np.frombuffer(means, dtype=">f8")[inside]
+        samples[row_of[sensor_id], j[inside]] = np.frombuffer(counts, dtype=">i8")[inside]
     starts = np.datetime64(first.replace(tzinfo=None), "us") + np.arange(n_buckets) * np.timedelta64(step)
     return SeriesBlock(np.asarray(sensor_ids, dtype=np.int64), starts, mean, samples)

@@ -57,4 +57,6 @@ def test_demo_runs_the_whole_system_and_stores_everything_it_publishes() -> None
     assert summary["readings_published"] >= 8 * 20  # 4 s at 1200x: over an hour of readings
     assert summary["readings_stored"] == summary["readings_published"]
     assert summary["messages_quarantined"] == 0
-    assert "stored" in result.stderr and "source" in result.stderr
+    assert summary["history_readings"] > 8 * 2 * 21 * 288  # three weeks of 5-minute history, 2+ sensors a site
+    assert summary["forecasts_issued"] >= 5  # one per simulated 5 minutes: at 1200x, every 0.25 s of wall time
+    assert "stored" in result.stderr and "source" in result.stderr and "likely alarms" in result.stderr
