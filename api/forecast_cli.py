@@ -121,3 +121,27 @@ def run(
         run_service(settings.database_url, settings.forecast, stop)
     except KeyboardInterrupt:
         stop.set()
+
+
+@forecast_app.command("warnings")
+def warnings(
+    scenario: Annotated[
+        str, typer.Option(help="A scenario of the virtual city (see docs/simulators.md).")
+    ] = "monsoon-storm",
+    sites: Annotated[int, typer.Option(min=8, max=2000, help="Sites of the virtual city.")] = 48,
+    history_days: Annotated[float, typer.Option(min=3, max=60, help="Simulated days the model learns from.")] = 21.0,
+    seed: Annotated[int, typer.Option(help="Same seed, same city.")] = 0,
+    horizon_h: Annotated[float, typer.Option("--horizon", min=0.25, max=12, help="Warning horizon in hours.")] = 3.0,
+) -> None:
+    """Score flood warnings on a simulated scenario: P(alarm level within the horizon) issued every
+    5 minutes, against the simulator's ground truth (hits, false alarms, lead times)."""
+    from api.warning_skill import score_scenario
+    from simulators.scenarios import SCENARIOS
+
+    if scenario not in SCENARIOS:
+        typer.echo(f"urbanpulse forecast warnings: unknown scenario {scenario!r}; choose {', '.join(SCENARIOS)}",
+                   err=True)  # fmt: skip
+        raise typer.Exit(2)
+    report = score_scenario(scenario, sites, history_days, seed, horizon_s=horizon_h * 3600,
+                            progress=lambda line: typer.echo(line, err=True))  # fmt: skip
+    typer.echo(report.table())

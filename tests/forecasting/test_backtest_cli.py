@@ -38,3 +38,16 @@ def test_backtest_explains_a_recording_it_cannot_use(tmp_path: Path) -> None:
     short.write_text("time,sensor,value\n1788000000,gauge-a/water_level,1.0\n")
     result = _cli(str(short))
     assert result.returncode == 2 and "too few time steps to backtest" in result.stderr
+
+
+def test_warning_skill_is_scored_on_a_scenario_from_the_command_line() -> None:
+    run = [sys.executable, "-m", "api", "forecast", "warnings"]
+    result = subprocess.run([*run, "--sites", "16", "--history-days", "7"], cwd=REPO, capture_output=True, text=True,
+                            timeout=300)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "simulating 7 days of history and the monsoon-storm scenario (16 sites)" in result.stderr
+    header, *rows = result.stdout.strip().splitlines()
+    assert header.split()[:3] == ["events", "P", ">="] and "median lead" in header
+    assert {row.split()[0] for row in rows} == {"flood", "high_water"} and len(rows) == 6  # 3 probabilities each
+    bad = subprocess.run([*run, "--scenario", "tsunami"], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "unknown scenario 'tsunami'" in bad.stderr

@@ -2,35 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import UTC
-from pathlib import Path
-
 import numpy as np
-import pyarrow.parquet as pq
 
 from forecasting.backtest import rolling_origin
 from forecasting.baselines import SeasonalNaive, TimeOfWeekAverage
 from forecasting.direct import ProfileAR
-from forecasting.series import Series
+from tests.forecasting.real_data import oregon_counts
 
-DATA = Path(__file__).resolve().parents[1] / "data"
-STEP = 900.0
 WEEK = 7 * 96
 
 
-def _counts() -> Series:
-    table = pq.read_table(DATA / "oregon_counts.parquet").to_pydict()
-    # Naive local timestamps: read as UTC with no offset, so profile slots follow the local clock.
-    times = np.array([t.replace(tzinfo=UTC).timestamp() for t in table["timestamp"]])
-    detectors, row = np.unique(np.array(table["detector"]), return_inverse=True)
-    start = float(times.min())
-    grid = np.full((len(detectors), int((times.max() - start) // STEP) + 1), np.nan)
-    grid[row, ((times - start) // STEP).astype(int)] = table["total"]
-    return Series(start, STEP, grid)
-
-
 def test_profile_models_beat_seasonal_naive_on_held_out_real_counts() -> None:
-    counts = _counts()
+    counts = oregon_counts()
     assert counts.values.shape == (22, 2496)
     result = rolling_origin(
         counts,
