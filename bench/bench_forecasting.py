@@ -138,7 +138,12 @@ def _compare_models(step_s: float, seasons: dict[str, int], everyone: bool) -> l
         ("profile_ar", lambda: ProfileAR(utc_offset_s=offset, lags=min(12, day // 2))),
         (
             "profile_ar_daytype",
-            lambda: ProfileAR(utc_offset_s=offset, lags=min(12, day // 2), profile=DayTypeProfile(utc_offset_s=offset)),
+            lambda: ProfileAR(
+                utc_offset_s=offset,
+                lags=min(12, day // 2),
+                profile=DayTypeProfile(utc_offset_s=offset),
+                name="profile_ar_daytype",
+            ),
         ),  # fmt: skip
     ]
     if everyone:
