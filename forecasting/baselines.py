@@ -105,12 +105,22 @@ class TimeOfWeekAverage:
     """The mean of past values at the same time of week (or day), per series.
 
     Slots follow local time (``utc_offset_s``, Ho Chi Minh City's +7 h by default) so that a
-    weekday 08:00 profile means 08:00 in the city.
+    weekday 08:00 profile means 08:00 in the city. ``smooth_s`` averages each slot with its
+    neighbours within that many seconds (a triangular kernel, weighted by how often each was
+    seen): with two or three weeks of history each time-of-week slot has two or three values,
+    and the noise of so few costs more than the blur of a half-hour window.
     """
 
-    def __init__(self, period_s: float = 7 * 86_400.0, utc_offset_s: float = 7 * 3600.0, name: str | None = None):
+    def __init__(
+        self,
+        period_s: float = 7 * 86_400.0,
+        utc_offset_s: float = 7 * 3600.0,
+        name: str | None = None,
+        smooth_s: float = 0.0,
+    ):
         self.period_s = period_s
         self.utc_offset_s = utc_offset_s
+        self.smooth_s = smooth_s
         self.name = name or ("time_of_week" if period_s == 7 * 86_400.0 else "time_of_day")
         self._history: Series | None = None
         self._profile = np.zeros((0, 0))
@@ -140,7 +150,14 @@ class TimeOfWeekAverage:
         """(n_series, slots) mean per slot: pad to whole periods and average over them, NaN-aware."""
         stacked, _ = self._by_period(values, start, step_s, slots)
         finite = np.isfinite(stacked)
-        return _slot_means(np.where(finite, stacked, 0.0).sum(axis=1), finite.sum(axis=1))
+        half = self._half_width(step_s)
+        return _slot_means(
+            smooth_circular(np.where(finite, stacked, 0.0).sum(axis=1), half),
+            smooth_circular(finite.sum(axis=1).astype(np.float64), half),
+        )
+
+    def _half_width(self, step_s: float) -> int:
+        return int(round(self.smooth_s / step_s))
 
     def cross_fitted_residual(self, history: Series, held_out: npt.NDArray[np.bool_]) -> Array:
         """Each column's residual against the profile of the *other* side (``held_out`` or not).
@@ -173,6 +190,9 @@ class TimeOfWeekAverage:
                 chunk = np.where(gaps, 0.0, chunk)
             sums[side, :, slot : slot + b - a] += chunk
         counts = seen if missing is None else seen - missing
+        half = self._half_width(history.step_s)
+        sums = np.stack([smooth_circular(sums[side], half) for side in (0, 1)])
+        counts = np.stack([smooth_circular(counts[side], half) for side in (0, 1)])
         self._history = history
         self._profile = _slot_means(sums[0] + sums[1], counts[0] + counts[1])
         self._residuals = None
@@ -209,6 +229,26 @@ class TimeOfWeekAverage:
         history = fitted_history(self._history, self.name)
         mean = self.profile_at(history.end, horizon)
         return steady_band_forecast(self.name, history, mean, self._calibration_errors(history), levels)
+
+
+def smooth_circular(values: Array, half: int) -> Array:
+    """Triangular moving sum of half-width ``half`` along the last axis, wrapping around (the week is a circle).
+
+    A trailing then a leading box sum of ``half + 1`` slots make the triangle: weights
+    1, 2, ..., half + 1, ..., 2, 1 - a few cumulative sums whatever the width.
+    """
+    if half <= 0:
+        return values
+    return _box_sum(_box_sum(values, half + 1, leading=False), half + 1, leading=True)
+
+
+def _box_sum(values: Array, width: int, leading: bool) -> Array:
+    """Circular sums of ``width`` slots ending (trailing) or starting (leading) at each slot."""
+    n = values.shape[1]
+    wrapped = [values, values[:, : width - 1]] if leading else [values[:, n - width + 1 :], values]
+    totals = np.cumsum(np.concatenate([np.zeros((len(values), 1)), *wrapped], axis=1), axis=1)
+    sums: Array = totals[:, width : width + n] - totals[:, :n]
+    return sums
 
 
 def _slot_means(sums: Array, counts: Array) -> Array:

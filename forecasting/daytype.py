@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-from forecasting.baselines import DEFAULT_LEVELS, fitted_history, steady_band_forecast
+from forecasting.baselines import DEFAULT_LEVELS, fitted_history, smooth_circular, steady_band_forecast
 from forecasting.calendar import LOCAL_UTC_OFFSET_S, day_types, local_days
 from forecasting.series import Array, Forecast, Series
 
@@ -24,9 +24,18 @@ BORROW = {TET: HOLIDAY, HOLIDAY: 6}  # unseen group -> the group whose curve it 
 
 
 class DayTypeProfile:
-    def __init__(self, utc_offset_s: float = LOCAL_UTC_OFFSET_S, name: str = "day_type_profile") -> None:
+    def __init__(
+        self,
+        utc_offset_s: float = LOCAL_UTC_OFFSET_S,
+        name: str = "day_type_profile",
+        working_days_alike: bool = False,
+        smooth_s: float = 0.0,
+    ) -> None:
+        """``working_days_alike`` pools Monday-Friday into one curve (five times the data per slot);
+        ``smooth_s`` averages each slot with its neighbours within that many seconds (triangular)."""
         self.utc_offset_s = utc_offset_s
         self.name = name
+        self.working_days_alike, self.smooth_s = working_days_alike, smooth_s
         self._history: Series | None = None
         self._curves = np.zeros((0, N_GROUPS, 0))
         self._residuals: Array | None = None
@@ -35,6 +44,8 @@ class DayTypeProfile:
         """Group of each time: weekday 0-6 (Monday 0), 7 holiday, 8 Tết (the days before Tết: their weekday)."""
         kinds = day_types(times, self.utc_offset_s)
         weekday = (local_days(times, self.utc_offset_s) + 3) % 7  # 1970-01-01 was a Thursday
+        if self.working_days_alike:
+            weekday = np.where(weekday < 5, 0, weekday)
         return np.where(kinds == "tet", TET, np.where(kinds == "holiday", HOLIDAY, weekday)).astype(np.int64)
 
     def _slot(self, times: Array, step_s: float) -> npt.NDArray[np.int64]:
@@ -52,8 +63,9 @@ class DayTypeProfile:
         starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]]) if len(key) else np.zeros(0, np.int64)
         if len(starts):
             self._sum_runs(flat_sums, flat_counts, values, finite, order, ordered, starts)
-        sums = flat_sums.reshape(-1, N_GROUPS, per_day)
-        counts = flat_counts.reshape(-1, N_GROUPS, per_day)
+        half = int(round(self.smooth_s / step_s))
+        sums = smooth_circular(flat_sums.reshape(-1, per_day), half).reshape(-1, N_GROUPS, per_day)
+        counts = smooth_circular(flat_counts.reshape(-1, per_day), half).reshape(-1, N_GROUPS, per_day)
         for group in (HOLIDAY, TET):  # borrow in order: a holiday first, so Tết can borrow it
             unseen = counts[:, group].sum(axis=1) == 0
             sums[unseen, group], counts[unseen, group] = sums[unseen, BORROW[group]], counts[unseen, BORROW[group]]

@@ -32,6 +32,9 @@ from forecasting.intervals import error_quantiles
 from forecasting.model import Profile
 from forecasting.series import Array, Forecast, Series
 
+# Chosen on backtests (docs/benchmarks.md): a 30-minute window steadies a profile learned from two
+# or three weeks, and a firm ridge keeps the residual's lags from chasing noise at long horizons.
+PROFILE_SMOOTH_S = 1800.0
 CHUNK_SERIES = 2_000  # series solved per batch: bounds memory at (chunk, origins, lags) floats
 
 
@@ -40,7 +43,7 @@ class ProfileAR:
         self,
         lags: int = 12,
         period_s: float = 7 * 86_400.0,
-        ridge: float = 1e-2,
+        ridge: float = 1.0,
         max_origins: int = 600,
         utc_offset_s: float = 7 * 3600.0,
         name: str = "profile_ar",
@@ -49,7 +52,7 @@ class ProfileAR:
         """``profile`` replaces the time-of-week average (e.g. ``DayTypeProfile`` for holidays and Tết)."""
         self.lags, self.ridge, self.max_origins, self.name = lags, ridge, max_origins, name
         self.utc_offset_s = utc_offset_s
-        self._profile: Profile = profile or TimeOfWeekAverage(period_s, utc_offset_s)
+        self._profile: Profile = profile or TimeOfWeekAverage(period_s, utc_offset_s, smooth_s=PROFILE_SMOOTH_S)
         self._history: Series | None = None
         self._residual = np.zeros((0, 0))
 

@@ -26,7 +26,7 @@ import psycopg
 
 from forecasting.baselines import TimeOfWeekAverage
 from forecasting.daytype import DayTypeProfile
-from forecasting.direct import ProfileAR
+from forecasting.direct import PROFILE_SMOOTH_S, ProfileAR
 from forecasting.model import Profile
 from forecasting.series import Array, Forecast, Series
 from forecasting.water import WaterLevelModel, nearest_gauges
@@ -122,7 +122,11 @@ def forecast_sensors(sensors: Sensors, history: Series, horizon: int, mine: npt.
     traffic = np.flatnonzero(mine & np.isin(sensors.kinds, TRAFFIC))
     if len(traffic):
         span_days = history.n_time * history.step_s / 86_400
-        profile: Profile = DayTypeProfile() if span_days >= 14 else TimeOfWeekAverage(period_s=86_400.0)
+        profile: Profile = (
+            DayTypeProfile(working_days_alike=True, smooth_s=PROFILE_SMOOTH_S)
+            if span_days >= 14
+            else TimeOfWeekAverage(period_s=86_400.0, smooth_s=PROFILE_SMOOTH_S)
+        )
         model_ar = ProfileAR(profile=profile)
         batch = Series(history.start, history.step_s, history.values[traffic])
         issued.append(Issued(traffic, model_ar.fit(batch).predict(horizon, LEVELS)))

@@ -117,3 +117,24 @@ def test_a_january_fit_predicts_the_rest_of_2017_at_mayport() -> None:
     # (Hurricane Irma in September) and the seasonal mean level a month cannot see.
     assert rmse < 0.55 * float(np.std(level[rest]))
     assert _phase_gap(fitted.of("K1")[1][0], _noaa_constants()["K1"][1]) < 6  # the neighbouring NOAA station
+
+
+def test_a_year_reproduces_noaas_published_constants_where_a_month_cannot() -> None:
+    """The acceptance check asks for NOAA's constants within 5 % / 5 deg from January 2000 alone. No
+    least-squares analysis gets there (UTide neither: see the test above and docs/forecasting.md):
+    a month cannot separate S2 from K2 or K1 from P1, and its weather moves the small ones by 10-30 %.
+    A year can: 2017 at the neighbouring station (8720218, Bar Pilots Dock) against the published
+    constants of 8720220 - within 5 % in amplitude, and within 6 deg in phase for a gauge 2 km away.
+    """
+    times, level = _mayport_2017()
+    grid = np.full(int((times[-1] - times[0]) // HOUR) + 1, np.nan)
+    grid[((times - times[0]) // HOUR).astype(int)] = level
+    fitted = tide.analyse(Series(float(times[0]), HOUR, grid[None, :]))
+    noaa = _noaa_constants()
+    for name in MAIN:
+        a, g = fitted.of(name)
+        assert abs(a[0] - noaa[name][0]) <= max(0.05 * noaa[name][0], 0.01), name
+        assert _phase_gap(g[0], noaa[name][1]) < 6.0, name
+    january = tide.analyse(_mayport_january_2000())
+    worst = max(abs(january.of(n)[0][0] / noaa[n][0] - 1) for n in MAIN)
+    assert worst > 0.05  # the one-month record really does miss (O1 -20 %, S2 +9 %, N2 +15 %)
