@@ -6,7 +6,9 @@ import numpy as np
 
 from forecasting.backtest import rolling_origin
 from forecasting.baselines import SeasonalNaive, TimeOfWeekAverage
+from forecasting.compare import ProphetModel, StatsForecastModel
 from forecasting.direct import ProfileAR
+from forecasting.series import Series
 from tests.forecasting.real_data import oregon_counts
 
 WEEK = 7 * 96
@@ -33,3 +35,28 @@ def test_profile_models_beat_seasonal_naive_on_held_out_real_counts() -> None:
     for level in (0.8, 0.95):  # split-conformal bands hold on real data (ProfileAR: 83 % / 96 %, a bit wide)
         assert abs(float(np.nanmean(profile.coverage[level])) - level) < 0.03
         assert abs(float(np.nanmean(direct.coverage[level])) - level) < 0.04
+
+
+def test_the_engine_matches_statsforecast_and_prophet_on_held_out_real_counts() -> None:
+    """Same windows for the engine and for the libraries that fit one series at a time (a subset, for time).
+
+    The full comparison (all the libraries, more series) is ``bench/bench_forecasting.py compare
+    --data oregon``; its figures are in docs/benchmarks.md.
+    """
+    counts = oregon_counts()
+    subset = Series(counts.start, counts.step_s, counts.values[[0, 4, 8, 12, 16, 20]])
+    result = rolling_origin(
+        subset,
+        [
+            lambda: ProfileAR(lags=8, utc_offset_s=0.0),
+            lambda: StatsForecastModel("AutoETS", season_length=96),
+            lambda: ProphetModel(utc_offset_s=0.0),
+        ],
+        horizon=12,
+        n_origins=3,
+        min_history=counts.n_time - WEEK,
+    )
+    ours, ets, prophet = result.scores
+    for step in (1, 4, 12):  # 15 minutes, 1 hour, 3 hours: match (within 10 %) or beat the best of them
+        best = min(ets.mae[step - 1], prophet.mae[step - 1])
+        assert ours.mae[step - 1] <= 1.1 * best, f"{step}: {ours.mae[step - 1]:.2f} vs {best:.2f}"
