@@ -59,10 +59,10 @@ class ProfileAR:
     def fit(self, history: Series) -> ProfileAR:
         self._history = history
         odd = local_days(history.times(), self.utc_offset_s) % 2 == 1
-        # Residuals of each day against a profile fitted without it (odd days vs even days): against
-        # a profile fitted on the same few weeks, residuals look smaller than the errors to come, and
-        # the bands come out too narrow; alternating days puts every slot's occurrences in both halves.
-        # The profile is fitted on all the history on the way: the forecast rides on it.
+        # Out-of-sample residuals (leave-one-out for the time-of-week profile, odd vs even days for
+        # the day-type one): against a profile fitted on the same few weeks, residuals look smaller
+        # than the errors to come and the bands come out too narrow. The profile is fitted on all
+        # the history on the way: the forecast rides on it.
         residual = self._profile.cross_fitted_residual(history, odd)
         # Missing: assume the profile. Single precision halves the memory traffic of the regressions
         # (sensor values carry 4-5 significant digits); the normal equations are solved in double.

@@ -33,6 +33,6 @@ class Profile(Model, Protocol):
     def profile_at(self, start: float, n_steps: int) -> Array: ...
 
     def cross_fitted_residual(self, history: Series, held_out: npt.NDArray[np.bool_]) -> Array:
-        """Residuals of the ``held_out`` columns against the profile fitted on the others, and vice
-        versa; leaves the profile fitted on the whole history."""
+        """Out-of-sample residuals: each column against the profile fitted without it (at least
+        without its side of ``held_out``); leaves the profile fitted on the whole history."""
         ...
