@@ -138,12 +138,14 @@ class LiveSystem:
 
     def start_forecasts(self) -> None:
         """The forecast service on the simulated clock: a forecast per completed 5-minute bucket."""
-        clock = lambda: datetime.fromtimestamp(self.sim_now, UTC)  # noqa: E731
         settings = ForecastSettings(every_s=0.5, history_days=21.0)  # what the water model learns best from
         self._forecaster = threading.Thread(
-            target=run_service, args=(self.stack.postgres.url(), settings, self._forecast_stop, clock,
+            target=run_service, args=(self.stack.postgres.url(), settings, self._forecast_stop, self._sim_clock,
                                       self.forecasts.append), name="forecaster", daemon=True)  # fmt: skip
         self._forecaster.start()
+
+    def _sim_clock(self) -> datetime:
+        return datetime.fromtimestamp(self.sim_now, UTC)
 
     def stop_after(self, seconds: float | None) -> None:
         if seconds is not None:

@@ -135,49 +135,20 @@ class TimeOfWeekAverage:
     def _slot_of(self, start: float, step_s: float, slots: int) -> int:
         return int(((start + self.utc_offset_s) % self.period_s) // step_s) % slots
 
-    def _by_period(self, values: Array, start: float, step_s: float, slots: int) -> tuple[Array, int]:
-        """``values`` laid out as (n_series, periods, slots), NaN-padded to whole periods (a view when aligned)."""
-        offset = self._slot_of(start, step_s, slots)
-        n, n_time = values.shape
-        periods = -(-(offset + n_time) // slots)
-        if offset == 0 and n_time == periods * slots:
-            return values.reshape(n, periods, slots), offset
-        padded = np.full((n, periods * slots), np.nan)
-        padded[:, offset : offset + n_time] = values
-        return padded.reshape(n, periods, slots), offset
+    def _slot_sums(self, values: Array, start: float, step_s: float) -> tuple[Array, Array, list[tuple[int, int, int]]]:
+        """Smoothed per-slot sums (n, slots) and counts (n or 1, slots) of the finite values, and the runs.
 
-    def _profile_of(self, values: Array, start: float, step_s: float, slots: int) -> Array:
-        """(n_series, slots) mean per slot: pad to whole periods and average over them, NaN-aware."""
-        stacked, _ = self._by_period(values, start, step_s, slots)
-        finite = np.isfinite(stacked)
-        half = self._half_width(step_s)
-        return _slot_means(
-            smooth_circular(np.where(finite, stacked, 0.0).sum(axis=1), half),
-            smooth_circular(finite.sum(axis=1).astype(np.float64), half),
-        )
-
-    def _half_width(self, step_s: float) -> int:
-        return int(round(self.smooth_s / step_s))
-
-    def cross_fitted_residual(self, history: Series, held_out: npt.NDArray[np.bool_]) -> Array:
-        """Each value's residual against the profile fitted on every *other* value (leave-one-out).
-
-        Finer than a split into ``held_out`` and the rest (which this profile does not need): a
-        slot's mean without one value is its sums minus that value, so the residuals the bands are
-        calibrated on carry the noise of an (n-1)-value profile, like the forecast's n-value one,
-        not that of a half-data profile (bands too wide on three weeks of real counts).
-        Fits this profile on the whole history as well. Works on runs of columns within one
-        period: each run adds into its slots' sums in one slab (a few passes over the data).
+        Works on runs of columns within one period, ``(first, past the last, slot of the first)``:
+        each run adds into its slots' sums in one slab, a few passes over the data. Counts are the
+        same for every series but for its missing values, so only those are counted per series.
         """
-        values = history.values
         n, n_time = values.shape
-        slots = self._slots(history)
-        offset = self._slot_of(history.start, history.step_s, slots)
+        slots = int(round(self.period_s / step_s))
+        offset = self._slot_of(start, step_s, slots)
         column = np.arange(n_time)
         starts = np.flatnonzero(((column + offset) % slots == 0) | (column == 0))
         runs = [(int(a), int(b), int((a + offset) % slots)) for a, b in zip(starts, np.append(starts[1:], n_time),
                                                                              strict=True)]  # fmt: skip
-        # Counts per slot are the same for every series but for its missing values: count those only.
         sums, seen = np.zeros((n, slots)), np.zeros((1, slots))
         missing: Array | None = None
         for a, b, slot in runs:  # a Python loop over periods, each a slab of all series
@@ -189,14 +160,33 @@ class TimeOfWeekAverage:
                 missing[:, slot : slot + b - a] += gaps
                 chunk = np.where(gaps, 0.0, chunk)
             sums[:, slot : slot + b - a] += chunk
-        half = self._half_width(history.step_s)
-        sums = smooth_circular(sums, half)
-        counts = smooth_circular(seen if missing is None else seen - missing, half)
+        half = self._half_width(step_s)
+        return smooth_circular(sums, half), smooth_circular(seen if missing is None else seen - missing, half), runs
+
+    def _profile_of(self, values: Array, start: float, step_s: float) -> Array:
+        """(n_series, slots) mean per slot, NaN-aware (smoothed over ``smooth_s``)."""
+        sums, counts, _ = self._slot_sums(values, start, step_s)
+        return slot_means(sums, counts)
+
+    def _half_width(self, step_s: float) -> int:
+        return int(round(self.smooth_s / step_s))
+
+    def cross_fitted_residual(self, history: Series) -> Array:
+        """Each value's residual against the profile fitted on every *other* value (leave-one-out).
+
+        A slot's mean without one value is its sums minus that value, so the residuals the bands
+        are calibrated on carry the noise of an (n-1)-value profile, like the forecast's n-value
+        one, not that of a half-data profile (bands too wide on three weeks of real counts).
+        Fits this profile on the whole history as well.
+        """
+        values = history.values
+        self._slots(history)  # the period must be whole steps
+        sums, counts, runs = self._slot_sums(values, history.start, history.step_s)
         self._history = history
-        self._profile = _slot_means(sums, counts)
+        self._profile = slot_means(sums, counts)
         self._residuals = None
-        own = half + 1  # a value's weight in its own slot's smoothed sums
-        residual = np.empty((n, n_time))
+        own = self._half_width(history.step_s) + 1  # a value's weight in its own slot's smoothed sums
+        residual = np.empty(values.shape)
         with np.errstate(divide="ignore", invalid="ignore"):
             for a, b, slot in runs:
                 y = values[:, a:b]
@@ -206,8 +196,9 @@ class TimeOfWeekAverage:
         return residual
 
     def fit(self, history: Series) -> TimeOfWeekAverage:
+        self._slots(history)  # the period must be whole steps
         self._history = history
-        self._profile = self._profile_of(history.values, history.start, history.step_s, self._slots(history))
+        self._profile = self._profile_of(history.values, history.start, history.step_s)
         self._residuals = None  # calibrated on first use: models built on the profile bring their own bands
         return self
 
@@ -216,7 +207,7 @@ class TimeOfWeekAverage:
         if self._residuals is None:
             slots = self._slots(history)
             split = (3 * history.n_time) // 4
-            early = self._profile_of(history.values[:, :split], history.start, history.step_s, slots)
+            early = self._profile_of(history.values[:, :split], history.start, history.step_s)
             late = (self._slot_of(history.start, history.step_s, slots) + np.arange(split, history.n_time)) % slots
             self._residuals = (history.values[:, split:] - early[:, late])[:, :, None]  # same at every step
         return self._residuals
@@ -254,7 +245,7 @@ def _box_sum(values: Array, width: int, leading: bool) -> Array:
     return sums
 
 
-def _slot_means(sums: Array, counts: Array) -> Array:
+def slot_means(sums: Array, counts: Array) -> Array:
     """Mean per slot of ``sums`` (n, slots) over ``counts`` (n or 1, slots: one row when shared by all).
 
     A slot never seen takes the series' overall mean; a series never seen stays NaN.

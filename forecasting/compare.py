@@ -76,12 +76,12 @@ class _OneAtATime:
             y = filled[i, int(np.argmax(seen)) :]
             result = None
             if np.ptp(y) == 0:  # a constant is its own forecast
-                result = (np.full(horizon, y[-1]), {lv: (np.full(horizon, y[-1]),) * 2 for lv in levels})
+                result = _flat(y[-1], horizon, levels)
             elif len(y) >= self.min_points(history.step_s):
                 result = self._guarded(times[-len(y) :], y, history.step_s, horizon, levels)
             if result is None:
                 fallback[i] = True
-                result = (np.full(horizon, y[-1]), {lv: (np.full(horizon, y[-1]),) * 2 for lv in levels})
+                result = _flat(y[-1], horizon, levels)
             mean[i] = result[0]
             for lv in levels:
                 lower[lv][i], upper[lv][i] = result[1][lv]
@@ -104,6 +104,12 @@ class _OneAtATime:
     ) -> tuple[Array, dict[float, tuple[Array, Array]]]:
         """Mean and (lower, upper) per level for one gap-free series."""
         raise NotImplementedError
+
+
+def _flat(value: float, horizon: int, levels: Sequence[float]) -> tuple[Array, dict[float, tuple[Array, Array]]]:
+    """``value`` at every step, with zero-width bands (a constant series, or the last-value fallback)."""
+    line = np.full(horizon, value)
+    return line, {lv: (line, line) for lv in levels}
 
 
 class StatsForecastModel(_OneAtATime):

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-from forecasting.baselines import DEFAULT_LEVELS, fitted_history, smooth_circular, steady_band_forecast
+from forecasting.baselines import DEFAULT_LEVELS, fitted_history, slot_means, smooth_circular, steady_band_forecast
 from forecasting.calendar import LOCAL_UTC_OFFSET_S, day_types, local_days
 from forecasting.series import Array, Forecast, Series
 
@@ -64,16 +64,18 @@ class DayTypeProfile:
         if len(starts):
             self._sum_runs(flat_sums, flat_counts, values, finite, order, ordered, starts)
         half = int(round(self.smooth_s / step_s))
-        sums = smooth_circular(flat_sums.reshape(-1, per_day), half).reshape(-1, N_GROUPS, per_day)
-        counts = smooth_circular(flat_counts.reshape(-1, per_day), half).reshape(-1, N_GROUPS, per_day)
+        n = values.shape[0]
+        sums = smooth_circular(flat_sums.reshape(-1, per_day), half).reshape(n, N_GROUPS, per_day)
+        counts = smooth_circular(flat_counts.reshape(-1, per_day), half).reshape(n, N_GROUPS, per_day)
         for group in (HOLIDAY, TET):  # borrow in order: a holiday first, so Tết can borrow it
             unseen = counts[:, group].sum(axis=1) == 0
             sums[unseen, group], counts[unseen, group] = sums[unseen, BORROW[group]], counts[unseen, BORROW[group]]
-        overall = np.divide(sums.sum(axis=(1, 2)), counts.sum(axis=(1, 2)), out=np.full(len(sums), np.nan),
-                            where=counts.sum(axis=(1, 2)) > 0)  # fmt: skip
-        curves = np.divide(sums, counts, out=np.full(sums.shape, np.nan), where=counts > 0)
-        filled: Array = np.where(counts > 0, curves, overall[:, None, None])
-        return filled
+        return slot_means(sums.reshape(n, -1), counts.reshape(n, -1)).reshape(n, N_GROUPS, per_day)
+
+    def _read(self, curves: Array, times: Array, step_s: float) -> Array:
+        """``curves`` at ``times``: each time's group and time-of-day slot, (n_series, len(times))."""
+        values: Array = curves[:, self.groups(times), self._slot(times, step_s)]
+        return values
 
     @staticmethod
     def _sum_runs(
@@ -97,23 +99,22 @@ class DayTypeProfile:
         self._residuals = None
         return self
 
-    def cross_fitted_residual(self, history: Series, held_out: npt.NDArray[np.bool_]) -> Array:
-        """Each column's residual against curves fitted on the other side; then fitted on everything."""
+    def cross_fitted_residual(self, history: Series) -> Array:
+        """Each day's residual against curves fitted on the days of the other parity (odd vs even
+        local days: every group's days fall in both halves); then fitted on everything."""
         times = history.times()
+        odd = local_days(times, self.utc_offset_s) % 2 == 1
         residual = np.full(history.values.shape, np.nan)
-        for side in (held_out, ~held_out):
+        for side in (odd, ~odd):
             curves = self._curves_of(np.where(side[None, :], np.nan, history.values), times, history.step_s)
-            residual[:, side] = (
-                history.values[:, side] - curves[:, self.groups(times[side]), self._slot(times[side], history.step_s)]
-            )
+            residual[:, side] = history.values[:, side] - self._read(curves, times[side], history.step_s)
         self.fit(history)
         return residual
 
     def profile_at(self, start: float, n_steps: int) -> Array:
         history = fitted_history(self._history, self.name)
         times = start + history.step_s * np.arange(n_steps, dtype=np.float64)
-        values: Array = self._curves[:, self.groups(times), self._slot(times, history.step_s)]
-        return values
+        return self._read(self._curves, times, history.step_s)
 
     def predict(self, horizon: int, levels: Sequence[float] = DEFAULT_LEVELS) -> Forecast:
         history = fitted_history(self._history, self.name)
@@ -126,7 +127,6 @@ class DayTypeProfile:
             split = (3 * history.n_time) // 4
             times = history.times()
             early = self._curves_of(history.values[:, :split], times[:split], history.step_s)
-            late = times[split:]
-            fitted = early[:, self.groups(late), self._slot(late, history.step_s)]
+            fitted = self._read(early, times[split:], history.step_s)
             self._residuals = (history.values[:, split:] - fitted)[:, :, None]
         return self._residuals

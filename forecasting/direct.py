@@ -27,7 +27,6 @@ from forecasting.baselines import (
     interpolate_knots,
     without_forecast,
 )
-from forecasting.calendar import local_days
 from forecasting.intervals import error_quantiles
 from forecasting.model import Profile
 from forecasting.series import Array, Forecast, Series
@@ -51,19 +50,17 @@ class ProfileAR:
     ) -> None:
         """``profile`` replaces the time-of-week average (e.g. ``DayTypeProfile`` for holidays and Tết)."""
         self.lags, self.ridge, self.max_origins, self.name = lags, ridge, max_origins, name
-        self.utc_offset_s = utc_offset_s
         self._profile: Profile = profile or TimeOfWeekAverage(period_s, utc_offset_s, smooth_s=PROFILE_SMOOTH_S)
         self._history: Series | None = None
         self._residual = np.zeros((0, 0))
 
     def fit(self, history: Series) -> ProfileAR:
         self._history = history
-        odd = local_days(history.times(), self.utc_offset_s) % 2 == 1
         # Out-of-sample residuals (leave-one-out for the time-of-week profile, odd vs even days for
         # the day-type one): against a profile fitted on the same few weeks, residuals look smaller
         # than the errors to come and the bands come out too narrow. The profile is fitted on all
         # the history on the way: the forecast rides on it.
-        residual = self._profile.cross_fitted_residual(history, odd)
+        residual = self._profile.cross_fitted_residual(history)
         # Missing: assume the profile. Single precision halves the memory traffic of the regressions
         # (sensor values carry 4-5 significant digits); the normal equations are solved in double.
         self._residual = np.nan_to_num(residual, copy=False).astype(np.float32)

@@ -5,9 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-import numpy as np
-import numpy.typing as npt
-
 from forecasting.series import Array, Forecast, Series
 
 
@@ -32,7 +29,7 @@ class Profile(Model, Protocol):
 
     def profile_at(self, start: float, n_steps: int) -> Array: ...
 
-    def cross_fitted_residual(self, history: Series, held_out: npt.NDArray[np.bool_]) -> Array:
-        """Out-of-sample residuals: each column against the profile fitted without it (at least
-        without its side of ``held_out``); leaves the profile fitted on the whole history."""
+    def cross_fitted_residual(self, history: Series) -> Array:
+        """Out-of-sample residuals: each column against the profile fitted without it (or without
+        its part of the history); leaves the profile fitted on the whole history."""
         ...
