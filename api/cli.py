@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import psycopg
 import typer
 
+from api.alerts_cli import alerts_app
 from api.forecast_cli import forecast_app
 from api.options import ConfigOption, server_settings
 from ingest.logs import configure_logging
@@ -23,6 +24,7 @@ device_app = typer.Typer(help="Device registry and broker credentials.", no_args
 app.add_typer(db_app, name="db")
 app.add_typer(device_app, name="device")
 app.add_typer(forecast_app, name="forecast")
+app.add_typer(alerts_app, name="alerts")
 
 ScenarioOption = Annotated[
     str, typer.Option(help="normal-day, monsoon-storm, tet-holiday or sensor-faults (see docs/simulators.md).")

@@ -20,14 +20,21 @@ QC_PASS = 1
 ROWS_PER_BATCH = 500_000
 
 
-def write_history(conn: psycopg.Connection, sim: Simulation, until: float | None = None) -> int:
-    """Store ``sim``'s observed readings (before ``until``, Unix s) as the ingestor would; returns rows written.
+def write_history(
+    conn: psycopg.Connection, sim: Simulation, until: float | None = None, since: float | None = None
+) -> int:
+    """Store ``sim``'s observed readings in ``[since, until)`` (Unix s) as the ingestor would; returns rows written.
 
     Idempotent: readings already stored are skipped.
     """
     ids = registry.register_sensors(conn, [(s.device_id, s.name) for s in sim.sensors])
     sensor_ids = np.array([ids[(s.device_id, s.name)] for s in sim.sensors], dtype=np.int32)
-    columns = np.flatnonzero(sim.times < until) if until is not None else np.arange(len(sim.times))
+    inside = np.ones(len(sim.times), dtype=np.bool_)
+    if until is not None:
+        inside &= sim.times < until
+    if since is not None:
+        inside &= sim.times >= since
+    columns = np.flatnonzero(inside)
     values = sim.observed[:, columns]
     rows, cols = np.nonzero(np.isfinite(values))
     writer = ReadingWriter()

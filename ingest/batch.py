@@ -42,6 +42,8 @@ class PreparedBatch:
     quarantine: list[QuarantineRow]
     quarantined_by_reason: Counter[str] = field(default_factory=Counter)
     duplicates_in_batch: int = 0
+    # device -> (newest reading time by the device's clock, when its message arrived by ours), Unix s
+    arrivals: dict[str, tuple[float, float]] = field(default_factory=dict)
 
 
 def _quarantine_row(message: Inbound, device_id: str | None, rejection: Rejection, limit: int) -> QuarantineRow:
@@ -80,6 +82,7 @@ def prepare_batch(
     values: list[float] = []
     kind_codes = {kind: code for code, kind in enumerate(KIND_ORDER)}
     kinds: list[int] = []
+    arrivals: dict[str, tuple[float, float]] = {}
     for message, result in zip(messages, decoded, strict=True):
         device_id = result.device_id
         rejections = list(result.rejections)
@@ -89,6 +92,8 @@ def prepare_batch(
                 kinds += [kind_codes[name.partition(".")[0]] for name in result.sensors]
                 times += result.times
                 values += result.values
+                newest, arrived = arrivals.get(device_id, (-np.inf, -np.inf))
+                arrivals[device_id] = (max(newest, *result.times), max(arrived, message.received_at))
             else:
                 rejections = [unknown_device(device_id)]
         for rejection in rejections:
@@ -109,7 +114,7 @@ def prepare_batch(
             kind_array[keep],
         )
     rows = ReadingRows(sensor_array, time_us, value_array, flag_batch(kind_array, value_array, KIND_ORDER))
-    return PreparedBatch(rows, quarantine, reasons, duplicates)
+    return PreparedBatch(rows, quarantine, reasons, duplicates, arrivals)
 
 
 def _first_occurrences(sensor_ids: np.ndarray, time_us: np.ndarray) -> np.ndarray:

@@ -18,6 +18,8 @@ from collections.abc import Iterable, Mapping
 from edge import protocol
 
 INGEST_ACCOUNT = "svc.ingest"
+ALERTS_ACCOUNT = "svc.alerts"  # publishes alert notifications and the CAP feed
+ALERT_TOPICS = ("urbanpulse/v1/alerts/#", "urbanpulse/v1/cap")
 # Mosquitto 2.x "$7$" format: PBKDF2-HMAC-SHA512, 12-byte salt, base64 fields.
 _PBKDF2_ITERATIONS = 101
 _SALT_BYTES = 12
@@ -69,6 +71,9 @@ def render_acl(service_accounts: Iterable[str] = (INGEST_ACCOUNT,)) -> str:
         lines += [f"topic read {root}/+/{channel}" for channel in protocol.DEVICE_CHANNELS_UP]
         lines.append(f"topic write {root}/+/{protocol.CONFIG_CHANNEL}")
         lines.append("")
+    lines.append(f"user {ALERTS_ACCOUNT}")
+    lines += [f"topic readwrite {topic}" for topic in ALERT_TOPICS]
+    lines.append("")
     lines.append("# Devices: username = device id; publish only under the device's own topics.")
     lines += [f"pattern write {root}/%u/{channel}" for channel in protocol.DEVICE_CHANNELS_UP]
     lines.append(f"pattern read {root}/%u/{protocol.CONFIG_CHANNEL}")

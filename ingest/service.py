@@ -231,6 +231,7 @@ class Ingestor:
         def write(conn: psycopg.Connection) -> WriteResult:
             with conn.transaction():
                 device_health.write_events(conn, known_events)
+                device_health.write_arrivals(conn, prepared.arrivals)
                 return self._writer.write(conn, prepared.rows, prepared.quarantine)
 
         result = self._db.run(write)

@@ -64,6 +64,16 @@ class ForecastSettings(BaseModel):
         return index, count
 
 
+class AlertsSettings(BaseModel):
+    rules_file: Path | None = Field(None, description="the rules TOML; default: the rules shipped with UrbanPulse")
+    every_s: float = Field(30.0, gt=0, description="how often the engine evaluates every rule")
+    lookback_s: float = Field(3 * 3600.0, gt=0, description="raw readings each evaluation reads")
+    max_readings: int = Field(180, ge=8, le=2000, description="newest readings per sensor the checks see")
+    mqtt_url: str | None = Field(None, description="mqtt://svc.alerts:pass@host:port; unset: no MQTT channel")
+    retry_initial_s: float = Field(5.0, gt=0, description="first retry of a failed notification")
+    retry_max_s: float = Field(600.0, gt=0)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="URBANPULSE_", env_nested_delimiter="__", extra="forbid")
 
@@ -74,6 +84,7 @@ class Settings(BaseSettings):
     ingest: IngestSettings = IngestSettings()
     validation: ValidationSettings = ValidationSettings()
     forecast: ForecastSettings = ForecastSettings()
+    alerts: AlertsSettings = AlertsSettings()
 
     @field_validator("mqtt_url")
     @classmethod

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 import psycopg
@@ -57,3 +57,24 @@ def write_events(conn: psycopg.Connection, events: Sequence[HealthEvent]) -> Non
                            last_heartbeat_at = greatest(device_status.last_heartbeat_at, EXCLUDED.last_heartbeat_at)""",
                     (event.device_id, _ts(event.received_at), beat.version, _ts(event.received_at)),
                 )
+
+
+def write_arrivals(conn: psycopg.Connection, arrivals: Mapping[str, tuple[float, float]]) -> None:
+    """Record each device's newest reading time and its arrival time (one statement for the batch).
+
+    Kept per device, not per reading: the alert engine compares a device's clock with the fleet's
+    from these two (``alerts.checks.clock_offsets``); a reading says the device is online too.
+    """
+    if not arrivals:
+        return
+    devices = sorted(arrivals)  # one lock order for every ingestor: no deadlocks between copies
+    newest = [_ts(arrivals[d][0]) for d in devices]
+    arrived = [_ts(arrivals[d][1]) for d in devices]
+    conn.execute(
+        """INSERT INTO device_status (device_id, state, state_since, last_reading_at, last_received_at)
+           SELECT d, 'online', r, t, r FROM unnest(%s::text[], %s::timestamptz[], %s::timestamptz[]) AS u(d, t, r)
+           ON CONFLICT (device_id) DO UPDATE SET
+               last_reading_at = greatest(device_status.last_reading_at, EXCLUDED.last_reading_at),
+               last_received_at = greatest(device_status.last_received_at, EXCLUDED.last_received_at)""",
+        (devices, newest, arrived),
+    )

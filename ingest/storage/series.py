@@ -87,3 +87,37 @@ def read_buckets(
         samples[row_of[sensor_id], j[inside]] = np.frombuffer(counts, dtype=">i8")[inside]
     starts = np.datetime64(first.replace(tzinfo=None), "us") + np.arange(n_buckets) * np.timedelta64(step)
     return SeriesBlock(np.asarray(sensor_ids, dtype=np.int64), starts, mean, samples)
+
+
+@dataclass(frozen=True)
+class RawBlock:
+    """The last ``k`` raw readings of each sensor, right-aligned: ``times[i, -1]`` is the newest
+    (Unix s), NaN-padded on the left where a sensor has fewer; ``qc`` 0 where there is none."""
+
+    sensor_ids: npt.NDArray[np.int64]
+    times: npt.NDArray[np.float64]
+    values: npt.NDArray[np.float64]
+    qc: npt.NDArray[np.int16]
+
+
+def read_recent(conn: psycopg.Connection, sensor_ids: list[int], since: datetime, until: datetime, k: int) -> RawBlock:
+    """Raw readings in ``(since, until]``, at most the newest ``k`` per sensor (FAIL-flagged ones too:
+    the alert engine's QC checks judge what the sensor said)."""
+    query = (
+        "SELECT sensor_id, string_agg(float8send(extract(epoch FROM time)::float8), ''::bytea ORDER BY time), "
+        "string_agg(float8send(value), ''::bytea ORDER BY time), string_agg(int2send(qc), ''::bytea ORDER BY time) "
+        "FROM readings WHERE sensor_id = ANY(%(ids)s) AND time > %(since)s AND time <= %(until)s GROUP BY sensor_id"
+    )
+    times = np.full((len(sensor_ids), k), np.nan)
+    values = np.full((len(sensor_ids), k), np.nan)
+    qc = np.zeros((len(sensor_ids), k), dtype=np.int16)
+    row_of = {sensor_id: i for i, sensor_id in enumerate(sensor_ids)}
+    for sensor_id, packed_times, packed_values, packed_qc in conn.execute(
+        query, {"ids": sensor_ids, "since": since, "until": until}
+    ):
+        t = np.frombuffer(packed_times, dtype=">f8")[-k:]
+        row, n = row_of[sensor_id], len(t)
+        times[row, k - n :] = t
+        values[row, k - n :] = np.frombuffer(packed_values, dtype=">f8")[-k:]
+        qc[row, k - n :] = np.frombuffer(packed_qc, dtype=">i2")[-k:]
+    return RawBlock(np.asarray(sensor_ids, dtype=np.int64), times, values, qc)

@@ -1,0 +1,249 @@
+"""Rule conditions, vectorised over every subject at once: pure NumPy, no clock, no database.
+
+Each check returns a ``Condition``: per subject whether the alert should be raised, whether it may
+clear (the two differ by the rule's hysteresis, so a value hovering at the level cannot flap),
+whether the data allowed a judgement at all (``known``), and the value shown to people.
+
+Readings come as ``Recent``: the last ``k`` readings of every sensor, right-aligned, NaN-padded on
+the left, so ``values[:, -1]`` is each sensor's newest reading whatever its cadence. The QC checks
+(spike, rate of change) follow the QARTOD manuals and also return the flag of every reading they
+judge, which the engine writes back to ``readings.qc``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+Array = npt.NDArray[np.float64]
+Mask = npt.NDArray[np.bool_]
+QC_SUSPECT, QC_FAIL = 3, 4
+
+
+@dataclass(frozen=True)
+class Recent:
+    """``values``/``times`` (n_sensors, k): newest reading last, NaN where a sensor has fewer than k.
+
+    ``qc`` holds the stored flags (0 where no reading) so QC checks only ever raise a flag.
+    """
+
+    values: Array
+    times: Array
+    qc: npt.NDArray[np.int16]
+
+    @classmethod
+    def right_aligned(cls, values: Array, times: Array, qc: npt.NDArray[np.int16] | None = None) -> Recent:
+        """Push every row's readings to the right (rows given oldest-first with NaN gaps anywhere)."""
+        present = np.isfinite(times)
+        order = np.argsort(present, axis=1, kind="stable")  # False (absent) first, order kept
+        take = np.take_along_axis
+        flags = np.zeros(values.shape, np.int16) if qc is None else qc
+        return cls(take(values, order, 1), np.where(take(present, order, 1), take(times, order, 1), np.nan),
+                   take(flags, order, 1))  # fmt: skip
+
+    @property
+    def count(self) -> npt.NDArray[np.int64]:
+        return np.asarray(np.isfinite(self.times).sum(axis=1), dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class Condition:
+    raise_: Mask
+    clear: Mask
+    known: Mask
+    value: Array
+    onset: Array | None = None  # forecast rules: predicted time of crossing (Unix s), NaN if none
+
+
+@dataclass(frozen=True)
+class QcFlags:
+    """Readings a QC check judged worse than stored: (row, column) into ``Recent`` and the new flag."""
+
+    rows: npt.NDArray[np.int64]
+    columns: npt.NDArray[np.int64]
+    flags: npt.NDArray[np.int16]
+
+
+def threshold(recent: Recent, level: Array, below: bool, hysteresis: float) -> Condition:
+    value = recent.values[:, -1]
+    known = np.isfinite(value) & np.isfinite(level)
+    with np.errstate(invalid="ignore"):
+        if below:
+            return Condition(known & (value < level), known & (value > level + hysteresis), known, value)
+        return Condition(known & (value > level), known & (value < level - hysteresis), known, value)
+
+
+def rate_of_rise(recent: Recent, rise: float, window_s: float) -> Condition:
+    """Rise of the newest reading over the oldest one within ``window_s`` before it (units per window)."""
+    newest = recent.times[:, -1]
+    with np.errstate(invalid="ignore"):
+        inside = recent.times >= (newest - window_s)[:, None]
+    first = np.argmax(inside, axis=1)
+    base = recent.values[np.arange(len(first)), first]
+    change = recent.values[:, -1] - base
+    known = np.isfinite(change) & (first < recent.values.shape[1] - 1)
+    return Condition(known & (change >= rise), known & (change < rise / 2), known, change)
+
+
+def forecast_exceedance(
+    probability: Array, targets: Array, issued_at: Array, now: float, within_s: float, max_age_s: float,
+    raise_at: float, clear_below: float,
+) -> Condition:  # fmt: skip
+    """From the newest forecast per sensor: ``probability`` (n, h) of being above the alarm level at
+    or before ``targets`` (n, h) Unix s. Value: the highest probability within the window; onset:
+    the first target where the probability reaches one half (the predicted crossing)."""
+    fresh = np.isfinite(issued_at) & (now - issued_at <= max_age_s)
+    with np.errstate(invalid="ignore"):
+        window = (targets <= now + within_s) & np.isfinite(probability)
+        p = np.where(window, probability, -np.inf).max(axis=1, initial=-np.inf)
+        likely = window & (probability >= 0.5)
+    onset = np.where(likely.any(axis=1), targets[np.arange(len(p)), np.argmax(likely, axis=1)], np.nan)
+    known = fresh & np.isfinite(p)
+    value = np.where(known, p, np.nan)
+    return Condition(known & (p >= raise_at), known & (p < clear_below), known, value, onset)
+
+
+def forecast_below(
+    mean: Array, targets: Array, issued_at: Array, now: float, within_s: float, max_age_s: float,
+    level: float, hysteresis: float,
+) -> Condition:  # fmt: skip
+    """Forecast congestion: the lowest forecast mean within the window below ``level``."""
+    fresh = np.isfinite(issued_at) & (now - issued_at <= max_age_s)
+    with np.errstate(invalid="ignore"):
+        window = (targets <= now + within_s) & np.isfinite(mean)
+        low = np.where(window, mean, np.inf).min(axis=1, initial=np.inf)
+        dips = window & (mean < level)
+    onset = np.where(dips.any(axis=1), targets[np.arange(len(low)), np.argmax(dips, axis=1)], np.nan)
+    known = fresh & np.isfinite(low)
+    value = np.where(known, low, np.nan)
+    return Condition(known & (low < level), known & (low > level + hysteresis), known, value, onset)
+
+
+def stale(recent: Recent, now: float, cadences: float, min_gap_s: float, lookback_s: float) -> Condition:
+    """Silent for ``cadences`` x its own cadence (estimated from the window), and at least ``min_gap_s``.
+
+    A sensor with no reading in the whole lookback is stale (every registered sensor reported once);
+    its value, the silence in seconds, is then at least ``lookback_s``.
+    """
+    count = recent.count
+    newest = recent.times[:, -1]
+    oldest = np.nanmin(np.where(np.isfinite(recent.times), recent.times, np.inf), axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cadence = np.where(count >= 2, (newest - oldest) / np.maximum(count - 1, 1), np.nan)
+    silence = np.where(count > 0, now - newest, lookback_s)
+    limit = np.maximum(np.where(np.isfinite(cadence), cadences * cadence, min_gap_s), min_gap_s)
+    raised = silence > limit
+    return Condition(raised, ~raised, np.ones(len(count), dtype=np.bool_), silence)
+
+
+def flatline(recent: Recent, count: int, tolerance: Array, ignore_zero: Mask) -> Condition:
+    """The last ``count`` readings all within ``tolerance`` (per sensor) of each other.
+
+    ``ignore_zero`` rows (traffic counts) are not judged on a run of zeros: an empty street at night.
+    """
+    last = recent.values[:, -count:]
+    known = np.isfinite(last).all(axis=1) & np.isfinite(tolerance)
+    span = np.where(known, np.ptp(np.nan_to_num(last), axis=1), np.nan)
+    zeros = ignore_zero & np.all(last == 0, axis=1)
+    known &= ~zeros
+    with np.errstate(invalid="ignore"):
+        flat = known & (span <= tolerance)
+    return Condition(flat, known & ~flat, known, span)
+
+
+def spike_flags(recent: Recent, suspect: Array, fail: Array) -> tuple[Array, npt.NDArray[np.int16]]:
+    """QARTOD spike test on every consecutive triple: (score, flag) of each middle reading, (n, k).
+
+    score = |x_i - (x_{i-1} + x_{i+1}) / 2| - |(x_{i+1} - x_{i-1}) / 2|: large for a lone jump and
+    small for a steep but steady rise. The newest reading cannot be judged until the next arrives.
+    """
+    x = recent.values
+    score = np.full(x.shape, np.nan)
+    score[:, 1:-1] = np.abs(x[:, 1:-1] - (x[:, :-2] + x[:, 2:]) / 2) - np.abs((x[:, 2:] - x[:, :-2]) / 2)
+    flag = np.zeros(x.shape, np.int16)
+    with np.errstate(invalid="ignore"):
+        flag[score > suspect[:, None]] = QC_SUSPECT
+        flag[score > fail[:, None]] = QC_FAIL
+    return score, flag
+
+
+def roughness_flags(recent: Recent, sigmas: float, floor: Array) -> npt.NDArray[np.int16]:
+    """Rate of change judged against the trend: a reading whose step departs from the previous step
+    by more than ``sigmas`` robust standard deviations (MAD of those departures over the window,
+    at least ``floor``) is SUSPECT. A steady flood rise has big but regular steps and passes;
+    a noisy sensor does not."""
+    x = recent.values
+    bend = np.full(x.shape, np.nan)
+    bend[:, 2:] = x[:, 2:] - 2 * x[:, 1:-1] + x[:, :-2]
+    with warnings.catch_warnings():  # all-NaN rows are normal here (a silent sensor), not news
+        warnings.simplefilter("ignore", RuntimeWarning)
+        centre = np.nanmedian(bend, axis=1, keepdims=True)
+        spread = 1.4826 * np.nanmedian(np.abs(bend - centre), axis=1)
+    spread = np.fmax(spread, floor)
+    flag = np.zeros(x.shape, np.int16)
+    with np.errstate(invalid="ignore"):
+        flag[np.abs(bend - centre) > sigmas * spread[:, None]] = QC_SUSPECT
+    return flag
+
+
+def flagged_recently(
+    recent: Recent, flag: npt.NDArray[np.int16], now: float, window_s: float, at_least: int
+) -> Condition:
+    """Alarm while ``at_least`` readings flagged SUSPECT or worse lie within the last ``window_s``."""
+    with np.errstate(invalid="ignore"):
+        inside = recent.times > now - window_s
+    hits = ((flag >= QC_SUSPECT) & inside).sum(axis=1).astype(np.float64)
+    known = recent.count >= 3
+    raised = known & (hits >= at_least)
+    return Condition(raised, known & (hits == 0), known, hits)
+
+
+def new_flags(recent: Recent, flag: npt.NDArray[np.int16]) -> QcFlags:
+    """Readings whose check flag is worse than the stored one (written back to ``readings.qc``)."""
+    rows, columns = np.nonzero((flag > recent.qc) & np.isfinite(recent.times))
+    return QcFlags(rows.astype(np.int64), columns.astype(np.int64), flag[rows, columns])
+
+
+def offline(offline_since: Array, now: float, grace_s: float) -> Condition:
+    """``offline_since`` per device (NaN while online): the Last Will's time."""
+    down = np.isfinite(offline_since)
+    raised = down & (now - offline_since >= grace_s)
+    return Condition(
+        raised, ~down, np.ones(len(offline_since), dtype=np.bool_), np.where(down, now - offline_since, 0.0)
+    )
+
+
+def backlog(depths: Array, min_depth: int) -> Condition:
+    """``depths`` (n_devices, m): queue depth in the last m heartbeats, oldest first, NaN when fewer."""
+    known = np.asarray(np.isfinite(depths).all(axis=1), dtype=np.bool_)
+    with np.errstate(invalid="ignore"):
+        growing = np.all(np.diff(depths, axis=1) >= 0, axis=1) & (depths[:, -1] > depths[:, 0])
+        raised = known & growing & (depths[:, -1] >= min_depth)
+        cleared = known & (~growing | (depths[:, -1] < min_depth))
+    return Condition(raised, cleared, known, depths[:, -1])
+
+
+def clock_offsets(newest_reading: Array, received: Array, recent_s: float) -> Array:
+    """Each device's timestamp offset from the fleet's (s), NaN for devices not heard from lately.
+
+    offset = newest reading time - its arrival time; the fleet median is subtracted so the
+    ingestor's own clock (and, in a simulation, the simulated clock) cancels out: most devices
+    keep good time, so a device far from the median is the one whose clock is wrong.
+    """
+    with np.errstate(invalid="ignore"):
+        live = np.isfinite(received) & (received >= np.nanmax(received, initial=-np.inf) - recent_s)
+    offset = np.where(live, newest_reading - received, np.nan)
+    if not np.isfinite(offset).any():
+        return offset
+    return np.asarray(offset - np.nanmedian(offset), dtype=np.float64)
+
+
+def clock(offset: Array, unsynced: Mask, max_offset_s: float) -> Condition:
+    known = np.asarray(np.isfinite(offset) | unsynced, dtype=np.bool_)
+    with np.errstate(invalid="ignore"):
+        far = np.abs(offset) > max_offset_s
+    raised = unsynced | (known & far)
+    return Condition(raised, known & ~raised, known, offset)

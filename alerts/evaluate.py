@@ -1,0 +1,130 @@
+"""Every rule's condition over its subjects, from the inputs: pure, vectorised, one call per cycle.
+
+Subjects are sensors for value and QC rules and devices for device rules; ``Judgement`` names
+them by index so the store can key alerts as ``sensor:<id>`` / ``device:<id>``. Device rules
+inhibit sensor staleness: when a device is offline its sensors' silence is that one fact, not N.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from alerts import checks
+from alerts.checks import Condition, QcFlags, Recent
+from alerts.observations import Inputs, Subjects
+from alerts.rules import (
+    AnyRule,
+    Backlog,
+    ClockRule,
+    Congestion,
+    Flatline,
+    ForecastExceedance,
+    Offline,
+    RateOfChange,
+    RateOfRise,
+    RuleBook,
+    Spike,
+    Stale,
+    Threshold,
+)
+
+QC_KINDS = ("water_level", "traffic_count", "traffic_speed")  # continuous signals; rain sits at zero for days
+ROUGHNESS_FLOOR = {"water_level": 0.005, "traffic_count": 5.0, "traffic_speed": 2.0}
+
+
+@dataclass(frozen=True)
+class Judgement:
+    rule: AnyRule
+    on_devices: bool
+    rows: npt.NDArray[np.int64]  # sensor or device rows of ``Subjects`` this rule judges
+    condition: Condition
+    level: npt.NDArray[np.float64]  # the threshold shown with the value (NaN where none)
+    flags: QcFlags | None = None  # QC flags to write, rows into ``Subjects`` sensors
+
+
+def _take(recent: Recent, rows: npt.NDArray[np.int64]) -> Recent:
+    return Recent(recent.values[rows], recent.times[rows], recent.qc[rows])
+
+
+def _per_kind(kinds: npt.NDArray[np.str_], table: dict[str, float]) -> npt.NDArray[np.float64]:
+    return np.array([table.get(str(k), np.nan) for k in kinds], dtype=np.float64)
+
+
+def evaluate(book: RuleBook, subjects: Subjects, inputs: Inputs) -> list[Judgement]:
+    offline_devices = np.isfinite(inputs.health.offline_since)
+    return [_judge(rule, subjects, inputs, offline_devices) for rule in book.rules]
+
+
+def _judge(rule: AnyRule, s: Subjects, inputs: Inputs, offline_devices: npt.NDArray[np.bool_]) -> Judgement:
+    now, recent, f, health = inputs.now, inputs.recent, inputs.forecasts, inputs.health
+    nan_levels = np.full(len(s.sensor_ids), np.nan)
+    if isinstance(rule, Threshold):
+        rows = np.flatnonzero(s.kinds == rule.metric)
+        level = s.alarm_levels[rows] if rule.level == "alarm_level" else np.full(len(rows), float(rule.level))
+        return Judgement(rule, False, rows, checks.threshold(_take(recent, rows), level, rule.below, rule.hysteresis),
+                         level)  # fmt: skip
+    if isinstance(rule, RateOfRise):
+        rows = np.flatnonzero(s.kinds == rule.metric)
+        cond = checks.rate_of_rise(_take(recent, rows), rule.rise, rule.window_s)
+        return Judgement(rule, False, rows, cond, np.full(len(rows), rule.rise))
+    if isinstance(rule, ForecastExceedance):
+        rows = np.flatnonzero((s.kinds == rule.metric) & np.isfinite(s.alarm_levels))
+        cond = checks.forecast_exceedance(f.probability[rows], f.targets[rows], f.issued_at[rows], now, rule.within_s,
+                                          rule.max_forecast_age_s, rule.probability, rule.clear_below())  # fmt: skip
+        return Judgement(rule, False, rows, cond, s.alarm_levels[rows])
+    if isinstance(rule, Congestion):
+        rows = np.flatnonzero(s.kinds == "traffic_speed")
+        level = np.full(len(rows), rule.below_kmh)
+        if rule.source == "observed":
+            cond = checks.threshold(_take(recent, rows), level, True, rule.hysteresis_kmh)
+        else:
+            cond = checks.forecast_below(f.mean[rows], f.targets[rows], f.issued_at[rows], now, rule.within_s,
+                                         rule.max_forecast_age_s, rule.below_kmh, rule.hysteresis_kmh)  # fmt: skip
+        return Judgement(rule, False, rows, cond, level)
+    if isinstance(rule, Stale):
+        rows = np.arange(len(s.sensor_ids))
+        cond = checks.stale(recent, now, rule.cadences, rule.min_gap_s, inputs.lookback_s)
+        inhibited = offline_devices[s.sensor_device]  # the device's offline alarm says it all
+        cond = Condition(cond.raise_ & ~inhibited, cond.clear | inhibited, cond.known, cond.value)
+        return Judgement(rule, False, rows, cond, nan_levels)
+    rows_qc = np.flatnonzero(np.isin(s.kinds, QC_KINDS))
+    if isinstance(rule, Flatline):
+        kinds = s.kinds[rows_qc]
+        cond = checks.flatline(_take(recent, rows_qc), rule.count, _per_kind(kinds, rule.tolerance),
+                               kinds == "traffic_count")  # fmt: skip
+        return Judgement(rule, False, rows_qc, cond, nan_levels[rows_qc])
+    if isinstance(rule, Spike):
+        part = _take(recent, rows_qc)
+        kinds = s.kinds[rows_qc]
+        _, flag = checks.spike_flags(part, _per_kind(kinds, rule.suspect), _per_kind(kinds, rule.fail))
+        cond = checks.flagged_recently(part, flag, now, rule.window_s, 1)
+        return Judgement(
+            rule, False, rows_qc, cond, nan_levels[rows_qc], _to_sensors(checks.new_flags(part, flag), rows_qc)
+        )
+    if isinstance(rule, RateOfChange):
+        part = _take(recent, rows_qc)
+        flag = checks.roughness_flags(part, rule.sigmas, _per_kind(s.kinds[rows_qc], ROUGHNESS_FLOOR))
+        cond = checks.flagged_recently(part, flag, now, rule.window_s, rule.min_flagged)
+        return Judgement(
+            rule, False, rows_qc, cond, nan_levels[rows_qc], _to_sensors(checks.new_flags(part, flag), rows_qc)
+        )
+    devices = np.arange(len(s.device_ids))
+    no_level = np.full(len(devices), np.nan)
+    if isinstance(rule, Offline):
+        reference = max(now, float(np.nanmax(health.received, initial=now)))  # see docs/alerts.md: clocks
+        return Judgement(rule, True, devices, checks.offline(health.offline_since, reference, rule.grace_s), no_level)
+    if isinstance(rule, Backlog):
+        depths = health.depths[:, -rule.heartbeats :]
+        return Judgement(rule, True, devices, checks.backlog(depths, rule.min_depth), no_level)
+    if isinstance(rule, ClockRule):
+        offsets = checks.clock_offsets(health.newest_reading, health.received, rule.recent_s)
+        offsets = np.where(offline_devices, np.nan, offsets)
+        return Judgement(rule, True, devices, checks.clock(offsets, health.unsynced, rule.max_offset_s), no_level)
+    raise AssertionError(f"no evaluation for rule kind {rule.kind}")  # the rules schema lists every kind
+
+
+def _to_sensors(flags: QcFlags, rows: npt.NDArray[np.int64]) -> QcFlags:
+    return QcFlags(rows[flags.rows], flags.columns, flags.flags)

@@ -1,0 +1,184 @@
+"""Turning alert states into notifications: group messages into the outbox, CAP documents into the feed.
+
+Runs in the engine's cycle transaction after the lifecycle step: the outbox rows, the CAP rows
+and the alerts' ``notified_state`` are written together, so a crash either tells nothing (and
+the next cycle tells it) or tells it once. Delivery is ``alerts.delivery``'s job.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+
+from alerts import cap, routing
+from alerts.lifecycle import State
+from alerts.routing import AlertView, GroupMessage
+from alerts.rules import RuleBook, Severity
+from alerts.store import active_silences
+
+ALERTS_TOPIC = "urbanpulse/v1/alerts"  # + "/<tier>/<area>"; devices live under urbanpulse/v1/devices
+CAP_TOPIC = "urbanpulse/v1/cap"
+PUBLIC_METRICS = ("water_level", "traffic_speed")
+
+
+@dataclass(frozen=True)
+class NotifyResult:
+    messages: int
+    cap_documents: int
+
+
+def _ts(moment: float) -> datetime:
+    return datetime.fromtimestamp(moment, UTC)
+
+
+def _epoch(value: datetime | None) -> float | None:
+    return None if value is None else value.timestamp()
+
+
+def slug(area: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", area.lower()).strip("-") or "unplaced"
+
+
+_CANDIDATES = """
+SELECT a.alert_id, a.rule, a.kind, a.severity, a.district, a.ward, a.device_id, a.subject, a.state, a.notified_state,
+       a.last_change, a.fired_at, a.notified_at, a.escalated_at, a.value, a.details, a.sensor_id, s.kind,
+       d.display_name, d.latitude, d.longitude, a.pending_since
+FROM alerts a LEFT JOIN sensors s USING (sensor_id) LEFT JOIN devices d ON d.device_id = a.device_id
+WHERE a.state IN ('firing', 'acknowledged')
+   OR (a.state IN ('resolved', 'expired') AND a.notified_state IN ('firing', 'acknowledged'))
+"""
+
+
+def notify(conn: psycopg.Connection, book: RuleBook, now: float, mqtt: bool = True) -> NotifyResult:
+    """Plan and write this cycle's group messages and CAP documents; ``mqtt``: the MQTT channel is configured."""
+    rows = {int(r[0]): r for r in conn.execute(_CANDIDATES)}
+    views = [
+        AlertView(
+            alert_id,
+            {
+                "rule": r[1],
+                "kind": r[2],
+                "severity": r[3],
+                "district": r[4],
+                "ward": r[5],
+                "device_id": r[6],
+                "subject": r[7],
+            },
+            State.of(r[8]),
+            None if r[9] is None else State.of(r[9]),
+            r[10].timestamp(),
+            _epoch(r[11]),
+            _epoch(r[12]),
+            _epoch(r[13]),
+        )  # fmt: skip
+        for alert_id, r in rows.items()
+    ]
+    silences = active_silences(conn, now)
+    conn.execute(
+        "UPDATE alerts SET silenced = (alert_id = ANY(%s)) WHERE state IN ('pending', 'firing', 'acknowledged')",
+        ([v.alert_id for v in views if routing.silenced(v.labels, silences, now)],),
+    )
+    last_sent = {k: t.timestamp() for k, t in conn.execute("SELECT group_key, last_sent FROM notification_groups")}
+    messages = routing.plan(views, book.contacts, book.grouping, last_sent, silences, now)
+    public = {r.name for r in book.rules if r.public}
+    by_id = {v.alert_id: v for v in views}
+    documents = 0
+    for message in messages:
+        items = [rows[i] for i in message.alert_ids]
+        title, body = _text(message, items, now)
+        tier = book.tier(message.tier)
+        assert tier is not None  # plan() only routes to configured tiers
+        targets = [("apprise", t) for t in tier.targets]
+        if tier.mqtt and mqtt:
+            targets.append(("mqtt", f"{ALERTS_TOPIC}/{message.tier}/{slug(message.area)}"))
+        for channel, target in targets:
+            _outbox(conn, channel, target, message.group_key, title, body, list(message.alert_ids), now)
+        conn.execute(
+            """INSERT INTO notification_groups (group_key, last_sent) VALUES (%s, %s)
+               ON CONFLICT (group_key) DO UPDATE SET last_sent = EXCLUDED.last_sent""",
+            (message.group_key, _ts(now)),
+        )
+        if message.tier == 2:
+            conn.execute("UPDATE alerts SET escalated_at = %s WHERE alert_id = ANY(%s)",
+                         (_ts(now), list(message.alert_ids)))  # fmt: skip
+            continue
+        conn.execute(
+            "UPDATE alerts SET notified_state = state, notified_at = %s WHERE alert_id = ANY(%s)",
+            (_ts(now), list(message.alert_ids)),
+        )
+        for alert_id in message.alert_ids:
+            row = rows[alert_id]
+            if row[1] in public and row[17] in PUBLIC_METRICS:
+                documents += _cap(conn, book, row, by_id[alert_id], alert_id in message.reminders, now, mqtt)
+    return NotifyResult(len(messages), documents)
+
+
+def _outbox(conn: psycopg.Connection, channel: str, target: str, group_key: str, title: str, body: str,
+            alert_ids: list[int], now: float) -> None:  # fmt: skip
+    conn.execute(
+        """INSERT INTO notification_outbox (channel, target, group_key, title, body, alert_ids, created_at,
+                                            next_attempt_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)""",
+        (channel, target, group_key, title, body, alert_ids, _ts(now), _ts(now)),
+    )
+
+
+def _text(message: GroupMessage, items: list[Any], now: float) -> tuple[str, str]:
+    """A short title and a body people can read on a phone; the body ends with a JSON line for machines."""
+    states = [State.of(r[8]) for r in items]
+    firing = sum(s in (State.FIRING, State.ACKNOWLEDGED) for s in states)
+    prefix = "ESCALATED " if message.tier == 2 else ""
+    title = f"{prefix}UrbanPulse {message.area}: {firing} active, {len(items) - firing} cleared"
+    lines = []
+    for r, state in zip(items, states, strict=True):
+        place = r[18] or r[6] or r[7]
+        value = "" if r[14] is None else f" value {r[14]:.3g}"
+        onset = (r[15] or {}).get("onset")
+        lead = f", predicted in {max(0.0, (onset - now) / 60):.0f} min" if onset is not None else ""
+        lines.append(f"[{state.label.upper()}] {r[1]} at {place}{value}{lead} (alert #{r[0]})")
+    machine = {"group": message.group_key, "tier": message.tier,
+               "alerts": [{"id": int(r[0]), "rule": r[1], "state": r[8], "subject": r[7]} for r in items]}  # fmt: skip
+    return title, "\n".join(lines) + "\n" + json.dumps(machine, separators=(",", ":"))
+
+
+def _cap(
+    conn: psycopg.Connection, book: RuleBook, row: Any, view: AlertView, reminder: bool, now: float, mqtt: bool
+) -> int:
+    earlier = conn.execute(
+        "SELECT identifier, sent, msg_type FROM cap_messages WHERE alert_id = %s ORDER BY sent, identifier",
+        (view.alert_id,),
+    ).fetchall()
+    if view.state in (State.RESOLVED, State.EXPIRED):
+        if not earlier or earlier[-1][2] == "Cancel":
+            return 0
+        msg_type = "Cancel"
+    elif earlier and earlier[-1][2] != "Cancel":
+        if not reminder:
+            return 0  # acknowledged: internal news, nothing new for the public
+        msg_type = "Update"
+    else:
+        msg_type = "Alert"
+    details = row[15] or {}
+    forecast = row[2] == "forecast_exceedance" or (row[2] == "congestion" and "onset" in details)
+    onset = details.get("onset") or (row[21].timestamp() if not forecast else None)
+    item = cap.CapAlert(
+        alert_id=view.alert_id, message_number=len(earlier) + 1, msg_type=msg_type, sent=now, rule=row[1],
+        metric=row[17], forecast=forecast, severity=Severity(row[3]),
+        value=None if forecast else row[14], threshold=details.get("threshold"),
+        probability=row[14] if forecast else None, onset=onset, expires=now + book.cap.expires_s,
+        place=row[18], ward=row[5], district=row[4], latitude=row[19], longitude=row[20],
+        references=tuple((e[0], e[1].timestamp()) for e in earlier),
+    )  # fmt: skip
+    xml = cap.document(item, book.cap.sender, book.cap.sender_name)
+    ident = cap.identifier(view.alert_id, item.message_number)
+    conn.execute(
+        "INSERT INTO cap_messages (identifier, alert_id, sent, msg_type, xml) VALUES (%s, %s, %s, %s, %s)",
+        (ident, view.alert_id, _ts(now), msg_type, xml),
+    )
+    if mqtt:
+        _outbox(conn, "mqtt", CAP_TOPIC, f"cap/{view.alert_id}", f"CAP {msg_type} {ident}", xml, [view.alert_id], now)
+    return 1

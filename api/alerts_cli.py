@@ -1,0 +1,167 @@
+"""``urbanpulse alerts ...``: the alert engine, and what operators do with alerts from a terminal."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from api.options import ConfigOption, server_settings
+
+if TYPE_CHECKING:
+    from alerts.delivery import Channel
+    from ingest.settings import Settings
+
+alerts_app = typer.Typer(help="Alerts: the engine, listing, acknowledging, silencing, checking rules.",
+                         no_args_is_help=True)  # fmt: skip
+RulesOption = Annotated[
+    Path | None, typer.Option("--rules", help="Rules TOML (else alerts.rules_file, else defaults).")
+]
+
+
+def _fail(command: str, error: Exception, code: int = 2) -> typer.Exit:
+    typer.echo(f"urbanpulse alerts {command}: {error}", err=True)
+    return typer.Exit(code)
+
+
+def channels(settings: Settings) -> dict[str, Channel]:
+    from alerts.delivery import AppriseChannel, MqttChannel
+    from edge import protocol
+
+    found: dict[str, Channel] = {"apprise": AppriseChannel()}
+    if settings.alerts.mqtt_url:
+        found["mqtt"] = MqttChannel(protocol.parse_mqtt_url(settings.alerts.mqtt_url))
+    return found
+
+
+@alerts_app.command("run")
+def run(
+    config: ConfigOption = None,
+    rules: RulesOption = None,
+    once: Annotated[bool, typer.Option("--once", help="Evaluate once, deliver the outbox, exit.")] = False,
+) -> None:
+    """Evaluate every rule on the newest readings and forecasts, and notify (runs until interrupted)."""
+    import threading
+
+    import psycopg
+
+    from alerts.delivery import Backoff, deliver_due
+    from alerts.engine import RuleSource, run_cycle, run_service
+    from alerts.errors import RulesError
+    from alerts.store import store_rules
+
+    settings = server_settings(config)
+    try:
+        source = RuleSource(rules or settings.alerts.rules_file)
+    except RulesError as error:
+        raise _fail("run", error) from error
+    found = channels(settings)
+    if once:
+        try:
+            with psycopg.connect(settings.database_url) as conn:
+                with conn.transaction():
+                    store_rules(conn, source.book)
+                result = run_cycle(conn, source.book, time.time(), settings.alerts, "mqtt" in found)
+            delivered = deliver_due(settings.database_url, found,
+                                    Backoff(settings.alerts.retry_initial_s, settings.alerts.retry_max_s))  # fmt: skip
+        except psycopg.Error as error:
+            raise _fail("run", error, 1) from error
+        typer.echo(f"{result.rules} rules: {result.transitions} changes, {result.open_alerts} open, "
+                   f"{result.messages} messages ({delivered.sent} sent, {delivered.failed} failed), "
+                   f"{result.cap_documents} CAP, {result.qc_flags} QC flags in {result.seconds:.2f} s")  # fmt: skip
+        return
+    stop = threading.Event()
+    try:
+        run_service(settings.database_url, source, settings.alerts, found, stop)
+    except KeyboardInterrupt:
+        stop.set()
+
+
+@alerts_app.command("check")
+def check(rules: Annotated[Path, typer.Argument(help="The rules TOML to validate.")]) -> None:
+    """Validate a rules file without running anything (exit 2 and the reasons when it is wrong)."""
+    from alerts.errors import RulesError
+    from alerts.rules import load_rules
+
+    try:
+        book = load_rules(rules)
+    except RulesError as error:
+        raise _fail("check", error) from error
+    typer.echo(f"{rules}: version {book.version}, {len(book.rules)} rules, OK")
+
+
+@alerts_app.command("list")
+def list_alerts(
+    config: ConfigOption = None,
+    all_states: Annotated[bool, typer.Option("--all", help="Closed alerts too (last 100).")] = False,
+) -> None:
+    """Open alerts, newest first: id, state, severity, rule, where, since."""
+    import psycopg
+
+    settings = server_settings(config)
+    states = ("pending", "firing", "acknowledged", "resolved", "expired") if all_states else (
+        "pending", "firing", "acknowledged")  # fmt: skip
+    with psycopg.connect(settings.database_url) as conn:
+        rows = conn.execute(
+            """SELECT alert_id, state, severity, rule, coalesce(district, '-'), coalesce(device_id, '-'), last_change,
+                      coalesce(acked_by, '') FROM alerts WHERE state = ANY(%s) ORDER BY last_change DESC LIMIT 100""",
+            (list(states),),
+        ).fetchall()
+    for r in rows:
+        typer.echo(f"#{r[0]:<6} {r[1]:<12} {r[2]:<8} {r[3]:<22} {r[4]:<14} {r[5]:<24} {r[6]:%Y-%m-%d %H:%M} {r[7]}")
+    if not rows:
+        typer.echo("no alerts")
+
+
+@alerts_app.command("ack")
+def ack(
+    alert_id: Annotated[int, typer.Argument(help="The alert's number (from 'alerts list').")],
+    by: Annotated[str, typer.Option("--by", help="Who takes it.")],
+    note: Annotated[str | None, typer.Option("--note", help="What is being done.")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Acknowledge a firing alert: stops its escalation and reminders; it still resolves by itself."""
+    import psycopg
+
+    from alerts.errors import NotFound
+    from alerts.store import acknowledge
+
+    settings = server_settings(config)
+    with psycopg.connect(settings.database_url) as conn:
+        try:
+            acknowledge(conn, alert_id, by, note, time.time())
+        except NotFound as error:
+            raise _fail("ack", error) from error
+    typer.echo(f"alert #{alert_id} acknowledged by {by}")
+
+
+@alerts_app.command("silence")
+def silence(
+    match: Annotated[
+        list[str],
+        typer.Option("--match", help="LABEL=PATTERN (rule, kind, district, ward, device_id, severity); repeatable."),
+    ],  # fmt: skip
+    hours: Annotated[float, typer.Option("--hours", min=0.01, max=24 * 30, help="How long from now.")],
+    by: Annotated[str, typer.Option("--by", help="Who silences.")],
+    comment: Annotated[str, typer.Option("--comment", help="Why (maintenance, known outage ...).")],
+    config: ConfigOption = None,
+) -> None:
+    """Silence matching alerts for a while (they still fire and are recorded; nobody is notified)."""
+    import psycopg
+
+    from alerts.routing import LABELS
+    from alerts.store import add_silence
+
+    matchers = {}
+    for item in match:
+        label, sep, pattern = item.partition("=")
+        if not sep or label not in LABELS or not pattern:
+            raise _fail("silence", ValueError(f"bad matcher {item!r}: LABEL=PATTERN, LABEL one of {', '.join(LABELS)}"))
+        matchers[label] = pattern
+    settings = server_settings(config)
+    now = time.time()
+    with psycopg.connect(settings.database_url) as conn:
+        silence_id = add_silence(conn, matchers, now, now + hours * 3600, by, comment)
+    typer.echo(f"silence #{silence_id} for {hours:g} h: {matchers}")
