@@ -49,6 +49,7 @@ def run_cycle(conn: psycopg.Connection, book: RuleBook, now: float, settings: Al
               mqtt: bool = False) -> CycleResult:  # fmt: skip
     """One evaluation at ``now`` (Unix s), committed as a whole."""
     began = time.perf_counter()
+    now = float(int(now * 1000)) / 1000  # what timestamptz stores exactly: comparisons with stored times hold
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (ENGINE_LOCK_KEY,))
         subjects = load_subjects(conn)
