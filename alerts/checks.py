@@ -139,18 +139,22 @@ def stale(recent: Recent, now: float, cadences: float, min_gap_s: float, lookbac
     return Condition(raised, ~raised, np.ones(len(count), dtype=np.bool_), silence)
 
 
-def flatline(recent: Recent, count: int, tolerance: Array, ignore_zero: Mask) -> Condition:
+def flatline(recent: Recent, count: int, tolerance: Array, rests_at_zero: Mask, count_at_rest: int) -> Condition:
     """The last ``count`` readings all within ``tolerance`` (per sensor) of each other.
 
-    ``ignore_zero`` rows (traffic counts) are not judged on a run of zeros: an empty street at night.
+    ``rests_at_zero`` rows (traffic counts, street depth gauges) sit at zero for long, healthy spells -
+    an empty road at night, a dry street - so a run at zero must last ``count_at_rest`` readings
+    before it counts as stuck: a healthy dry gauge still blips now and then.
     """
     last = recent.values[:, -count:]
     known = np.isfinite(last).all(axis=1) & np.isfinite(tolerance)
     span = np.where(known, np.ptp(np.nan_to_num(last), axis=1), np.nan)
-    zeros = ignore_zero & np.all(last == 0, axis=1)
-    known &= ~zeros
     with np.errstate(invalid="ignore"):
         flat = known & (span <= tolerance)
+        resting = rests_at_zero & np.all(np.abs(last) <= tolerance[:, None], axis=1)
+        long_run = recent.values[:, -count_at_rest:]
+        stuck_at_rest = np.isfinite(long_run).all(axis=1) & np.all(np.abs(long_run) <= tolerance[:, None], axis=1)
+    flat = (flat & ~resting) | (resting & stuck_at_rest)
     return Condition(flat, known & ~flat, known, span)
 
 
@@ -170,35 +174,48 @@ def spike_flags(recent: Recent, suspect: Array, fail: Array) -> tuple[Array, npt
     return score, flag
 
 
-def roughness_flags(recent: Recent, sigmas: float, floor: Array) -> npt.NDArray[np.int16]:
-    """Rate of change judged against the trend: a reading whose step departs from the previous step
-    by more than ``sigmas`` robust standard deviations (MAD of those departures over the window,
-    at least ``floor``) is SUSPECT. A steady flood rise has big but regular steps and passes;
-    a noisy sensor does not."""
-    x = recent.values
+def _bends(x: Array) -> Array:
+    """How far each step departs from the previous step (a discrete second difference), (n, k)."""
     bend = np.full(x.shape, np.nan)
     bend[:, 2:] = x[:, 2:] - 2 * x[:, 1:-1] + x[:, :-2]
+    return bend
+
+
+def _robust_spread(bend: Array, axis: int = 1) -> Array:
     with warnings.catch_warnings():  # all-NaN rows are normal here (a silent sensor), not news
         warnings.simplefilter("ignore", RuntimeWarning)
-        centre = np.nanmedian(bend, axis=1, keepdims=True)
-        spread = 1.4826 * np.nanmedian(np.abs(bend - centre), axis=1)
-    spread = np.fmax(spread, floor)
-    flag = np.zeros(x.shape, np.int16)
+        centre = np.nanmedian(bend, axis=axis, keepdims=True)
+        return np.asarray(1.4826 * np.nanmedian(np.abs(bend - centre), axis=axis), dtype=np.float64)
+
+
+def roughness_flags(recent: Recent, sigmas: float, floor: Array) -> npt.NDArray[np.int16]:
+    """Rate of change judged against the trend (QARTOD rate-of-change test, on the change of the
+    step): a reading whose step departs from the previous step by more than ``sigmas`` robust
+    standard deviations of such departures over the window (at least ``floor``) is SUSPECT. A
+    steady flood rise has big but regular steps and passes; a noisy sensor does not."""
+    bend = _bends(recent.values)
+    spread = np.fmax(_robust_spread(bend), floor)
+    flag = np.zeros(bend.shape, np.int16)
     with np.errstate(invalid="ignore"):
-        flag[np.abs(bend - centre) > sigmas * spread[:, None]] = QC_SUSPECT
+        flag[np.abs(bend) > sigmas * spread[:, None]] = QC_SUSPECT
     return flag
 
 
 def flagged_recently(
     recent: Recent, flag: npt.NDArray[np.int16], now: float, window_s: float, at_least: int
 ) -> Condition:
-    """Alarm while ``at_least`` readings flagged SUSPECT or worse lie within the last ``window_s``."""
+    """Alarm while the evidence of readings flagged SUSPECT or worse in the last ``window_s`` reaches
+    ``at_least``. Evidence counts episodes (runs of consecutive flags) plus the flags beyond three per
+    episode: a lone spike bends three steps in a row and counts one, scattered noise counts one per
+    burst of flags, dense noise one per flag beyond the first three."""
     with np.errstate(invalid="ignore"):
         inside = recent.times > now - window_s
-    hits = ((flag >= QC_SUSPECT) & inside).sum(axis=1).astype(np.float64)
+    flagged = (flag >= QC_SUSPECT) & inside
+    episodes = (flagged & ~np.pad(flagged[:, :-1], ((0, 0), (1, 0)))).sum(axis=1)
+    evidence = (episodes + np.maximum(0, flagged.sum(axis=1) - 3 * episodes)).astype(np.float64)
     known = recent.count >= 3
-    raised = known & (hits >= at_least)
-    return Condition(raised, known & (hits == 0), known, hits)
+    raised = known & (evidence >= at_least)
+    return Condition(raised, known & (evidence == 0), known, evidence)
 
 
 def new_flags(recent: Recent, flag: npt.NDArray[np.int16]) -> QcFlags:
@@ -226,15 +243,19 @@ def backlog(depths: Array, min_depth: int) -> Condition:
     return Condition(raised, cleared, known, depths[:, -1])
 
 
-def clock_offsets(newest_reading: Array, received: Array, recent_s: float) -> Array:
+def clock_offsets(newest_reading: Array, received: Array, recent_s: float, max_offset_s: float = np.inf) -> Array:
     """Each device's timestamp offset from the fleet's (s), NaN for devices not heard from lately.
 
     offset = newest reading time - its arrival time; the fleet median is subtracted so the
     ingestor's own clock (and, in a simulation, the simulated clock) cancels out: most devices
-    keep good time, so a device far from the median is the one whose clock is wrong.
+    keep good time, so a device far from the median is the one whose clock is wrong. Only devices
+    current by both clocks are compared: a device whose data stopped (or arrive in a late burst)
+    is the staleness check's business, not a clock fault.
     """
     with np.errstate(invalid="ignore"):
         live = np.isfinite(received) & (received >= np.nanmax(received, initial=-np.inf) - recent_s)
+        newest = np.nanmax(np.where(live, newest_reading, -np.inf), initial=-np.inf)
+        live &= newest_reading >= newest - max(recent_s, 2 * max_offset_s)
     offset = np.where(live, newest_reading - received, np.nan)
     if not np.isfinite(offset).any():
         return offset

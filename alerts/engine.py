@@ -25,7 +25,7 @@ from alerts.delivery import Backoff, Channel, deliver_due
 from alerts.errors import RulesError
 from alerts.evaluate import evaluate
 from alerts.observations import load_subjects, read_inputs
-from alerts.rules import RuleBook, load_rules
+from alerts.rules import RuleBook, load_rules, parse_rules
 from ingest.settings import AlertsSettings
 
 log = logging.getLogger(__name__)
@@ -67,23 +67,26 @@ def run_cycle(conn: psycopg.Connection, book: RuleBook, now: float, settings: Al
 
 
 class RuleSource:
-    """The rules file, re-read when it changes; a bad edit is logged and the last good rules kept."""
+    """The rules file, re-read when its text changes; a bad edit is logged and the last good rules kept."""
 
     def __init__(self, path: Path | None) -> None:
         self.path = path or DEFAULT_RULES
         self.book = load_rules(self.path)  # at start-up a bad file is fatal: RulesError
-        self._mtime = self.path.stat().st_mtime_ns
+        self._text = self._read()
         self.stored = False
 
-    def current(self) -> RuleBook:
+    def _read(self) -> str | None:
         try:
-            mtime = self.path.stat().st_mtime_ns
+            return self.path.read_text()
         except OSError:
-            return self.book
-        if mtime != self._mtime:
-            self._mtime = mtime
+            return None
+
+    def current(self) -> RuleBook:
+        text = self._read()  # a few kilobytes per cycle; file times can be too coarse to notice a quick edit
+        if text is not None and text != self._text:
+            self._text = text
             try:
-                self.book = load_rules(self.path)
+                self.book = parse_rules(text, str(self.path))
                 self.stored = False
                 log.info("rules reloaded from %s (version %s, %d rules)", self.path, self.book.version,
                          len(self.book.rules))  # fmt: skip

@@ -32,6 +32,7 @@ from alerts.rules import (
 )
 
 QC_KINDS = ("water_level", "traffic_count", "traffic_speed")  # continuous signals; rain sits at zero for days
+ZERO_AT_REST = ("traffic_count", "water_level")  # an empty road at night, a dry street's depth gauge
 ROUGHNESS_FLOOR = {"water_level": 0.005, "traffic_count": 5.0, "traffic_speed": 2.0}
 
 
@@ -94,7 +95,7 @@ def _judge(rule: AnyRule, s: Subjects, inputs: Inputs, offline_devices: npt.NDAr
     if isinstance(rule, Flatline):
         kinds = s.kinds[rows_qc]
         cond = checks.flatline(_take(recent, rows_qc), rule.count, _per_kind(kinds, rule.tolerance),
-                               kinds == "traffic_count")  # fmt: skip
+                               np.isin(kinds, ZERO_AT_REST), rule.count_at_rest)  # fmt: skip
         return Judgement(rule, False, rows_qc, cond, nan_levels[rows_qc])
     if isinstance(rule, Spike):
         part = _take(recent, rows_qc)
@@ -106,8 +107,9 @@ def _judge(rule: AnyRule, s: Subjects, inputs: Inputs, offline_devices: npt.NDAr
         )
     if isinstance(rule, RateOfChange):
         part = _take(recent, rows_qc)
-        flag = checks.roughness_flags(part, rule.sigmas, _per_kind(s.kinds[rows_qc], ROUGHNESS_FLOOR))
-        cond = checks.flagged_recently(part, flag, now, rule.window_s, rule.min_flagged)
+        floor = _per_kind(s.kinds[rows_qc], ROUGHNESS_FLOOR)
+        flag = checks.roughness_flags(part, rule.sigmas, floor)
+        cond = checks.flagged_recently(part, flag, now, rule.window_s, rule.min_episodes)
         return Judgement(
             rule, False, rows_qc, cond, nan_levels[rows_qc], _to_sensors(checks.new_flags(part, flag), rows_qc)
         )
@@ -120,7 +122,7 @@ def _judge(rule: AnyRule, s: Subjects, inputs: Inputs, offline_devices: npt.NDAr
         depths = health.depths[:, -rule.heartbeats :]
         return Judgement(rule, True, devices, checks.backlog(depths, rule.min_depth), no_level)
     if isinstance(rule, ClockRule):
-        offsets = checks.clock_offsets(health.newest_reading, health.received, rule.recent_s)
+        offsets = checks.clock_offsets(health.newest_reading, health.received, rule.recent_s, rule.max_offset_s)
         offsets = np.where(offline_devices, np.nan, offsets)
         return Judgement(rule, True, devices, checks.clock(offsets, health.unsynced, rule.max_offset_s), no_level)
     raise AssertionError(f"no evaluation for rule kind {rule.kind}")  # the rules schema lists every kind

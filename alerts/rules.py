@@ -98,6 +98,7 @@ class Flatline(_Rule):
 
     kind: Literal["flatline"]
     count: int = Field(10, ge=3)
+    count_at_rest: int = Field(90, ge=3, description="readings at zero before a resting sensor counts as stuck")
     tolerance: dict[str, float] = Field(
         default_factory=lambda: {"water_level": 0.001, "traffic_count": 0.0, "traffic_speed": 0.0}
     )
@@ -117,12 +118,13 @@ class Spike(_Rule):
 
 
 class RateOfChange(_Rule):
-    """QARTOD rate of change: a step larger than ``sigmas`` x the sensor's usual step is SUSPECT;
-    the alarm needs ``min_flagged`` such steps in ``window_s`` (noise, not one jump)."""
+    """QARTOD rate of change on the change of the step: a reading whose step departs from the trend by
+    more than ``sigmas`` of the sensor's usual jitter is flagged SUSPECT; the noise alarm needs
+    ``min_episodes`` separate flagged episodes within ``window_s`` (one is a spike, not noise)."""
 
     kind: Literal["rate_of_change"]
-    sigmas: float = Field(4.0, gt=0)
-    min_flagged: int = Field(3, ge=1)
+    sigmas: float = Field(5.0, gt=0)
+    min_episodes: int = Field(2, ge=1)
     window_s: float = Field(1800.0, gt=0)
 
 

@@ -95,9 +95,12 @@ class Stack:
     def provision(self, count: int, prefix: str = "dev") -> list[DeviceCredential]:
         return self.provision_ids([f"{prefix}-{i:03d}" for i in range(count)])
 
-    def provision_ids(self, device_ids: list[str]) -> list[DeviceCredential]:
+    def provision_ids(
+        self, device_ids: list[str], details: dict[str, dict[str, object]] | None = None
+    ) -> list[DeviceCredential]:
+        """Register devices (with ``details[device_id]``: place, ward, metadata) and let the broker know them."""
         with self.connect() as conn:
-            made = [provisioning.provision_device(conn, d) for d in device_ids]
+            made = [provisioning.provision_device(conn, d, **(details or {}).get(d, {})) for d in device_ids]
             self.broker.write_auth(self._broker_hashes(conn))
         self.broker.reload()
         return [DeviceCredential(d.device_id, d.password) for d in made]
@@ -122,7 +125,11 @@ class Stack:
         )
 
     def start_ingestor(
-        self, client_id: str = "test-ingest", mqtt_url: str | None = None, wait_subscribed: bool = True
+        self,
+        client_id: str = "test-ingest",
+        mqtt_url: str | None = None,
+        wait_subscribed: bool = True,
+        extra_env: dict[str, str] | None = None,
     ) -> IngestorProcess:
         """Start ``python -m ingest``; by default wait until its subscription is in place."""
         port = free_port()
@@ -133,6 +140,7 @@ class Stack:
             "URBANPULSE_INGEST__CLIENT_ID": client_id,
             "URBANPULSE_INGEST__METRICS_PORT": str(port),
             "URBANPULSE_INGEST__RETRY_MAX_S": "1.0",
+            **(extra_env or {}),
         }
         env.pop("URBANPULSE_CONFIG", None)
         process = IngestorProcess(env, self.workdir / f"{client_id}.log", port)

@@ -41,10 +41,11 @@ def test_stale_is_judged_by_each_sensors_own_cadence_even_while_connected() -> N
 
 def test_flatline_finds_a_stuck_sensor_but_not_an_empty_street_at_night() -> None:
     stuck = np.r_[_tide()[:50], np.full(10, 1.234)]
-    night = np.zeros(K)
-    cond = checks.flatline(_recent(_tide(), stuck, night), 10, np.array([0.001, 0.001, 0.0]),
-                           np.array([False, False, True]))  # fmt: skip
-    assert list(cond.raise_) == [False, True, False]
+    night = np.r_[np.zeros(K - 30), 3.0, np.zeros(29)]  # an empty road: zeros, and now and then a car
+    dead = np.zeros(K)
+    cond = checks.flatline(_recent(_tide(), stuck, night, dead), 10, np.array([0.001, 0.001, 0.0, 0.0]),
+                           np.array([False, False, True, True]), count_at_rest=45)  # fmt: skip
+    assert list(cond.raise_) == [False, True, False, True]
 
 
 def test_spike_flags_the_lone_jump_not_a_steep_steady_rise() -> None:
@@ -68,11 +69,13 @@ def test_rate_of_change_flags_a_noise_burst_not_a_flood_rise() -> None:
     noisy = _tide()
     noisy[45:] += rng.normal(0, 0.25, K - 45)
     flood = 1.0 + np.r_[np.zeros(30), np.linspace(0, 2.0, 30)] + rng.normal(0, 0.003, K)
-    recent = _recent(noisy, flood, _tide())
-    flag = checks.roughness_flags(recent, 5.0, np.full(3, 0.005))
-    assert (flag[0, 45:] == QC_SUSPECT).sum() >= 5
-    cond = checks.flagged_recently(recent, flag, now=T[-1], window_s=1800, at_least=3)
-    assert list(cond.raise_) == [True, False, False]
+    spiky = _tide()
+    spiky[50] += 0.5
+    recent = _recent(noisy, flood, _tide(), spiky)
+    flag = checks.roughness_flags(recent, 4.0, np.full(4, 0.005))
+    assert (flag[0, 45:] == QC_SUSPECT).sum() >= 5 and (flag[3] == QC_SUSPECT).sum() == 3  # a spike bends 3 steps
+    cond = checks.flagged_recently(recent, flag, now=T[-1], window_s=1800, at_least=2)
+    assert list(cond.raise_) == [True, False, False, False] and cond.value[3] == 1
 
 
 def test_forecast_exceedance_reports_probability_and_predicted_crossing() -> None:

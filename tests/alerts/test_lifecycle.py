@@ -27,7 +27,7 @@ def _run(values: list[float], timing: Timing, step: float = 60.0, hysteresis: fl
     return states
 
 
-P, F, R, I = State.PENDING, State.FIRING, State.RESOLVED, State.INACTIVE
+P, F, R, N = State.PENDING, State.FIRING, State.RESOLVED, State.INACTIVE
 
 
 def test_an_alert_fires_only_after_its_condition_held_for_the_duration() -> None:
@@ -36,7 +36,7 @@ def test_an_alert_fires_only_after_its_condition_held_for_the_duration() -> None
 
 
 def test_a_pending_alert_whose_condition_lapses_is_dropped_without_firing() -> None:
-    assert _run([1.5, 0.5, 1.5, 1.5], Timing(for_s=120)) == [P, I, P, P]
+    assert _run([1.5, 0.5, 1.5, 1.5], Timing(for_s=120)) == [P, N, P, P]
 
 
 def test_hysteresis_keeps_a_value_hovering_at_the_level_from_resolving() -> None:
@@ -69,7 +69,7 @@ def test_a_flapping_alert_is_reopened_not_renewed_and_counts_its_flaps() -> None
     tracks = Tracks.empty(1)
     raised = _series([1.5])[0]
     # the store hands back a recently resolved alert as INACTIVE with its closing time
-    tracks = Tracks(np.array([I], np.int8), np.array([np.nan]), np.array([np.nan]), np.array([np.nan]),
+    tracks = Tracks(np.array([N], np.int8), np.array([np.nan]), np.array([np.nan]), np.array([np.nan]),
                     np.array([1000.0]), np.array([2], np.int32), np.array([False]))  # fmt: skip
     again = advance(tracks, raised, 1300.0, timing)
     assert again.state[0] == F and again.reopened[0] and again.flaps[0] == 3  # no "for" wait on a reopen
@@ -94,4 +94,4 @@ def test_vectorised_over_many_subjects_at_once() -> None:
     tracks = advance(Tracks.empty(n), cond, 0.0, Timing(for_s=60))
     assert (tracks.state == P).sum() == raised.sum()
     tracks = advance(tracks, cond, 60.0, Timing(for_s=60))
-    assert (tracks.state == F).sum() == raised.sum() and (tracks.state[~raised] == I).all()
+    assert (tracks.state == F).sum() == raised.sum() and (tracks.state[~raised] == N).all()

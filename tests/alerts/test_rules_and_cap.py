@@ -72,11 +72,12 @@ def test_alert_update_and_cancel_documents_are_valid_cap_1_2_in_vietnamese_and_e
     first = cap.document(alert, "ops@hcmc.example", "UrbanPulse")
     update = dataclasses.replace(alert, msg_type="Update", message_number=2,
                                  references=((cap.identifier(7, 1), alert.sent),))  # fmt: skip
-    cancel = dataclasses.replace(alert, msg_type="Cancel", message_number=3,
-                                 references=((cap.identifier(7, 1), alert.sent), (cap.identifier(7, 2), alert.sent)))  # fmt: skip
+    both = ((cap.identifier(7, 1), alert.sent), (cap.identifier(7, 2), alert.sent))
+    cancel = dataclasses.replace(alert, msg_type="Cancel", message_number=3, references=both)
     observed = dataclasses.replace(alert, forecast=False, value=0.34, probability=None, onset=alert.sent)
-    for document in (first, cap.document(update, "ops@hcmc.example", "U"), cap.document(cancel, "ops@hcmc.example", "U"),
-                     cap.document(observed, "ops@hcmc.example", "U")):  # fmt: skip
+    for item in (update, cancel, observed):
+        assert_valid_cap(cap.document(item, "ops@hcmc.example", "U"))
+    for document in (first,):
         assert_valid_cap(document)
     root = ET.fromstring(first)
     infos = root.findall("cap:info", NS)
