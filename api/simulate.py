@@ -20,13 +20,18 @@ from typing import TextIO
 
 import psycopg
 
+from alerts.delivery import AppriseChannel, Channel, MqttChannel
+from alerts.engine import CycleResult as AlertCycle
+from alerts.engine import RuleSource
+from alerts.engine import run_service as run_alerts
 from api.seed import write_history
 from api.stack import VENDOR_DEVICE, LocalStack
+from edge import protocol
 from forecasting.service import CycleResult, run_service
 from ingest.embedded.waiting import WaitTimeout, wait_until
 from ingest.metrics import IngestMetrics, IngestSnapshot
 from ingest.service import Ingestor
-from ingest.settings import ForecastSettings
+from ingest.settings import AlertsSettings, ForecastSettings
 from simulators import replay, run, scenarios
 from simulators.city import CityConfig, simulate
 from simulators.emission import Emitter
@@ -73,6 +78,8 @@ class SimulateSummary:
     seconds: float
     history_readings: int = 0
     forecasts_issued: int = 0
+    alerts_fired: int = 0
+    notifications: int = 0
 
 
 def city_config(options: SimulateOptions, now: float | None = None) -> CityConfig:
@@ -114,6 +121,10 @@ class LiveSystem:
         self.forecasts: list[CycleResult] = []
         self._forecast_stop = threading.Event()
         self._forecaster: threading.Thread | None = None
+        self.alert_cycles: list[AlertCycle] = []
+        self._alerter: threading.Thread | None = None
+        self._mqtt_alerts: MqttChannel | None = None
+        self.alerts_fired = self.notifications = 0
 
     def connect(self, sites: list[Site], max_age_s: float, bare_devices: Sequence[str] = ()) -> Fleet:
         """Provision ``sites`` (with their places) and ``bare_devices``, start the ingestor, connect them all."""
@@ -144,6 +155,27 @@ class LiveSystem:
                                       self.forecasts.append), name="forecaster", daemon=True)  # fmt: skip
         self._forecaster.start()
 
+    def start_alerts(self) -> None:
+        """The alert engine on the simulated clock, with the shipped rules; notifications go to the
+        broker's alerts topics and the CAP feed (``mosquitto_sub -t 'urbanpulse/v1/#'`` shows them)."""
+        endpoint = protocol.parse_mqtt_url(self.stack.alerts_mqtt_url())
+        self._mqtt_alerts = MqttChannel(endpoint, "urbanpulse-demo-alerts")
+        channels: dict[str, Channel] = {"apprise": AppriseChannel(), "mqtt": self._mqtt_alerts}
+        self._alerter = threading.Thread(
+            target=run_alerts, args=(self.stack.postgres.url(), RuleSource(None), AlertsSettings(every_s=0.5),
+                                     channels, self._forecast_stop, self._sim_clock, self.alert_cycles.append),
+            name="alerts", daemon=True)  # fmt: skip
+        self._alerter.start()
+
+    def alert_counts(self) -> tuple[int, int]:
+        """(alerts that fired, notifications delivered) so far."""
+        with psycopg.connect(self.stack.postgres.url()) as conn:
+            row = conn.execute(
+                "SELECT (SELECT count(*) FROM alerts WHERE fired_at IS NOT NULL), "
+                "(SELECT count(*) FROM notification_outbox WHERE sent_at IS NOT NULL)"
+            ).fetchone()
+        return (int(row[0]), int(row[1])) if row else (0, 0)
+
     def _sim_clock(self) -> datetime:
         return datetime.fromtimestamp(self.sim_now, UTC)
 
@@ -170,8 +202,12 @@ class LiveSystem:
             print(f"\nwarning: {error}", file=self.out)
         self.stop.set()
         self._forecast_stop.set()
-        if self._forecaster is not None:
-            self._forecaster.join(timeout=60)
+        for worker in (self._forecaster, self._alerter):
+            if worker is not None:
+                worker.join(timeout=60)
+        if self._mqtt_alerts is not None:
+            self._mqtt_alerts.close()
+        self.alerts_fired, self.notifications = self.alert_counts() if self._alerter is not None else (0, 0)
         self._ingest_stop.set()
         if self._ingest is not None:
             self._ingest.join(timeout=30)
@@ -196,6 +232,7 @@ def run_simulation(options: SimulateOptions, out: TextIO = sys.stderr) -> Simula
         system.sim_now = config.start
         if options.forecast:
             system.start_forecasts()
+            system.start_alerts()
         system.stop_after(options.duration_s)
         progress = _ProgressLine(out, system.metrics, system)
         truth = run.run(config, fleet.send, options.speed, options.scenario, system.stop, progress)
@@ -220,6 +257,8 @@ def run_simulation(options: SimulateOptions, out: TextIO = sys.stderr) -> Simula
         seconds=round(time.monotonic() - system.started, 1),
         history_readings=history_readings,
         forecasts_issued=len(system.forecasts),
+        alerts_fired=system.alerts_fired,
+        notifications=system.notifications,
     )
     _report(summary, out)
     if options.truth_path and truth is not None:
@@ -270,7 +309,12 @@ def _report(summary: SimulateSummary, out: TextIO) -> None:
         f"done: published {summary.readings_published:,}, stored {summary.readings_stored:,} "
         f"(+{summary.duplicates_ignored:,} duplicates ignored), quarantined {summary.messages_quarantined:,}; "
         f"{summary.flood_events} floods, {summary.congestion_events} jams"
-        + (f"; {summary.forecasts_issued} forecasts issued" if summary.forecasts_issued else ""),
+        + (f"; {summary.forecasts_issued} forecasts issued" if summary.forecasts_issued else "")
+        + (
+            f"; {summary.alerts_fired} alerts fired, {summary.notifications} notifications sent"
+            if summary.alerts_fired
+            else ""
+        ),
         file=out,
     )
 
@@ -297,6 +341,8 @@ class _ProgressLine:
         if self.system is not None and self.system.forecasts:
             latest = self.system.forecasts[-1]
             line += f"  forecasts {len(self.system.forecasts):>4}  likely alarms {latest.likely_alarms:>3}"
+        if self.system is not None and self.system.alert_cycles:
+            line += f"  open alerts {self.system.alert_cycles[-1].open_alerts:>3}"
         if self.out.isatty():
             print("\r" + line, end="", file=self.out, flush=True)
         else:

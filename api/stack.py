@@ -40,6 +40,7 @@ class LocalStack:
     postgres: PostgresServer
     broker: MosquittoBroker
     ingest_password: str
+    alerts_password: str
 
     @classmethod
     def start(cls, data_dir: Path, durable: bool = True) -> LocalStack:
@@ -48,8 +49,8 @@ class LocalStack:
         postgres.start()
         migrate(postgres.url())
         broker = MosquittoBroker(data_dir / "mosquitto")
-        stack = cls(data_dir, postgres, broker, broker_auth.new_password())
-        broker.write_auth({broker_auth.INGEST_ACCOUNT: broker_auth.hash_password(stack.ingest_password)})
+        stack = cls(data_dir, postgres, broker, broker_auth.new_password(), broker_auth.new_password())
+        broker.write_auth(stack.service_hashes())
         broker.start()
         return stack
 
@@ -65,12 +66,19 @@ class LocalStack:
     def _provision(self, devices_details: dict[str, dict[str, object]]) -> list[DeviceCredential]:
         with psycopg.connect(self.postgres.url(), autocommit=True) as conn:
             devices = [provisioning.provision_device(conn, d, **kw) for d, kw in devices_details.items()]
-            hashes = provisioning.broker_password_hashes(
-                conn, {broker_auth.INGEST_ACCOUNT: broker_auth.hash_password(self.ingest_password)}
-            )
+            hashes = provisioning.broker_password_hashes(conn, self.service_hashes())
         self.broker.write_auth(hashes)
         self.broker.reload()
         return [DeviceCredential(d.device_id, d.password) for d in devices]
+
+    def service_hashes(self) -> dict[str, str]:
+        return {
+            broker_auth.INGEST_ACCOUNT: broker_auth.hash_password(self.ingest_password),
+            broker_auth.ALERTS_ACCOUNT: broker_auth.hash_password(self.alerts_password),
+        }
+
+    def alerts_mqtt_url(self) -> str:
+        return self.broker.url(broker_auth.ALERTS_ACCOUNT, self.alerts_password)
 
     def settings(self, client_id: str = "urbanpulse-demo-ingest", max_age_s: float | None = None) -> Settings:
         """Ingestor settings; ``max_age_s`` also admits readings that old (never less than the default)."""
@@ -89,6 +97,7 @@ class LocalStack:
         values = {
             "URBANPULSE_DATABASE_URL": self.postgres.url(),
             "URBANPULSE_MQTT_URL": self.broker.url(broker_auth.INGEST_ACCOUNT, self.ingest_password),
+            "URBANPULSE_ALERTS__MQTT_URL": self.alerts_mqtt_url(),
             "MQTT_HOST": "127.0.0.1",
             "MQTT_PORT": str(self.broker.port),
             "DEVICE_ID": vendor.device_id,
