@@ -51,7 +51,11 @@ def _take(recent: Recent, rows: npt.NDArray[np.int64]) -> Recent:
 
 
 def _per_kind(kinds: npt.NDArray[np.str_], table: dict[str, float]) -> npt.NDArray[np.float64]:
-    return np.array([table.get(str(k), np.nan) for k in kinds], dtype=np.float64)
+    """A per-kind setting as a per-sensor array (a handful of kinds, not a loop over sensors)."""
+    out = np.full(len(kinds), np.nan)
+    for kind, value in table.items():
+        out[kinds == kind] = value
+    return out
 
 
 def evaluate(book: RuleBook, subjects: Subjects, inputs: Inputs) -> list[Judgement]:

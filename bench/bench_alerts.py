@@ -128,7 +128,9 @@ def bench_database(n_sensors: int, k: int, repeat: int) -> None:
                                      inputs.recent.values[rows, cols], np.ones(len(rows), np.int16))  # fmt: skip
                 writer.write(conn, stored, [])
                 conn.commit()
+                conn.autocommit = True
                 conn.execute("VACUUM ANALYZE readings")
+                conn.autocommit = False
                 print(f"  database: {len(rows):,} readings stored; whole engine cycles:")
                 for run in range(repeat):
                     result = run_cycle(conn, book, NOW + run, AlertsSettings(max_readings=k))
