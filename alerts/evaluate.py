@@ -97,10 +97,15 @@ def _judge(rule: AnyRule, s: Subjects, inputs: Inputs, offline_devices: npt.NDAr
         return Judgement(rule, False, rows, cond, nan_levels)
     rows_qc = np.flatnonzero(np.isin(s.kinds, QC_KINDS))
     if isinstance(rule, Flatline):
+        part = _take(recent, rows_qc)
         kinds = s.kinds[rows_qc]
-        cond = checks.flatline(_take(recent, rows_qc), rule.count, _per_kind(kinds, rule.tolerance),
-                               np.isin(kinds, ZERO_AT_REST), rule.count_at_rest)  # fmt: skip
-        return Judgement(rule, False, rows_qc, cond, nan_levels[rows_qc])
+        cond = checks.flatline(part, rule.count, _per_kind(kinds, rule.tolerance), np.isin(kinds, ZERO_AT_REST),
+                               rule.count_at_rest)  # fmt: skip
+        flag = np.zeros(part.values.shape, np.int16)
+        flag[cond.raise_, -rule.count :] = checks.QC_SUSPECT  # QARTOD flat line: the run is suspect
+        return Judgement(
+            rule, False, rows_qc, cond, nan_levels[rows_qc], _to_sensors(checks.new_flags(part, flag), rows_qc)
+        )
     if isinstance(rule, Spike):
         part = _take(recent, rows_qc)
         kinds = s.kinds[rows_qc]

@@ -17,10 +17,12 @@ import psycopg
 from alerts.delivery import AppriseChannel, Backoff, deliver_due
 from alerts.engine import run_cycle
 from alerts.rules import parse_rules
+from edge import protocol
 from ingest import provisioning
 from ingest.embedded.waiting import wait_until
+from ingest.health import HeartbeatEvent, StatusEvent
 from ingest.settings import AlertsSettings
-from ingest.storage import registry
+from ingest.storage import device_health, registry
 from tests.alerts.conftest import Webhook
 from tests.harness import REPO
 
@@ -195,3 +197,42 @@ def test_the_rules_check_command_names_what_is_wrong(tmp_path: Path) -> None:
                             capture_output=True, text=True, timeout=60)  # fmt: skip
     assert result.returncode == 2
     assert "rule a1.max_offset_s: Input should be greater than 0" in result.stderr
+
+
+def _beat(device: str, at: float, depth: int, clock: str = "synced") -> HeartbeatEvent:
+    beat = protocol.Heartbeat(time=at, queue_depth=depth, oldest_queued_age_s=None, evicted_total=0, refused_total=0,
+                              held_total=0, disk_free_bytes=None, cpu_temperature_c=None, uptime_s=100.0,
+                              version="test", clock=clock)  # fmt: skip
+    return HeartbeatEvent(device, beat, at)
+
+
+def test_device_health_from_heartbeats_and_last_will_as_the_ingestor_stores_them(database_url: str) -> None:
+    book = parse_rules(
+        'version = "1"\n[[rules]]\nname = "backlog"\nkind = "backlog"\nmin_depth = 100\n'
+        '[[rules]]\nname = "clock"\nkind = "clock"\n[[rules]]\nname = "offline"\nkind = "offline"\ngrace_s = 60\n'
+        '[[rules]]\nname = "flat"\nkind = "flatline"\ncount = 5\n'
+    )
+    now = time.time()
+    with psycopg.connect(database_url) as conn:
+        sensors = _devices(conn, 4)
+        for k in range(8):
+            _write(conn, sensors, now - 400 + 50 * k, 1.0 + 0.01 * k)
+        _write(conn, [sensors[3]], now - 10, 0.9)
+        events = [_beat("gauge-0", now - 180 + 60 * k, depth) for k, depth in enumerate((150, 400, 900))]
+        events += [_beat("gauge-1", now - 180 + 60 * k, depth) for k, depth in enumerate((900, 400, 150))]
+        events += [_beat("gauge-2", now - 60, 0, clock="unsynced")]
+        events += [StatusEvent("gauge-3", "offline", None, now - 120)]
+        with conn.transaction():
+            device_health.write_events(conn, events)
+        run_cycle(conn, book, now, AlertsSettings())
+        fired = conn.execute("SELECT rule, device_id FROM alerts WHERE state = 'firing' ORDER BY rule, device_id")
+        assert fired.fetchall() == [("backlog", "gauge-0"), ("clock", "gauge-2"), ("offline", "gauge-3")]
+        with conn.transaction():
+            device_health.write_events(conn, [StatusEvent("gauge-3", "online", None, now + 5)])
+        for k in range(5):  # gauge-1 reads the same for five readings: flat, and flagged in the readings
+            _write(conn, [sensors[1]], now + 10 + k, 1.5)
+        run_cycle(conn, book, now + 20, AlertsSettings())
+        states = dict(conn.execute("SELECT rule || ':' || device_id, state FROM alerts").fetchall())
+        suspect = conn.execute("SELECT count(*) FROM readings WHERE sensor_id = %s AND qc = 3", (sensors[1],))
+        assert suspect.fetchone() == (5,)
+    assert states["offline:gauge-3"] == "resolved" and states["flat:gauge-1"] == "firing"
