@@ -33,16 +33,6 @@ class Recent:
     times: Array
     qc: npt.NDArray[np.int16]
 
-    @classmethod
-    def right_aligned(cls, values: Array, times: Array, qc: npt.NDArray[np.int16] | None = None) -> Recent:
-        """Push every row's readings to the right (rows given oldest-first with NaN gaps anywhere)."""
-        present = np.isfinite(times)
-        order = np.argsort(present, axis=1, kind="stable")  # False (absent) first, order kept
-        take = np.take_along_axis
-        flags = np.zeros(values.shape, np.int16) if qc is None else qc
-        return cls(take(values, order, 1), np.where(take(present, order, 1), take(times, order, 1), np.nan),
-                   take(flags, order, 1))  # fmt: skip
-
     @property
     def count(self) -> npt.NDArray[np.int64]:
         return np.asarray(np.isfinite(self.times).sum(axis=1), dtype=np.int64)

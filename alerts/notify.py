@@ -11,7 +11,7 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import psycopg
 
@@ -44,9 +44,44 @@ def slug(area: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", area.lower()).strip("-") or "unplaced"
 
 
+class Candidate(NamedTuple):
+    """An alert that may be news, with what a message and a CAP document say of it (one row of _CANDIDATES)."""
+
+    alert_id: int
+    rule: str
+    kind: str
+    severity: str
+    district: str | None
+    ward: str | None
+    device_id: str | None
+    subject: str
+    state: str
+    notified_state: str | None
+    last_change: datetime
+    fired_at: datetime | None
+    notified_at: datetime | None
+    escalated_at: datetime | None
+    value: float | None
+    details: dict[str, Any]
+    metric: str | None  # the sensor's kind (None for device alerts)
+    place: str | None
+    latitude: float | None
+    longitude: float | None
+    pending_since: datetime
+
+    def view(self) -> AlertView:
+        labels = {"rule": self.rule, "kind": self.kind, "severity": self.severity, "district": self.district,
+                  "ward": self.ward, "device_id": self.device_id, "subject": self.subject}  # fmt: skip
+        return AlertView(
+            self.alert_id, labels, State.of(self.state),
+            None if self.notified_state is None else State.of(self.notified_state), self.last_change.timestamp(),
+            _epoch(self.fired_at), _epoch(self.notified_at), _epoch(self.escalated_at),
+        )  # fmt: skip
+
+
 _CANDIDATES = """
 SELECT a.alert_id, a.rule, a.kind, a.severity, a.district, a.ward, a.device_id, a.subject, a.state, a.notified_state,
-       a.last_change, a.fired_at, a.notified_at, a.escalated_at, a.value, a.details, a.sensor_id, s.kind,
+       a.last_change, a.fired_at, a.notified_at, a.escalated_at, a.value, a.details, s.kind,
        d.display_name, d.latitude, d.longitude, a.pending_since
 FROM alerts a LEFT JOIN sensors s USING (sensor_id) LEFT JOIN devices d ON d.device_id = a.device_id
 WHERE a.state IN ('firing', 'acknowledged')
@@ -56,28 +91,8 @@ WHERE a.state IN ('firing', 'acknowledged')
 
 def notify(conn: psycopg.Connection, book: RuleBook, now: float, mqtt: bool = True) -> NotifyResult:
     """Plan and write this cycle's group messages and CAP documents; ``mqtt``: the MQTT channel is configured."""
-    rows = {int(r[0]): r for r in conn.execute(_CANDIDATES)}
-    views = [
-        AlertView(
-            alert_id,
-            {
-                "rule": r[1],
-                "kind": r[2],
-                "severity": r[3],
-                "district": r[4],
-                "ward": r[5],
-                "device_id": r[6],
-                "subject": r[7],
-            },
-            State.of(r[8]),
-            None if r[9] is None else State.of(r[9]),
-            r[10].timestamp(),
-            _epoch(r[11]),
-            _epoch(r[12]),
-            _epoch(r[13]),
-        )  # fmt: skip
-        for alert_id, r in rows.items()
-    ]
+    rows = {int(r[0]): Candidate(*r) for r in conn.execute(_CANDIDATES)}
+    views = [r.view() for r in rows.values()]
     silences = active_silences(conn, now)
     conn.execute(
         "UPDATE alerts SET silenced = (alert_id = ANY(%s)) WHERE state IN ('pending', 'firing', 'acknowledged')",
@@ -113,7 +128,7 @@ def notify(conn: psycopg.Connection, book: RuleBook, now: float, mqtt: bool = Tr
         )
         for alert_id in message.alert_ids:
             row = rows[alert_id]
-            if row[1] in public and row[17] in PUBLIC_METRICS:
+            if row.rule in public and row.metric in PUBLIC_METRICS:
                 documents += _cap(conn, book, row, by_id[alert_id], alert_id in message.reminders, now, mqtt)
     return NotifyResult(len(messages), documents)
 
@@ -127,26 +142,26 @@ def _outbox(conn: psycopg.Connection, channel: str, target: str, group_key: str,
     )
 
 
-def _text(message: GroupMessage, items: list[Any], now: float) -> tuple[str, str]:
+def _text(message: GroupMessage, items: list[Candidate], now: float) -> tuple[str, str]:
     """A short title and a body people can read on a phone; the body ends with a JSON line for machines."""
-    states = [State.of(r[8]) for r in items]
+    states = [State.of(r.state) for r in items]
     firing = sum(s in (State.FIRING, State.ACKNOWLEDGED) for s in states)
     prefix = "ESCALATED " if message.tier == 2 else ""
     title = f"{prefix}UrbanPulse {message.area}: {firing} active, {len(items) - firing} cleared"
     lines = []
     for r, state in zip(items, states, strict=True):
-        place = r[18] or r[6] or r[7]
-        value = "" if r[14] is None else f" value {r[14]:.3g}"
-        onset = (r[15] or {}).get("onset")
+        place = r.place or r.device_id or r.subject
+        value = "" if r.value is None else f" value {r.value:.3g}"
+        onset = (r.details or {}).get("onset")
         lead = f", predicted in {max(0.0, (onset - now) / 60):.0f} min" if onset is not None else ""
-        lines.append(f"[{state.label.upper()}] {r[1]} at {place}{value}{lead} (alert #{r[0]})")
-    machine = {"group": message.group_key, "tier": message.tier,
-               "alerts": [{"id": int(r[0]), "rule": r[1], "state": r[8], "subject": r[7]} for r in items]}  # fmt: skip
+        lines.append(f"[{state.label.upper()}] {r.rule} at {place}{value}{lead} (alert #{r.alert_id})")
+    told = [{"id": r.alert_id, "rule": r.rule, "state": r.state, "subject": r.subject} for r in items]
+    machine = {"group": message.group_key, "tier": message.tier, "alerts": told}
     return title, "\n".join(lines) + "\n" + json.dumps(machine, separators=(",", ":"))
 
 
 def _cap(
-    conn: psycopg.Connection, book: RuleBook, row: Any, view: AlertView, reminder: bool, now: float, mqtt: bool
+    conn: psycopg.Connection, book: RuleBook, row: Candidate, view: AlertView, reminder: bool, now: float, mqtt: bool
 ) -> int:
     earlier = conn.execute(
         "SELECT identifier, sent, msg_type FROM cap_messages WHERE alert_id = %s ORDER BY sent, identifier",
@@ -162,15 +177,15 @@ def _cap(
         msg_type = "Update"
     else:
         msg_type = "Alert"
-    details = row[15] or {}
-    forecast = row[2] == "forecast_exceedance" or (row[2] == "congestion" and "onset" in details)
-    onset = details.get("onset") or (row[21].timestamp() if not forecast else None)
+    details = row.details or {}
+    forecast = row.kind == "forecast_exceedance" or (row.kind == "congestion" and "onset" in details)
+    onset = details.get("onset") or (row.pending_since.timestamp() if not forecast else None)
     item = cap.CapAlert(
-        alert_id=view.alert_id, message_number=len(earlier) + 1, msg_type=msg_type, sent=now, rule=row[1],
-        metric=row[17], forecast=forecast, severity=Severity(row[3]),
-        value=None if forecast else row[14], threshold=details.get("threshold"),
-        probability=row[14] if forecast else None, onset=onset, expires=now + book.cap.expires_s,
-        place=row[18], ward=row[5], district=row[4], latitude=row[19], longitude=row[20],
+        alert_id=view.alert_id, message_number=len(earlier) + 1, msg_type=msg_type, sent=now, rule=row.rule,
+        metric=row.metric or "water_level", forecast=forecast, severity=Severity(row.severity),
+        value=None if forecast else row.value, threshold=details.get("threshold"),
+        probability=row.value if forecast else None, onset=onset, expires=now + book.cap.expires_s,
+        place=row.place, ward=row.ward, district=row.district, latitude=row.latitude, longitude=row.longitude,
         references=tuple((e[0], e[1].timestamp()) for e in earlier),
     )  # fmt: skip
     xml = cap.document(item, book.cap.sender, book.cap.sender_name)

@@ -19,7 +19,7 @@ from alerts.evaluate import Judgement
 from alerts.lifecycle import OPEN, State, Timing, Tracks, advance
 from alerts.observations import Subjects
 from alerts.routing import Silence
-from alerts.rules import DEVICE_RULES, RuleBook
+from alerts.rules import RuleBook
 
 ENGINE = "engine"
 _OPEN_LABELS = [s.label for s in OPEN]
@@ -223,10 +223,6 @@ def store_rules(conn: psycopg.Connection, book: RuleBook) -> None:
                    definition = EXCLUDED.definition, loaded_at = now()""",
             (rule.name, rule.kind, book.version, Jsonb(rule.model_dump(mode="json"))),
         )
-
-
-def device_rule(kind: str) -> bool:
-    return kind in DEVICE_RULES
 
 
 def acknowledge(conn: psycopg.Connection, alert_id: int, by: str, note: str | None, now: float) -> None:
