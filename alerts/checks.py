@@ -221,6 +221,28 @@ def new_flags(recent: Recent, flag: npt.NDArray[np.int16]) -> QcFlags:
     return QcFlags(rows.astype(np.int64), columns.astype(np.int64), flag[rows, columns])
 
 
+def outside_band(observed: Array, lower: Array, upper: Array) -> Condition:
+    """The observation outside the band a forecast gave for it (NaN anywhere: not judged)."""
+    known = np.isfinite(observed) & np.isfinite(lower) & np.isfinite(upper)
+    with np.errstate(invalid="ignore"):
+        out = known & ((observed < lower) | (observed > upper))
+    departure = np.where(observed > upper, observed - upper, np.where(observed < lower, observed - lower, 0.0))
+    return Condition(out, known & ~out, known, np.where(known, departure, np.nan))
+
+
+def alone(cond: Condition, groups: npt.NDArray[np.str_], shared_fraction: float) -> Condition:
+    """Judge a departure only while few peers (same group, e.g. kind) depart too: when a storm pushes a
+    fifth of the city's gauges off their forecasts, that is the world changing, not one sensor failing.
+    Such moments are not judged (``known`` false), so a pending alert neither advances nor resets."""
+    known = cond.known.copy()
+    for group in np.unique(groups):  # a handful of kinds
+        members = (groups == group) & cond.known
+        departing = int(cond.raise_[members].sum())
+        if departing >= 2 and departing >= shared_fraction * members.sum():
+            known[groups == group] = False
+    return Condition(cond.raise_ & known, cond.clear & known, known, cond.value, cond.onset)
+
+
 def offline(offline_since: Array, now: float, grace_s: float) -> Condition:
     """``offline_since`` per device (NaN while online): the Last Will's time."""
     down = np.isfinite(offline_since)

@@ -20,6 +20,7 @@ from alerts.rules import (
     Backlog,
     ClockRule,
     Congestion,
+    Drift,
     Flatline,
     ForecastExceedance,
     Offline,
@@ -33,7 +34,8 @@ from alerts.rules import (
 
 QC_KINDS = ("water_level", "traffic_count", "traffic_speed")  # continuous signals; rain sits at zero for days
 ZERO_AT_REST = ("traffic_count", "water_level")  # an empty road at night, a dry street's depth gauge
-ROUGHNESS_FLOOR = {"water_level": 0.005, "traffic_count": 5.0, "traffic_speed": 2.0}
+ROUGHNESS_FLOOR = {"water_level": 0.005, "traffic_speed": 2.0}
+COUNT_ROUGHNESS_FLOOR = 1.0  # in Anscombe units: Poisson noise alone bends about 2.4
 
 
 @dataclass(frozen=True)
@@ -116,12 +118,22 @@ def _judge(rule: AnyRule, s: Subjects, inputs: Inputs, offline_devices: npt.NDAr
         )
     if isinstance(rule, RateOfChange):
         part = _take(recent, rows_qc)
-        floor = _per_kind(s.kinds[rows_qc], ROUGHNESS_FLOOR)
-        flag = checks.roughness_flags(part, rule.sigmas, floor)
-        cond = checks.flagged_recently(part, flag, now, rule.window_s, rule.min_episodes)
+        counts = s.kinds[rows_qc] == "traffic_count"
+        # Counts are Poisson-like: their jitter grows with the traffic. Anscombe's square root makes it
+        # the same at 3 a.m. and at rush hour, so one sensor's jitter is one number.
+        stable = np.where(counts[:, None], 2 * np.sqrt(np.maximum(part.values, 0) + 3 / 8), part.values)
+        floor = np.where(counts, COUNT_ROUGHNESS_FLOOR, _per_kind(s.kinds[rows_qc], ROUGHNESS_FLOOR))
+        judged = Recent(stable, part.times, part.qc)
+        flag = checks.roughness_flags(judged, rule.sigmas, floor)
+        cond = checks.flagged_recently(judged, flag, now, rule.window_s, rule.min_episodes)
         return Judgement(
             rule, False, rows_qc, cond, nan_levels[rows_qc], _to_sensors(checks.new_flags(part, flag), rows_qc)
         )
+    if isinstance(rule, Drift):
+        h = inputs.hindcast
+        cond = checks.outside_band(h.observed[rows_qc], h.lower[rows_qc], h.upper[rows_qc])
+        cond = checks.alone(cond, s.kinds[rows_qc], rule.shared_fraction)
+        return Judgement(rule, False, rows_qc, cond, nan_levels[rows_qc])
     devices = np.arange(len(s.device_ids))
     no_level = np.full(len(devices), np.nan)
     if isinstance(rule, Offline):

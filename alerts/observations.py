@@ -47,6 +47,24 @@ class Forecasts:
 
 
 @dataclass(frozen=True)
+class Hindcast:
+    """What a forecast issued ``lead_s`` or more ago said of the newest complete 5-minute bucket
+    (start ``target``), per sensor row: mean and 95 % band, NaN where none; ``observed`` the bucket's
+    mean of the readings. The reference a sensor's drift is judged against."""
+
+    target: float
+    mean: Array
+    lower: Array
+    upper: Array
+    observed: Array
+
+    @classmethod
+    def none(cls, n: int) -> Hindcast:
+        nan = np.full(n, np.nan)
+        return cls(np.nan, nan, nan.copy(), nan.copy(), nan.copy())
+
+
+@dataclass(frozen=True)
 class DeviceHealth:
     offline_since: Array  # Last Will time, NaN while online
     newest_reading: Array  # device clock
@@ -62,6 +80,7 @@ class Inputs:
     recent: Recent
     forecasts: Forecasts
     health: DeviceHealth
+    hindcast: Hindcast
 
 
 def _ts(moment: float) -> datetime:
@@ -97,14 +116,47 @@ def load_subjects(conn: psycopg.Connection) -> Subjects:
 
 
 def read_inputs(
-    conn: psycopg.Connection, subjects: Subjects, now: float, lookback_s: float, k: int, heartbeats: int = 3
+    conn: psycopg.Connection,
+    subjects: Subjects,
+    now: float,
+    lookback_s: float,
+    k: int,
+    heartbeats: int = 3,
+    hindcast_lead_s: float | None = None,
 ) -> Inputs:
     until = _ts(now)
     raw = read_recent(conn, subjects.sensor_ids.tolist(), until - timedelta(seconds=lookback_s), until, k)
     recent = Recent(raw.values, raw.times, raw.qc)
-    return Inputs(
-        now, lookback_s, recent, _forecasts(conn, subjects, until), _health(conn, subjects, until, heartbeats)
-    )
+    hindcast = (Hindcast.none(len(subjects.sensor_ids)) if hindcast_lead_s is None
+                else _hindcast(conn, subjects, recent, now, hindcast_lead_s))  # fmt: skip
+    forecasts, health = _forecasts(conn, subjects, until), _health(conn, subjects, until, heartbeats)
+    return Inputs(now, lookback_s, recent, forecasts, health, hindcast)
+
+
+BUCKET_S = 300.0  # the forecasts' grid (readings_5m)
+
+
+def _hindcast(conn: psycopg.Connection, subjects: Subjects, recent: Recent, now: float, lead_s: float) -> Hindcast:
+    n = len(subjects.sensor_ids)
+    target = (now // BUCKET_S) * BUCKET_S - BUCKET_S  # the newest complete bucket
+    latest = _ts(target + BUCKET_S - lead_s)
+    row = conn.execute("SELECT max(issued_at) FROM forecast_runs WHERE issued_at <= %s", (latest,)).fetchone()
+    if row is None or row[0] is None:
+        return Hindcast.none(n)
+    mean, lower, upper = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
+    position = {int(sensor): i for i, sensor in enumerate(subjects.sensor_ids)}
+    for sensor, m, lo, hi in conn.execute(
+        "SELECT sensor_id, mean, lower_95, upper_95 FROM forecasts WHERE issued_at = %s AND target_time = %s",
+        (row[0], _ts(target)),
+    ):
+        i = position.get(sensor)
+        if i is not None:
+            mean[i], lower[i], upper[i] = (np.nan if v is None else v for v in (m, lo, hi))
+    with np.errstate(invalid="ignore"):
+        inside = (recent.times >= target) & (recent.times < target + BUCKET_S)
+    count = inside.sum(axis=1)
+    observed = np.where(count > 0, np.where(inside, recent.values, 0.0).sum(axis=1) / np.maximum(count, 1), np.nan)
+    return Hindcast(target, mean, lower, upper, observed)
 
 
 def _forecasts(conn: psycopg.Connection, subjects: Subjects, until: datetime) -> Forecasts:

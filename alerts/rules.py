@@ -128,6 +128,19 @@ class RateOfChange(_Rule):
     window_s: float = Field(1800.0, gt=0)
 
 
+class Drift(_Rule):
+    """The sensor's readings left the 95 % band its own forecast gave ``lead_s`` earlier and stayed out
+    for ``for_s``, alone: a slow drift leaves the band and never comes back; a storm pushes many
+    sensors of a kind off their forecasts at once (``shared_fraction``), which is not a sensor fault."""
+
+    kind: Literal["drift"]
+    lead_s: float = Field(3600.0, ge=300)
+    for_s: float = Field(7200.0, ge=0)
+    shared_fraction: float = Field(
+        0.2, gt=0, le=1, description="this share of a kind off together: the world, not a sensor"
+    )
+
+
 class Offline(_Rule):
     """The device's Last Will (or clean goodbye) said offline, ``grace_s`` ago or more."""
 
@@ -154,11 +167,11 @@ class ClockRule(_Rule):
 
 AnyRule = Annotated[
     Threshold | RateOfRise | ForecastExceedance | Congestion | Stale | Flatline | Spike | RateOfChange
-    | Offline | Backlog | ClockRule,
+    | Drift | Offline | Backlog | ClockRule,
     Field(discriminator="kind"),
 ]  # fmt: skip
 DEVICE_RULES = ("offline", "backlog", "clock")
-HEALTH_RULES = ("stale", "flatline", "spike", "rate_of_change", *DEVICE_RULES)
+HEALTH_RULES = ("stale", "flatline", "spike", "rate_of_change", "drift", *DEVICE_RULES)
 
 
 class Grouping(BaseModel):
@@ -213,6 +226,11 @@ class RuleBook(BaseModel):
             raise ValueError("each contact tier may appear once")
         return self
 
+    def hindcast_lead_s(self) -> float | None:
+        """How far back the drift rules look (the longest lead); None without drift rules."""
+        leads = [r.lead_s for r in self.rules if isinstance(r, Drift)]
+        return max(leads) if leads else None
+
     def tier(self, number: int) -> ContactTier | None:
         return next((c for c in self.contacts if c.tier == number), None)
 
@@ -238,7 +256,7 @@ def parse_rules(text: str, source: str = "rules") -> RuleBook:
 
 
 _KIND_TAGS = {"threshold", "rate_of_rise", "forecast_exceedance", "congestion", "stale", "flatline", "spike",
-              "rate_of_change", "offline", "backlog", "clock"}  # fmt: skip
+              "rate_of_change", "drift", "offline", "backlog", "clock"}  # fmt: skip
 
 
 def load_rules(path: Path) -> RuleBook:

@@ -30,7 +30,7 @@ from alerts.checks import Recent  # noqa: E402
 from alerts.engine import DEFAULT_RULES  # noqa: E402
 from alerts.evaluate import evaluate  # noqa: E402
 from alerts.lifecycle import Timing, Tracks, advance  # noqa: E402
-from alerts.observations import DeviceHealth, Forecasts, Inputs, Subjects  # noqa: E402
+from alerts.observations import DeviceHealth, Forecasts, Hindcast, Inputs, Subjects  # noqa: E402
 from alerts.rules import load_rules  # noqa: E402
 
 KINDS = ("water_level", "rainfall", "traffic_count", "traffic_speed")
@@ -70,7 +70,11 @@ def city(n_sensors: int, k: int, seed: int = 0) -> tuple[Subjects, Inputs]:
         np.where(rng.random(n_devices) < 0.005, NOW - 600, np.nan), received - 0.5, received,
         rng.integers(0, 300, (n_devices, 3)).astype(np.float64), rng.random(n_devices) < 0.002,
     )  # fmt: skip
-    return subjects, Inputs(NOW, 3 * 3600.0, Recent(values, times, np.ones(values.shape, np.int16)), forecasts, health)
+    band = 4 * noise
+    observed = values[:, -3]
+    hindcast = Hindcast(NOW - 600, observed, observed - band + (broken * 5 * band), observed + band, observed)
+    recent = Recent(values, times, np.ones(values.shape, np.int16))
+    return subjects, Inputs(NOW, 3 * 3600.0, recent, forecasts, health, hindcast)
 
 
 def bench_core(n_sensors: int, k: int, repeat: int) -> None:

@@ -103,3 +103,17 @@ def test_offline_backlog_and_clock_on_device_arrays() -> None:
     assert np.isnan(offsets[4])  # not heard from lately: not judged
     cond = checks.clock(offsets, np.array([False, False, True, False, False]), 120)
     assert list(cond.raise_) == [False, False, True, True, False]
+
+
+def test_drift_is_a_departure_from_the_forecast_band_that_peers_do_not_share() -> None:
+    observed = np.array([1.0, 1.6, 1.0, 1.0, 50.0, 80.0, 90.0, 60.0])
+    lower = np.array([0.8, 0.8, 0.8, np.nan, 40.0, 40.0, 40.0, 40.0])
+    upper = np.array([1.2, 1.2, 1.2, 1.2, 60.0, 60.0, 60.0, 60.0])
+    kinds = np.array(["water_level"] * 4 + ["traffic_count"] * 4)
+    cond = checks.outside_band(observed, lower, upper)
+    assert list(cond.raise_) == [False, True, False, False, False, True, True, False]
+    assert cond.value[1] == pytest.approx(0.4) and not cond.known[3]
+    judged = checks.alone(cond, kinds, shared_fraction=0.2)
+    # one water gauge off alone: judged; two of four counters off together: the world, not judged
+    assert list(judged.raise_) == [False, True, False, False, False, False, False, False]
+    assert not judged.known[4:].any() and judged.known[:3].all()

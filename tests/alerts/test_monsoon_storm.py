@@ -165,6 +165,11 @@ def test_monsoon_storm_warns_ahead_acknowledges_resolves_and_groups_by_district(
     observed = by_rule.get("street-flood", {})
     assert {e.site_id for e in floods} <= set(observed), "every flood is also seen as it happens"
 
+    # no sensor is faulty in this scenario: a storm and a flood must not look like broken sensors
+    health = sorted({(a[1], a[2]) for a in alerts if a[1].startswith("sensor-") and a[5] is not None})
+    print(f"health alarms during the storm: {health}")
+    assert health == []
+
     # acknowledged, and resolved after the water receded: the audit trail tells it all
     assert acknowledged is not None
     states = [(s, actor) for s, actor, _ in audit]

@@ -14,9 +14,12 @@ import psycopg
 
 from alerts.engine import DEFAULT_RULES, run_cycle
 from alerts.rules import ContactTier, Offline, load_rules
+from api.seed import write_history
 from api.stack import site_details
-from ingest.settings import AlertsSettings
+from forecasting.service import run_cycle as forecast_cycle
+from ingest.settings import AlertsSettings, ForecastSettings
 from simulators import run, scenarios
+from simulators.city import CityConfig, simulate
 from simulators.emission import Action, Outgoing
 from simulators.faults import Fault, FaultKind
 from simulators.sites import city_sites
@@ -24,10 +27,11 @@ from simulators.truth import GroundTruth
 from tests.harness import Stack
 
 STEP = 60.0
+HISTORY_DAYS = 14.0
 HOURS = 6.0
 EVERY = 5  # steps between evaluations
 # What each fault should raise; the ingestor absorbs duplicates and reordering by design, malformed
-# messages are quarantined with a reason (tested in tests/e2e), and drift is a known gap (docs/alerts.md).
+# messages are quarantined with a reason (tested in tests/e2e).
 EXPECTED = {
     FaultKind.DROPOUT: "sensor-stale",
     FaultKind.STUCK: "sensor-flatline",
@@ -35,6 +39,7 @@ EXPECTED = {
     FaultKind.NOISE_BURST: "sensor-noise",
     FaultKind.OFFLINE: "device-offline",
     FaultKind.CLOCK_SKEW: "device-clock",
+    FaultKind.DRIFT: "sensor-drift",
 }
 HEALTH_RULES = set(EXPECTED.values()) | {"edge-backlog"}
 DETECTABLE_JITTER_GAIN = 3.0  # a burst that less than triples the sensor's jitter is reported, not required
@@ -55,6 +60,9 @@ def test_each_injected_fault_raises_its_health_alarm_and_healthy_sensors_stay_qu
     sites = tuple(city_sites(16))
     config = scenarios.scenario_config("sensor-faults", sites, hours=HOURS, step_s=STEP, seed=5)  # its fixed date
     devices = stack.provision_ids([s.site_id for s in sites], {s.site_id: site_details(s) for s in sites})
+    history = CityConfig(sites, config.start - HISTORY_DAYS * 86_400, HISTORY_DAYS * 86_400, STEP, config.seed)
+    with psycopg.connect(stack.database_url) as conn:  # two weeks before, for the forecasts drift is judged by
+        write_history(conn, simulate(history))
     age = datetime.now(UTC).timestamp() - config.start + 86_400  # admit the scenario's (historical) readings
     stack.start_ingestor(extra_env={"URBANPULSE_VALIDATION__MAX_AGE_S": str(age)})
     fleet = stack.fleet(devices)
@@ -80,8 +88,11 @@ def test_each_injected_fault_raises_its_health_alarm_and_healthy_sensors_stay_qu
         if steps % EVERY:
             return
         stack.wait_rows(expected_rows, timeout=60)
+        now = progress.sim_time + STEP - 1
         with psycopg.connect(stack.database_url) as conn:
-            run_cycle(conn, book, progress.sim_time + STEP - 1, AlertsSettings())
+            forecast_cycle(conn, datetime.fromtimestamp(now, UTC), ForecastSettings(history_days=HISTORY_DAYS))
+            conn.commit()
+            run_cycle(conn, book, now, AlertsSettings())
 
     try:
         truth = run.run(config, send, speed=0, scenario="sensor-faults", progress=lockstep)
