@@ -178,6 +178,20 @@ def _compare_on(title: str, series: Series, subset: list[int], horizon: int, ori
         per_series = score.fit_seconds / (len(result.origins) * len(subset))
         print(f"  {label:<34} {per_series * 1e3:10.2f} ms per series  {per_series / ours:>12,.0f}x ProfileAR's "
               f"{ours * 1e6:.0f} us")  # fmt: skip
+    engine_names = [s.model for s in result.scores if s.model.startswith("profile_ar")]
+    others = [s.model for s in result.scores if s.model.startswith(("prophet", "statsforecast"))]
+    print("paired MAE differences, engine minus library, same forecasts (95 % bootstrap over series):")
+    for mine in engine_names:
+        for theirs in others:
+            cells = []
+            for k in steps:
+                d = result.paired(mine, theirs, k)
+                cells.append(f"{_duration_label(k * series.step_s)} {d.difference:+.2f} [{d.low:+.2f}, {d.high:+.2f}]")
+            print(f"  {mine} - {theirs}: " + "; ".join(cells))
+
+
+def _duration_label(seconds: float) -> str:
+    return f"{seconds / 3600:g}h" if seconds >= 3600 else f"{seconds / 60:g}min"
 
 
 def bench_compare(args: argparse.Namespace) -> None:

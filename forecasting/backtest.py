@@ -29,6 +29,17 @@ class ModelScore:
     mape: Array
     coverage: dict[float, Array]
     fit_seconds: float
+    abs_error: Array | None = None  # (origins, series, horizon): for paired comparisons between models
+
+
+@dataclass(frozen=True)
+class PairedDifference:
+    """MAE of model a minus model b at one horizon step on the same forecasts, with a bootstrap interval."""
+
+    difference: float
+    low: float
+    high: float
+    relative: float  # difference / MAE of b
 
 
 @dataclass(frozen=True)
@@ -46,6 +57,27 @@ class Backtest:
             cells += [f"{np.nanmean(s.coverage[lv]):>11.1%}" if lv in s.coverage else f"{'-':>11}" for lv in levels]
             lines.append(f"{s.model:<22}" + "".join(cells) + f"{s.fit_seconds:>12.2f}s")
         return "\n".join(lines)
+
+    def paired(
+        self, a: str, b: str, step: int, level: float = 0.95, draws: int = 2000, seed: int = 0
+    ) -> PairedDifference:
+        """MAE(a) - MAE(b) at ``step`` (1-based) and its ``level`` bootstrap interval, resampling whole
+        series (a series' errors at successive origins are not independent): "a matches b" is a
+        claim this interval can support or refute, a difference in the third digit cannot."""
+        score = {s.model: s for s in self.scores}
+        error_a, error_b = score[a].abs_error, score[b].abs_error
+        if error_a is None or error_b is None:
+            raise ValueError("paired comparison needs the backtest's absolute errors")
+        per_series = np.nanmean(error_a[:, :, step - 1] - error_b[:, :, step - 1], axis=0)  # (series,)
+        per_series = per_series[np.isfinite(per_series)]
+        rng = np.random.default_rng(seed)
+        picks = rng.integers(0, len(per_series), (draws, len(per_series)))
+        means = per_series[picks].mean(axis=1)
+        tail = (1 - level) / 2
+        difference = float(per_series.mean())
+        base = float(np.nanmean(error_b[:, :, step - 1]))
+        return PairedDifference(difference, float(np.quantile(means, tail)), float(np.quantile(means, 1 - tail)),
+                                difference / base)  # fmt: skip
 
 
 def _duration(seconds: float) -> str:
@@ -101,6 +133,7 @@ def rolling_origin(
                 metrics.masked_mape(actual, mean, axis=(0, 1)),
                 cover,
                 seconds,
+                np.abs(actual - mean),
             )
         )
     return Backtest(series.step_s, origins, tuple(scores))

@@ -78,3 +78,22 @@ def test_a_rolling_origin_backtest_ranks_models_on_the_same_windows() -> None:
 def test_a_backtest_needs_enough_history() -> None:
     with pytest.raises(ValueError, match="needs more than"):
         rolling_origin(_daily_batch(2, 1), [lambda: SeasonalNaive(1)], horizon=200, min_history=200)
+
+
+def test_a_paired_comparison_tells_a_real_difference_from_noise() -> None:
+    from forecasting.backtest import Backtest, ModelScore
+
+    rng = np.random.default_rng(5)
+    base = np.abs(rng.normal(10, 3, (4, 60, 3)))  # (origins, series, horizon)
+    same = base + rng.normal(0, 1.0, base.shape)  # no better, no worse: noise only
+    worse = base * 1.2  # 20 % worse everywhere
+
+    def score(name: str, errors: np.ndarray) -> ModelScore:
+        mae = errors.mean(axis=(0, 1))
+        return ModelScore(name, mae, mae, mae, {}, 0.0, errors)
+
+    backtest = Backtest(300.0, (1, 2, 3, 4), (score("a", base), score("b", same), score("c", worse)))
+    noise = backtest.paired("b", "a", 3)
+    assert noise.low < 0 < noise.high
+    real = backtest.paired("c", "a", 3)
+    assert real.low > 0 and real.relative == pytest.approx(0.2)
