@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, NamedTuple
 
 import psycopg
@@ -20,6 +20,7 @@ from alerts.lifecycle import State
 from alerts.routing import AlertView, GroupMessage
 from alerts.rules import RuleBook, Severity
 from alerts.store import active_silences
+from ingest.storage.sqlvalues import unix_or_none, utc
 
 ALERTS_TOPIC = "urbanpulse/v1/alerts"  # + "/<tier>/<area>"; devices live under urbanpulse/v1/devices
 CAP_TOPIC = "urbanpulse/v1/cap"
@@ -30,14 +31,6 @@ PUBLIC_METRICS = ("water_level", "traffic_speed")
 class NotifyResult:
     messages: int
     cap_documents: int
-
-
-def _ts(moment: float) -> datetime:
-    return datetime.fromtimestamp(moment, UTC)
-
-
-def _epoch(value: datetime | None) -> float | None:
-    return None if value is None else value.timestamp()
 
 
 def slug(area: str) -> str:
@@ -75,7 +68,7 @@ class Candidate(NamedTuple):
         return AlertView(
             self.alert_id, labels, State.of(self.state),
             None if self.notified_state is None else State.of(self.notified_state), self.last_change.timestamp(),
-            _epoch(self.fired_at), _epoch(self.notified_at), _epoch(self.escalated_at),
+            unix_or_none(self.fired_at), unix_or_none(self.notified_at), unix_or_none(self.escalated_at),
         )  # fmt: skip
 
 
@@ -116,15 +109,15 @@ def notify(conn: psycopg.Connection, book: RuleBook, now: float, mqtt: bool = Tr
         conn.execute(
             """INSERT INTO notification_groups (group_key, last_sent) VALUES (%s, %s)
                ON CONFLICT (group_key) DO UPDATE SET last_sent = EXCLUDED.last_sent""",
-            (message.group_key, _ts(now)),
+            (message.group_key, utc(now)),
         )
         if message.tier == 2:
             conn.execute("UPDATE alerts SET escalated_at = %s WHERE alert_id = ANY(%s)",
-                         (_ts(now), list(message.alert_ids)))  # fmt: skip
+                         (utc(now), list(message.alert_ids)))  # fmt: skip
             continue
         conn.execute(
             "UPDATE alerts SET notified_state = state, notified_at = %s WHERE alert_id = ANY(%s)",
-            (_ts(now), list(message.alert_ids)),
+            (utc(now), list(message.alert_ids)),
         )
         for alert_id in message.alert_ids:
             row = rows[alert_id]
@@ -138,7 +131,7 @@ def _outbox(conn: psycopg.Connection, channel: str, target: str, group_key: str,
     conn.execute(
         """INSERT INTO notification_outbox (channel, target, group_key, title, body, alert_ids, created_at,
                                             next_attempt_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)""",
-        (channel, target, group_key, title, body, alert_ids, _ts(now), _ts(now)),
+        (channel, target, group_key, title, body, alert_ids, utc(now), utc(now)),
     )
 
 
@@ -192,7 +185,7 @@ def _cap(
     ident = cap.identifier(view.alert_id, item.message_number)
     conn.execute(
         "INSERT INTO cap_messages (identifier, alert_id, sent, msg_type, xml) VALUES (%s, %s, %s, %s, %s)",
-        (ident, view.alert_id, _ts(now), msg_type, xml),
+        (ident, view.alert_id, utc(now), msg_type, xml),
     )
     if mqtt:
         _outbox(conn, "mqtt", CAP_TOPIC, f"cap/{view.alert_id}", f"CAP {msg_type} {ident}", xml, [view.alert_id], now)

@@ -8,7 +8,7 @@ it is the wall clock.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import numpy as np
 import numpy.typing as npt
@@ -16,6 +16,7 @@ import psycopg
 
 from alerts.checks import Recent
 from ingest.storage.series import read_recent
+from ingest.storage.sqlvalues import unix_or_nan, utc
 
 Array = npt.NDArray[np.float64]
 
@@ -83,14 +84,6 @@ class Inputs:
     hindcast: Hindcast
 
 
-def _ts(moment: float) -> datetime:
-    return datetime.fromtimestamp(moment, UTC)
-
-
-def _epoch(value: datetime | None) -> float:
-    return np.nan if value is None else value.timestamp()
-
-
 def load_subjects(conn: psycopg.Connection) -> Subjects:
     devices = conn.execute(
         "SELECT device_id, display_name, district, ward, latitude, longitude FROM devices ORDER BY device_id"
@@ -124,7 +117,7 @@ def read_inputs(
     heartbeats: int = 3,
     hindcast_lead_s: float | None = None,
 ) -> Inputs:
-    until = _ts(now)
+    until = utc(now)
     raw = read_recent(conn, subjects.sensor_ids.tolist(), until - timedelta(seconds=lookback_s), until, k)
     recent = Recent(raw.values, raw.times, raw.qc)
     hindcast = (Hindcast.none(len(subjects.sensor_ids)) if hindcast_lead_s is None
@@ -139,7 +132,7 @@ BUCKET_S = 300.0  # the forecasts' grid (readings_5m)
 def _hindcast(conn: psycopg.Connection, subjects: Subjects, recent: Recent, now: float, lead_s: float) -> Hindcast:
     n = len(subjects.sensor_ids)
     target = (now // BUCKET_S) * BUCKET_S - BUCKET_S  # the newest complete bucket
-    latest = _ts(target + BUCKET_S - lead_s)
+    latest = utc(target + BUCKET_S - lead_s)
     row = conn.execute("SELECT max(issued_at) FROM forecast_runs WHERE issued_at <= %s", (latest,)).fetchone()
     if row is None or row[0] is None:
         return Hindcast.none(n)
@@ -147,7 +140,7 @@ def _hindcast(conn: psycopg.Connection, subjects: Subjects, recent: Recent, now:
     position = {int(sensor): i for i, sensor in enumerate(subjects.sensor_ids)}
     for sensor, m, lo, hi in conn.execute(
         "SELECT sensor_id, mean, lower_95, upper_95 FROM forecasts WHERE issued_at = %s AND target_time = %s",
-        (row[0], _ts(target)),
+        (row[0], utc(target)),
     ):
         i = position.get(sensor)
         if i is not None:
@@ -200,7 +193,7 @@ def _health(conn: psycopg.Connection, subjects: Subjects, until: datetime, m: in
         if i is None:
             continue
         offline[i] = since.timestamp() if state == "offline" else np.nan
-        newest[i], received[i] = _epoch(reading_at), _epoch(received_at)
+        newest[i], received[i] = unix_or_nan(reading_at), unix_or_nan(received_at)
     depths = np.full((n, m), np.nan)
     unsynced = np.zeros(n, dtype=np.bool_)
     for device, rank, depth, clock in conn.execute(

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -20,17 +20,10 @@ from alerts.lifecycle import OPEN, State, Timing, Tracks, advance
 from alerts.observations import Subjects
 from alerts.routing import Silence
 from alerts.rules import RuleBook
+from ingest.storage.sqlvalues import number_or_none, unix_or_nan, utc_or_none
 
 ENGINE = "engine"
 _OPEN_LABELS = [s.label for s in OPEN]
-
-
-def _ts(moment: float | None) -> datetime | None:
-    return None if moment is None or not np.isfinite(moment) else datetime.fromtimestamp(moment, UTC)
-
-
-def _epoch(value: datetime | None) -> float:
-    return np.nan if value is None else value.timestamp()
 
 
 def subject_keys(judgement: Judgement, subjects: Subjects) -> list[str]:
@@ -64,17 +57,17 @@ def step_rule(
             continue
         alert_ids[i] = alert_id
         tracks.state[i] = State.of(state)
-        tracks.pending_since[i], tracks.clear_since[i] = _epoch(pending), _epoch(clear)
-        tracks.unknown_since[i], tracks.flaps[i] = _epoch(unknown), flaps
+        tracks.pending_since[i], tracks.clear_since[i] = unix_or_nan(pending), unix_or_nan(clear)
+        tracks.unknown_since[i], tracks.flaps[i] = unix_or_nan(unknown), flaps
     closed_ids = np.full(len(keys), -1, dtype=np.int64)
     for subject, alert_id, closed_at, flaps in conn.execute(
         """SELECT DISTINCT ON (subject) subject, alert_id, closed_at, flaps FROM alerts
            WHERE rule = %s AND state = 'resolved' AND closed_at >= %s ORDER BY subject, closed_at DESC""",
-        (rule.name, _ts(now - flap_window_s)),
+        (rule.name, utc_or_none(now - flap_window_s)),
     ):
         i = position.get(subject)
         if i is not None and alert_ids[i] < 0:
-            closed_ids[i], tracks.closed_at[i], tracks.flaps[i] = alert_id, _epoch(closed_at), flaps
+            closed_ids[i], tracks.closed_at[i], tracks.flaps[i] = alert_id, unix_or_nan(closed_at), flaps
     timing = Timing(rule.for_s, rule.resolve_after_s, rule.expire_after_s, flap_window_s)
     after = advance(tracks, judgement.condition, now, timing)
     return _write(conn, judgement, subjects, keys, tracks, after, alert_ids, closed_ids, now)
@@ -92,7 +85,7 @@ def _write(
     now: float,
 ) -> StepResult:
     rule, cond = judgement.rule, judgement.condition
-    at = _ts(now)
+    at = utc_or_none(now)
     changed = np.flatnonzero(after.state != before.state)
     still_open = np.flatnonzero(np.isin(after.state, OPEN) & (after.state == before.state))
     transitions = 0
@@ -108,7 +101,7 @@ def _write(
                         now_state.label,
                         int(after.flaps[i]),
                         at,
-                        _number(cond.value[i]),
+                        number_or_none(cond.value[i]),
                         Jsonb(details),
                         int(closed_ids[i]),
                     ),
@@ -124,7 +117,7 @@ def _write(
                        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING alert_id""",
                     (f"{rule.name}:{keys[i]}", rule.name, rule.kind, keys[i], labels["sensor_id"], labels["device_id"],
                      labels["district"], labels["ward"], rule.severity.value, now_state.label, at,
-                     at if now_state == State.FIRING else None, at, _number(cond.value[i]), Jsonb(details)),
+                     at if now_state == State.FIRING else None, at, number_or_none(cond.value[i]), Jsonb(details)),
                 ).fetchone()  # fmt: skip
                 assert row is not None
                 _audit(cur, int(row[0]), at, None, State.PENDING, None)
@@ -139,13 +132,14 @@ def _write(
                            fired_at = CASE WHEN %s = 'firing' THEN coalesce(fired_at, %s) ELSE fired_at END,
                            closed_at = CASE WHEN %s THEN %s ELSE closed_at END,
                            clear_since = %s, unknown_since = %s WHERE alert_id = %s""",
-                    (now_state.label, at, _number(cond.value[i]), Jsonb(details), now_state.label, at, closing, at,
-                     _ts(after.clear_since[i]), _ts(after.unknown_since[i]), int(alert_ids[i])),
+                    (now_state.label, at, number_or_none(cond.value[i]), Jsonb(details), now_state.label, at,
+                     closing, at, utc_or_none(after.clear_since[i]), utc_or_none(after.unknown_since[i]),
+                     int(alert_ids[i])),
                 )  # fmt: skip
                 _audit(cur, int(alert_ids[i]), at, was, now_state, None)
             transitions += 1
         rows = [
-            (_ts(after.clear_since[i]), _ts(after.unknown_since[i]), _number(cond.value[i]),
+            (utc_or_none(after.clear_since[i]), utc_or_none(after.unknown_since[i]), number_or_none(cond.value[i]),
              Jsonb(_details(judgement, i)), int(alert_ids[i]))
             for i in still_open.tolist() if alert_ids[i] >= 0
         ]  # fmt: skip
@@ -156,10 +150,6 @@ def _write(
                 rows,
             )
     return StepResult(transitions, int(np.isin(after.state, OPEN).sum()))
-
-
-def _number(value: float) -> float | None:
-    return float(value) if np.isfinite(value) else None
 
 
 def _details(judgement: Judgement, i: int) -> dict[str, Any]:
@@ -199,7 +189,7 @@ def write_qc_flags(conn: psycopg.Connection, judgements: Sequence[Judgement], su
         if j.flags is None or not len(j.flags.rows):
             continue
         sensor += subjects.sensor_ids[j.flags.rows].tolist()
-        when += [_ts(t) for t in times[j.flags.rows, j.flags.columns].tolist()]
+        when += [utc_or_none(t) for t in times[j.flags.rows, j.flags.columns].tolist()]
         flag += j.flags.flags.tolist()
     if not sensor:
         return 0
@@ -232,7 +222,7 @@ def acknowledge(conn: psycopg.Connection, alert_id: int, by: str, note: str | No
         raise NotFound(f"no alert {alert_id}")
     if row[0] != State.FIRING.label:
         raise NotFound(f"alert {alert_id} is {row[0]}, not firing: nothing to acknowledge")
-    at = _ts(now)
+    at = utc_or_none(now)
     conn.execute(
         """UPDATE alerts SET state = 'acknowledged', acked_at = %s, acked_by = %s, ack_note = %s, last_change = %s
            WHERE alert_id = %s""",
@@ -247,7 +237,7 @@ def add_silence(conn: psycopg.Connection, matchers: dict[str, str], starts: floa
     row = conn.execute(
         """INSERT INTO silences (matchers, starts_at, ends_at, created_by, comment) VALUES (%s, %s, %s, %s, %s)
            RETURNING silence_id""",
-        (Jsonb(matchers), _ts(starts), _ts(ends), by, comment),
+        (Jsonb(matchers), utc_or_none(starts), utc_or_none(ends), by, comment),
     ).fetchone()
     assert row is not None
     return int(row[0])
@@ -258,6 +248,6 @@ def active_silences(conn: psycopg.Connection, now: float) -> list[Silence]:
         Silence(int(r[0]), dict(r[1]), r[2].timestamp(), r[3].timestamp())
         for r in conn.execute(
             "SELECT silence_id, matchers, starts_at, ends_at FROM silences WHERE starts_at <= %s AND ends_at > %s",
-            (_ts(now), _ts(now)),
+            (utc_or_none(now), utc_or_none(now)),
         )
     ]

@@ -32,6 +32,7 @@ from forecasting.series import Array, Forecast, Series
 from forecasting.water import WaterLevelModel, nearest_gauges
 from ingest.settings import ForecastSettings
 from ingest.storage.series import Resolution, floor_to, read_buckets
+from ingest.storage.sqlvalues import number_or_none
 
 log = logging.getLogger(__name__)
 
@@ -180,21 +181,17 @@ def _write(
             targets = [datetime.fromtimestamp(t, UTC) for t in f.times()]
             fallback = f.fallback if f.fallback is not None else np.zeros(len(item.rows), dtype=np.bool_)
             for k, row in enumerate(item.rows):
-                sensor_id, threshold = int(sensors.ids[row]), _number(sensors.thresholds[row])
+                sensor_id, threshold = int(sensors.ids[row]), number_or_none(sensors.thresholds[row])
                 for h, target in enumerate(targets):
-                    probability = None if item.probability is None else _number(item.probability[k, h])
+                    probability = None if item.probability is None else number_or_none(item.probability[k, h])
                     copy.write_row((
-                        sensor_id, issued_at, target, f.model, _number(f.mean[k, h]),
-                        _number(f.lower[0.8][k, h]), _number(f.upper[0.8][k, h]),
-                        _number(f.lower[0.95][k, h]), _number(f.upper[0.95][k, h]),
+                        sensor_id, issued_at, target, f.model, number_or_none(f.mean[k, h]),
+                        number_or_none(f.lower[0.8][k, h]), number_or_none(f.upper[0.8][k, h]),
+                        number_or_none(f.lower[0.95][k, h]), number_or_none(f.upper[0.95][k, h]),
                         threshold, probability if threshold is not None else None, bool(fallback[k]),
                     ))  # fmt: skip
                     written += 1
     return written
-
-
-def _number(value: float) -> float | None:
-    return float(value) if np.isfinite(value) else None
 
 
 def run_service(

@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 
 import psycopg
 
 from ingest.health import ConfigAckEvent, HealthEvent, HeartbeatEvent, StatusEvent
-
-
-def _ts(seconds: float) -> datetime:
-    return datetime.fromtimestamp(seconds, UTC)
+from ingest.storage.sqlvalues import utc
 
 
 def write_events(conn: psycopg.Connection, events: Sequence[HealthEvent]) -> None:
@@ -27,7 +23,7 @@ def write_events(conn: psycopg.Connection, events: Sequence[HealthEvent]) -> Non
                            state_since = EXCLUDED.state_since,
                            version = coalesce(EXCLUDED.version, device_status.version)
                        WHERE device_status.state_since <= EXCLUDED.state_since""",
-                    (event.device_id, event.state, _ts(event.received_at), event.version),
+                    (event.device_id, event.state, utc(event.received_at), event.version),
                 )
             elif isinstance(event, ConfigAckEvent):
                 cur.execute(
@@ -38,7 +34,7 @@ def write_events(conn: psycopg.Connection, events: Sequence[HealthEvent]) -> Non
                            config_version = EXCLUDED.config_version, config_status = EXCLUDED.config_status,
                            config_reason = EXCLUDED.config_reason, config_at = EXCLUDED.config_at
                        WHERE device_status.config_at IS NULL OR device_status.config_at <= EXCLUDED.config_at""",
-                    {"device": event.device_id, "at": _ts(event.received_at), "version": event.version,
+                    {"device": event.device_id, "at": utc(event.received_at), "version": event.version,
                      "status": "applied" if event.applied else "rejected", "reason": event.reason},
                 )  # fmt: skip
             elif isinstance(event, HeartbeatEvent):
@@ -46,7 +42,7 @@ def write_events(conn: psycopg.Connection, events: Sequence[HealthEvent]) -> Non
                 cur.execute(
                     """INSERT INTO device_heartbeats VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
                        ON CONFLICT (device_id, time) DO NOTHING""",
-                    (event.device_id, _ts(beat.time), _ts(event.received_at), beat.queue_depth,
+                    (event.device_id, utc(beat.time), utc(event.received_at), beat.queue_depth,
                      beat.oldest_queued_age_s, beat.evicted_total, beat.refused_total, beat.held_total,
                      beat.disk_free_bytes, beat.cpu_temperature_c, beat.uptime_s, beat.version, beat.clock),
                 )  # fmt: skip
@@ -55,7 +51,7 @@ def write_events(conn: psycopg.Connection, events: Sequence[HealthEvent]) -> Non
                        VALUES (%s, 'online', %s, %s, %s)
                        ON CONFLICT (device_id) DO UPDATE SET
                            last_heartbeat_at = greatest(device_status.last_heartbeat_at, EXCLUDED.last_heartbeat_at)""",
-                    (event.device_id, _ts(event.received_at), beat.version, _ts(event.received_at)),
+                    (event.device_id, utc(event.received_at), beat.version, utc(event.received_at)),
                 )
 
 
@@ -68,8 +64,8 @@ def write_arrivals(conn: psycopg.Connection, arrivals: Mapping[str, tuple[float,
     if not arrivals:
         return
     devices = sorted(arrivals)  # one lock order for every ingestor: no deadlocks between copies
-    newest = [_ts(arrivals[d][0]) for d in devices]
-    arrived = [_ts(arrivals[d][1]) for d in devices]
+    newest = [utc(arrivals[d][0]) for d in devices]
+    arrived = [utc(arrivals[d][1]) for d in devices]
     conn.execute(
         """INSERT INTO device_status (device_id, state, state_since, last_reading_at, last_received_at)
            SELECT d, 'online', r, t, r FROM unnest(%s::text[], %s::timestamptz[], %s::timestamptz[]) AS u(d, t, r)
