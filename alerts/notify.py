@@ -20,10 +20,9 @@ from alerts.lifecycle import State
 from alerts.routing import AlertView, GroupMessage
 from alerts.rules import RuleBook, Severity
 from alerts.store import active_silences
+from edge import protocol
 from ingest.storage.sqlvalues import unix_or_none, utc
 
-ALERTS_TOPIC = "urbanpulse/v1/alerts"  # + "/<tier>/<area>"; devices live under urbanpulse/v1/devices
-CAP_TOPIC = "urbanpulse/v1/cap"
 PUBLIC_METRICS = ("water_level", "traffic_speed")
 
 
@@ -103,7 +102,7 @@ def notify(conn: psycopg.Connection, book: RuleBook, now: float, mqtt: bool = Tr
         assert tier is not None  # plan() only routes to configured tiers
         targets = [("apprise", t) for t in tier.targets]
         if tier.mqtt and mqtt:
-            targets.append(("mqtt", f"{ALERTS_TOPIC}/{message.tier}/{slug(message.area)}"))
+            targets.append(("mqtt", f"{protocol.ALERTS_TOPIC_ROOT}/{message.tier}/{slug(message.area)}"))
         for channel, target in targets:
             _outbox(conn, channel, target, message.group_key, title, body, list(message.alert_ids), now)
         conn.execute(
@@ -188,5 +187,14 @@ def _cap(
         (ident, view.alert_id, utc(now), msg_type, xml),
     )
     if mqtt:
-        _outbox(conn, "mqtt", CAP_TOPIC, f"cap/{view.alert_id}", f"CAP {msg_type} {ident}", xml, [view.alert_id], now)
+        _outbox(
+            conn,
+            "mqtt",
+            protocol.CAP_TOPIC,
+            f"cap/{view.alert_id}",
+            f"CAP {msg_type} {ident}",
+            xml,
+            [view.alert_id],
+            now,
+        )
     return 1

@@ -15,6 +15,7 @@ import numpy.typing as npt
 import psycopg
 
 from alerts.checks import Recent
+from edge import protocol
 from ingest.storage.series import read_recent
 from ingest.storage.sqlvalues import unix_or_nan, utc
 
@@ -208,5 +209,5 @@ def _health(conn: psycopg.Connection, subjects: Subjects, until: datetime, m: in
             continue
         depths[i, m - rank] = depth
         if rank == 1:
-            unsynced[i] = clock != "synced"
+            unsynced[i] = clock != protocol.CLOCK_SYNCED
     return DeviceHealth(offline, newest, received, depths, unsynced)

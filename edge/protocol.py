@@ -28,6 +28,8 @@ HEARTBEAT_CHANNEL = "heartbeat"  # periodic health, see Heartbeat
 CONFIG_CHANNEL = "config"  # retained remote config, server -> device (RemoteConfig)
 CONFIG_ACK_CHANNEL = "config/ack"  # device -> server: applied or rejected, with the reason
 DEVICE_CHANNELS_UP = (READINGS_CHANNEL, STATUS_CHANNEL, HEARTBEAT_CHANNEL, CONFIG_ACK_CHANNEL)
+ALERTS_TOPIC_ROOT = "urbanpulse/v1/alerts"  # server -> people: alert notifications, + "/<tier>/<area>"
+CAP_TOPIC = "urbanpulse/v1/cap"  # server -> public: the CAP 1.2 feed
 
 DEVICE_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 SENSOR_NAME_PATTERN = re.compile(r"^(?P<kind>[a-z][a-z_]*)(?:\.(?P<channel>[a-z0-9][a-z0-9_-]{0,31}))?$")

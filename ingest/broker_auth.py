@@ -19,7 +19,7 @@ from edge import protocol
 
 INGEST_ACCOUNT = "svc.ingest"
 ALERTS_ACCOUNT = "svc.alerts"  # publishes alert notifications and the CAP feed
-ALERT_TOPICS = ("urbanpulse/v1/alerts/#", "urbanpulse/v1/cap")
+ALERT_TOPICS = (f"{protocol.ALERTS_TOPIC_ROOT}/#", protocol.CAP_TOPIC)
 # Mosquitto 2.x "$7$" format: PBKDF2-HMAC-SHA512, 12-byte salt, base64 fields.
 _PBKDF2_ITERATIONS = 101
 _SALT_BYTES = 12
