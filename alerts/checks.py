@@ -149,8 +149,8 @@ def flatline(recent: Recent, count: int, tolerance: Array, rests_at_zero: Mask, 
     return Condition(flat, known & ~flat, known, span)
 
 
-def spike_flags(recent: Recent, suspect: Array, fail: Array) -> tuple[Array, npt.NDArray[np.int16]]:
-    """QARTOD spike test on every consecutive triple: (score, flag) of each middle reading, (n, k).
+def spike_flags(recent: Recent, suspect: Array, fail: Array) -> npt.NDArray[np.int16]:
+    """QARTOD spike test on every consecutive triple: the flag of each middle reading, (n, k).
 
     score = |x_i - (x_{i-1} + x_{i+1}) / 2| - |(x_{i+1} - x_{i-1}) / 2|: large for a lone jump and
     small for a steep but steady rise. The newest reading cannot be judged until the next arrives.
@@ -162,7 +162,7 @@ def spike_flags(recent: Recent, suspect: Array, fail: Array) -> tuple[Array, npt
     with np.errstate(invalid="ignore"):
         flag[score > suspect[:, None]] = QC_SUSPECT
         flag[score > fail[:, None]] = QC_FAIL
-    return score, flag
+    return flag
 
 
 def _bends(x: Array) -> Array:

@@ -70,6 +70,20 @@ class MqttChannel:
         self._client.loop_stop()
 
 
+def open_channels(mqtt_url: str | None, client_id: str = "urbanpulse-alerts") -> dict[str, Channel]:
+    """The channels a running engine delivers through: apprise always, MQTT when a URL is configured."""
+    found: dict[str, Channel] = {"apprise": AppriseChannel()}
+    if mqtt_url:
+        found["mqtt"] = MqttChannel(protocol.parse_mqtt_url(mqtt_url), client_id)
+    return found
+
+
+def close_channels(channels: dict[str, Channel]) -> None:
+    for channel in channels.values():
+        if isinstance(channel, MqttChannel):
+            channel.close()
+
+
 def _redact(target: str) -> str:
     """An apprise URL without its credentials (they often hold tokens), for logs and the outbox."""
     scheme, sep, rest = target.partition("://")

@@ -54,7 +54,7 @@ def run_cycle(conn: psycopg.Connection, book: RuleBook, now: float, settings: Al
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (ENGINE_LOCK_KEY,))
         subjects = load_subjects(conn)
         inputs = read_inputs(conn, subjects, now, settings.lookback_s, settings.max_readings,
-                             hindcast_lead_s=book.hindcast_lead_s())  # fmt: skip
+                             book.heartbeats_needed(), book.hindcast_lead_s())  # fmt: skip
         judgements = evaluate(book, subjects, inputs)
         transitions = open_alerts = 0
         for judgement in judgements:

@@ -105,17 +105,12 @@ def _judge(rule: AnyRule, s: Subjects, inputs: Inputs, offline_devices: npt.NDAr
                                rule.count_at_rest)  # fmt: skip
         flag = np.zeros(part.values.shape, np.int16)
         flag[cond.raise_, -rule.count :] = checks.QC_SUSPECT  # QARTOD flat line: the run is suspect
-        return Judgement(
-            rule, False, rows_qc, cond, nan_levels[rows_qc], _to_sensors(checks.new_flags(part, flag), rows_qc)
-        )
+        return _qc_judgement(rule, rows_qc, part, cond, flag)
     if isinstance(rule, Spike):
         part = _take(recent, rows_qc)
         kinds = s.kinds[rows_qc]
-        _, flag = checks.spike_flags(part, _per_kind(kinds, rule.suspect), _per_kind(kinds, rule.fail))
-        cond = checks.flagged_recently(part, flag, now, rule.window_s, 1)
-        return Judgement(
-            rule, False, rows_qc, cond, nan_levels[rows_qc], _to_sensors(checks.new_flags(part, flag), rows_qc)
-        )
+        flag = checks.spike_flags(part, _per_kind(kinds, rule.suspect), _per_kind(kinds, rule.fail))
+        return _qc_judgement(rule, rows_qc, part, checks.flagged_recently(part, flag, now, rule.window_s, 1), flag)
     if isinstance(rule, RateOfChange):
         part = _take(recent, rows_qc)
         counts = s.kinds[rows_qc] == "traffic_count"
@@ -126,9 +121,7 @@ def _judge(rule: AnyRule, s: Subjects, inputs: Inputs, offline_devices: npt.NDAr
         judged = Recent(stable, part.times, part.qc)
         flag = checks.roughness_flags(judged, rule.sigmas, floor)
         cond = checks.flagged_recently(judged, flag, now, rule.window_s, rule.min_episodes)
-        return Judgement(
-            rule, False, rows_qc, cond, nan_levels[rows_qc], _to_sensors(checks.new_flags(part, flag), rows_qc)
-        )
+        return _qc_judgement(rule, rows_qc, part, cond, flag)
     if isinstance(rule, Drift):
         h = inputs.hindcast
         cond = checks.outside_band(h.observed[rows_qc], h.lower[rows_qc], h.upper[rows_qc])
@@ -140,7 +133,7 @@ def _judge(rule: AnyRule, s: Subjects, inputs: Inputs, offline_devices: npt.NDAr
         reference = max(now, float(np.nanmax(health.received, initial=now)))  # see docs/alerts.md: clocks
         return Judgement(rule, True, devices, checks.offline(health.offline_since, reference, rule.grace_s), no_level)
     if isinstance(rule, Backlog):
-        depths = health.depths[:, -rule.heartbeats :]
+        depths = health.depths[:, -rule.heartbeats :]  # read_inputs fetched RuleBook.heartbeats_needed()
         return Judgement(rule, True, devices, checks.backlog(depths, rule.min_depth), no_level)
     if isinstance(rule, ClockRule):
         offsets = checks.clock_offsets(health.newest_reading, health.received, rule.recent_s, rule.max_offset_s)
@@ -149,5 +142,10 @@ def _judge(rule: AnyRule, s: Subjects, inputs: Inputs, offline_devices: npt.NDAr
     raise AssertionError(f"no evaluation for rule kind {rule.kind}")  # the rules schema lists every kind
 
 
-def _to_sensors(flags: QcFlags, rows: npt.NDArray[np.int64]) -> QcFlags:
-    return QcFlags(rows[flags.rows], flags.columns, flags.flags)
+def _qc_judgement(
+    rule: AnyRule, rows: npt.NDArray[np.int64], part: Recent, cond: Condition, flag: npt.NDArray[np.int16]
+) -> Judgement:
+    """A QC rule's judgement, with the flags it raises mapped from ``part``'s rows to the sensors'."""
+    fresh = checks.new_flags(part, flag)
+    return Judgement(rule, False, rows, cond, np.full(len(rows), np.nan),
+                     QcFlags(rows[fresh.rows], fresh.columns, fresh.flags))  # fmt: skip

@@ -93,7 +93,6 @@ def notify(conn: psycopg.Connection, book: RuleBook, now: float, mqtt: bool = Tr
     last_sent = {k: t.timestamp() for k, t in conn.execute("SELECT group_key, last_sent FROM notification_groups")}
     messages = routing.plan(views, book.contacts, book.grouping, last_sent, silences, now)
     public = {r.name for r in book.rules if r.public}
-    by_id = {v.alert_id: v for v in views}
     documents = 0
     for message in messages:
         items = [rows[i] for i in message.alert_ids]
@@ -121,7 +120,7 @@ def notify(conn: psycopg.Connection, book: RuleBook, now: float, mqtt: bool = Tr
         for alert_id in message.alert_ids:
             row = rows[alert_id]
             if row.rule in public and row.metric in PUBLIC_METRICS:
-                documents += _cap(conn, book, row, by_id[alert_id], alert_id in message.reminders, now, mqtt)
+                documents += _cap(conn, book, row, alert_id in message.reminders, now, mqtt)
     return NotifyResult(len(messages), documents)
 
 
@@ -152,14 +151,12 @@ def _text(message: GroupMessage, items: list[Candidate], now: float) -> tuple[st
     return title, "\n".join(lines) + "\n" + json.dumps(machine, separators=(",", ":"))
 
 
-def _cap(
-    conn: psycopg.Connection, book: RuleBook, row: Candidate, view: AlertView, reminder: bool, now: float, mqtt: bool
-) -> int:
+def _cap(conn: psycopg.Connection, book: RuleBook, row: Candidate, reminder: bool, now: float, mqtt: bool) -> int:
     earlier = conn.execute(
         "SELECT identifier, sent, msg_type FROM cap_messages WHERE alert_id = %s ORDER BY sent, identifier",
-        (view.alert_id,),
+        (row.alert_id,),
     ).fetchall()
-    if view.state in (State.RESOLVED, State.EXPIRED):
+    if State.of(row.state) in (State.RESOLVED, State.EXPIRED):
         if not earlier or earlier[-1][2] == "Cancel":
             return 0
         msg_type = "Cancel"
@@ -173,7 +170,7 @@ def _cap(
     forecast = row.kind == "forecast_exceedance" or (row.kind == "congestion" and "onset" in details)
     onset = details.get("onset") or (row.pending_since.timestamp() if not forecast else None)
     item = cap.CapAlert(
-        alert_id=view.alert_id, message_number=len(earlier) + 1, msg_type=msg_type, sent=now, rule=row.rule,
+        alert_id=row.alert_id, message_number=len(earlier) + 1, msg_type=msg_type, sent=now, rule=row.rule,
         metric=row.metric or "water_level", forecast=forecast, severity=Severity(row.severity),
         value=None if forecast else row.value, threshold=details.get("threshold"),
         probability=row.value if forecast else None, onset=onset, expires=now + book.cap.expires_s,
@@ -181,20 +178,20 @@ def _cap(
         references=tuple((e[0], e[1].timestamp()) for e in earlier),
     )  # fmt: skip
     xml = cap.document(item, book.cap.sender, book.cap.sender_name)
-    ident = cap.identifier(view.alert_id, item.message_number)
+    ident = cap.identifier(row.alert_id, item.message_number)
     conn.execute(
         "INSERT INTO cap_messages (identifier, alert_id, sent, msg_type, xml) VALUES (%s, %s, %s, %s, %s)",
-        (ident, view.alert_id, utc(now), msg_type, xml),
+        (ident, row.alert_id, utc(now), msg_type, xml),
     )
     if mqtt:
         _outbox(
             conn,
             "mqtt",
             protocol.CAP_TOPIC,
-            f"cap/{view.alert_id}",
+            f"cap/{row.alert_id}",
             f"CAP {msg_type} {ident}",
             xml,
-            [view.alert_id],
+            [row.alert_id],
             now,
         )
     return 1

@@ -133,15 +133,14 @@ BUCKET_S = 300.0  # the forecasts' grid (readings_5m)
 def _hindcast(conn: psycopg.Connection, subjects: Subjects, recent: Recent, now: float, lead_s: float) -> Hindcast:
     n = len(subjects.sensor_ids)
     target = (now // BUCKET_S) * BUCKET_S - BUCKET_S  # the newest complete bucket
-    latest = utc(target + BUCKET_S - lead_s)
-    row = conn.execute("SELECT max(issued_at) FROM forecast_runs WHERE issued_at <= %s", (latest,)).fetchone()
-    if row is None or row[0] is None:
+    issued = _newest_issue(conn, utc(target + BUCKET_S - lead_s))
+    if issued is None:
         return Hindcast.none(n)
     mean, lower, upper = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
     position = {int(sensor): i for i, sensor in enumerate(subjects.sensor_ids)}
     for sensor, m, lo, hi in conn.execute(
         "SELECT sensor_id, mean, lower_95, upper_95 FROM forecasts WHERE issued_at = %s AND target_time = %s",
-        (row[0], utc(target)),
+        (issued, utc(target)),
     ):
         i = position.get(sensor)
         if i is not None:
@@ -153,10 +152,15 @@ def _hindcast(conn: psycopg.Connection, subjects: Subjects, recent: Recent, now:
     return Hindcast(target, mean, lower, upper, observed)
 
 
+def _newest_issue(conn: psycopg.Connection, at_or_before: datetime) -> datetime | None:
+    """The newest forecast issue with a completed run at or before the moment, if any."""
+    row = conn.execute("SELECT max(issued_at) FROM forecast_runs WHERE issued_at <= %s", (at_or_before,)).fetchone()
+    return None if row is None else row[0]
+
+
 def _forecasts(conn: psycopg.Connection, subjects: Subjects, until: datetime) -> Forecasts:
     n = len(subjects.sensor_ids)
-    row = conn.execute("SELECT max(issued_at) FROM forecast_runs WHERE issued_at <= %s", (until,)).fetchone()
-    issued = row[0] if row else None
+    issued = _newest_issue(conn, until)
     if issued is None:
         empty = np.full((n, 1), np.nan)
         return Forecasts(np.full(n, np.nan), empty, empty.copy(), empty.copy())

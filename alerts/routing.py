@@ -91,7 +91,7 @@ def due_escalation(alert: AlertView, tier2: ContactTier | None, now: float) -> b
         and alert.escalated_at is None
         and alert.fired_at is not None
         and now - alert.fired_at >= tier2.escalate_after_s
-        and SEVERITY_ORDER.index(alert.severity) >= SEVERITY_ORDER.index(tier2.min_severity)
+        and _loud_enough(alert, tier2)
     )
 
 

@@ -231,6 +231,10 @@ class RuleBook(BaseModel):
         leads = [r.lead_s for r in self.rules if isinstance(r, Drift)]
         return max(leads) if leads else None
 
+    def heartbeats_needed(self) -> int:
+        """How many of each device's newest heartbeats the backlog rules look at (at least one)."""
+        return max([r.heartbeats for r in self.rules if isinstance(r, Backlog)], default=1)
+
     def tier(self, number: int) -> ContactTier | None:
         return next((c for c in self.contacts if c.tier == number), None)
 

@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from api.options import ConfigOption, server_settings
-
-if TYPE_CHECKING:
-    from alerts.delivery import Channel
-    from ingest.settings import Settings
 
 alerts_app = typer.Typer(help="Alerts: the engine, listing, acknowledging, silencing, checking rules.",
                          no_args_is_help=True)  # fmt: skip
@@ -26,16 +22,6 @@ def _fail(command: str, error: Exception, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
-def channels(settings: Settings) -> dict[str, Channel]:
-    from alerts.delivery import AppriseChannel, MqttChannel
-    from edge import protocol
-
-    found: dict[str, Channel] = {"apprise": AppriseChannel()}
-    if settings.alerts.mqtt_url:
-        found["mqtt"] = MqttChannel(protocol.parse_mqtt_url(settings.alerts.mqtt_url))
-    return found
-
-
 @alerts_app.command("run")
 def run(
     config: ConfigOption = None,
@@ -47,7 +33,7 @@ def run(
 
     import psycopg
 
-    from alerts.delivery import Backoff, deliver_due
+    from alerts.delivery import Backoff, deliver_due, open_channels
     from alerts.engine import RuleSource, run_cycle, run_service
     from alerts.errors import RulesError
     from alerts.store import store_rules
@@ -57,7 +43,7 @@ def run(
         source = RuleSource(rules or settings.alerts.rules_file)
     except RulesError as error:
         raise _fail("run", error) from error
-    found = channels(settings)
+    found = open_channels(settings.alerts.mqtt_url)
     if once:
         try:
             with psycopg.connect(settings.database_url) as conn:

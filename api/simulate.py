@@ -20,13 +20,12 @@ from typing import TextIO
 
 import psycopg
 
-from alerts.delivery import AppriseChannel, Channel, MqttChannel
+from alerts.delivery import Channel, close_channels, open_channels
 from alerts.engine import CycleResult as AlertCycle
 from alerts.engine import RuleSource
 from alerts.engine import run_service as run_alerts
 from api.seed import write_history
 from api.stack import VENDOR_DEVICE, LocalStack
-from edge import protocol
 from forecasting.service import CycleResult, run_service
 from ingest.embedded.waiting import WaitTimeout, wait_until
 from ingest.metrics import IngestMetrics, IngestSnapshot
@@ -119,11 +118,11 @@ class LiveSystem:
         self._ingest: threading.Thread | None = None
         self.sim_now = 0.0  # the simulated clock, as far as the fleet has published
         self.forecasts: list[CycleResult] = []
-        self._forecast_stop = threading.Event()
+        self._services_stop = threading.Event()  # ends the forecast and alert services
         self._forecaster: threading.Thread | None = None
         self.alert_cycles: list[AlertCycle] = []
         self._alerter: threading.Thread | None = None
-        self._mqtt_alerts: MqttChannel | None = None
+        self._alert_channels: dict[str, Channel] = {}
         self.alerts_fired = self.notifications = 0
 
     def connect(self, sites: list[Site], max_age_s: float, bare_devices: Sequence[str] = ()) -> Fleet:
@@ -151,20 +150,17 @@ class LiveSystem:
         """The forecast service on the simulated clock: a forecast per completed 5-minute bucket."""
         settings = ForecastSettings(every_s=0.5, history_days=21.0)  # what the water model learns best from
         self._forecaster = threading.Thread(
-            target=run_service, args=(self.stack.postgres.url(), settings, self._forecast_stop, self._sim_clock,
+            target=run_service, args=(self.stack.postgres.url(), settings, self._services_stop, self._sim_clock,
                                       self.forecasts.append), name="forecaster", daemon=True)  # fmt: skip
         self._forecaster.start()
 
     def start_alerts(self) -> None:
         """The alert engine on the simulated clock, with the shipped rules; notifications go to the
         broker's alerts topics and the CAP feed (``mosquitto_sub -t 'urbanpulse/v1/#'`` shows them)."""
-        endpoint = protocol.parse_mqtt_url(self.stack.alerts_mqtt_url())
-        self._mqtt_alerts = MqttChannel(endpoint, "urbanpulse-demo-alerts")
-        channels: dict[str, Channel] = {"apprise": AppriseChannel(), "mqtt": self._mqtt_alerts}
-        self._alerter = threading.Thread(
-            target=run_alerts, args=(self.stack.postgres.url(), RuleSource(None), AlertsSettings(every_s=0.5),
-                                     channels, self._forecast_stop, self._sim_clock, self.alert_cycles.append),
-            name="alerts", daemon=True)  # fmt: skip
+        self._alert_channels = open_channels(self.stack.alerts_mqtt_url(), "urbanpulse-demo-alerts")
+        args = (self.stack.postgres.url(), RuleSource(None), AlertsSettings(every_s=0.5), self._alert_channels,
+                self._services_stop, self._sim_clock, self.alert_cycles.append)  # fmt: skip
+        self._alerter = threading.Thread(target=run_alerts, args=args, name="alerts", daemon=True)
         self._alerter.start()
 
     def alert_counts(self) -> tuple[int, int]:
@@ -201,12 +197,11 @@ class LiveSystem:
         except WaitTimeout as error:
             print(f"\nwarning: {error}", file=self.out)
         self.stop.set()
-        self._forecast_stop.set()
+        self._services_stop.set()
         for worker in (self._forecaster, self._alerter):
             if worker is not None:
                 worker.join(timeout=60)
-        if self._mqtt_alerts is not None:
-            self._mqtt_alerts.close()
+        close_channels(self._alert_channels)
         self.alerts_fired, self.notifications = self.alert_counts() if self._alerter is not None else (0, 0)
         self._ingest_stop.set()
         if self._ingest is not None:

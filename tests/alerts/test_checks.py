@@ -53,7 +53,7 @@ def test_spike_flags_the_lone_jump_not_a_steep_steady_rise() -> None:
     spiky[30] += 3.0
     flood = 1.0 + np.r_[np.zeros(30), np.linspace(0, 2.0, 30)]  # 7 cm a minute, steadily
     recent = _recent(spiky, flood)
-    score, flag = checks.spike_flags(recent, np.array([0.5, 0.5]), np.array([1.5, 1.5]))
+    flag = checks.spike_flags(recent, np.array([0.5, 0.5]), np.array([1.5, 1.5]))
     assert np.flatnonzero(flag[0]).tolist() == [30] and flag[0, 30] == QC_FAIL
     assert not flag[1].any()
     fresh = checks.new_flags(recent, flag)
