@@ -8,6 +8,7 @@ upserts the ingestor makes), and alerts are inserted as the engine would leave t
 from __future__ import annotations
 
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -59,7 +60,8 @@ def open_alert(conn: psycopg.Connection, site: Site, rule: str = "street-flood",
         """INSERT INTO alerts (fingerprint, rule, kind, subject, sensor_id, device_id, district, ward, severity, state,
                                pending_since, fired_at, last_change, value, details)
            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, '{"threshold": 0.1}') RETURNING alert_id""",
-        (f"{rule}:sensor:{sensor}", rule, kind, f"sensor:{sensor}", sensor, site.site_id, site.district, site.ward,
+        (f"{rule}:sensor:{sensor}:{uuid.uuid4().hex[:8]}", rule, kind, f"sensor:{sensor}", sensor, site.site_id,
+         site.district, site.ward,
          severity, state, now, now if state != "pending" else None, now, value),
     ).fetchone()  # fmt: skip
     assert row is not None
