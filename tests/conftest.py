@@ -3,6 +3,7 @@ private Mosquitto per test, all on free loopback ports in temporary folders."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import tempfile
 import uuid
@@ -39,18 +40,27 @@ def database_url(postgres: PostgresServer) -> str:
     return postgres.create_database(f"t_{uuid.uuid4().hex[:12]}", template=TEMPLATE)
 
 
-@pytest.fixture
-def stack(postgres: PostgresServer, database_url: str) -> Iterator[Stack]:
+@contextlib.contextmanager
+def open_stack(postgres: PostgresServer, database_url: str) -> Iterator[Stack]:
+    """A private broker beside the database, torn down after; the services' logs printed on the way out
+    (pytest shows them only when the test failed)."""
     workdir = Path(tempfile.mkdtemp(prefix="urbanpulse-test-"))
     workdir.chmod(0o755)  # the broker may run as the mosquitto account
     broker = MosquittoBroker(workdir / "mosquitto")
     world = Stack(postgres, database_url, broker, workdir)
     world.start_broker()
-    yield world
-    world.close()
-    # Shown by pytest only when the test failed: the services' own account of what happened.
-    for process in [*world.ingestors, *world.apis]:
-        print(f"--- {process.log_path.name} (tail) ---\n{process.log_text()[-4000:]}")
-    if broker.log_path.exists():
-        print(f"--- mosquitto.log (tail) ---\n{broker.log_path.read_text(errors='replace')[-3000:]}")
-    shutil.rmtree(workdir, ignore_errors=True)
+    try:
+        yield world
+    finally:
+        world.close()
+        for process in [*world.ingestors, *world.apis]:
+            print(f"--- {process.log_path.name} (tail) ---\n{process.log_text()[-4000:]}")
+        if broker.log_path.exists():
+            print(f"--- mosquitto.log (tail) ---\n{broker.log_path.read_text(errors='replace')[-3000:]}")
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture
+def stack(postgres: PostgresServer, database_url: str) -> Iterator[Stack]:
+    with open_stack(postgres, database_url) as world:
+        yield world

@@ -20,8 +20,9 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from psycopg_pool import ConnectionPool
 
+from api.http import openapi
 from api.http.deps import CSRF_HEADER
-from api.http.errors import install_handlers
+from api.http.errors import documented, install_handlers
 from api.http.metrics import ApiMetrics, MetricsMiddleware
 from api.http.routes import (
     alerts,
@@ -68,7 +69,7 @@ def create_app(settings: Settings) -> FastAPI:
             await hub.stop()
             await anyio.to_thread.run_sync(pool.close)
 
-    app = FastAPI(title="UrbanPulse API", version="1", lifespan=lifespan,
+    app = FastAPI(title="UrbanPulse API", version="1", lifespan=lifespan, responses=documented(400, 422),
                   description="Sites, readings, forecasts, alerts and the live stream of Ho Chi Minh City's "
                               "flood and traffic operations centre. Times are UTC (ISO 8601 with Z).")  # fmt: skip
     app.state.pool = pool
@@ -76,6 +77,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.api_settings = api
     app.state.mqtt = settings.mqtt()  # the account that pushes device configurations
     install_handlers(app)
+    openapi.install(app)
     for module in (service, auth, users, tokens, sites, sensors, alerts, silences, devices, areas, events, open_data,
                    sta):
         app.include_router(module.router)
