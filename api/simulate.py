@@ -24,6 +24,7 @@ from alerts.delivery import Channel, close_channels, open_channels
 from alerts.engine import CycleResult as AlertCycle
 from alerts.engine import RuleSource
 from alerts.engine import run_service as run_alerts
+from api.local_api import ApiThread, demo_operator
 from api.seed import write_history
 from api.stack import VENDOR_DEVICE, LocalStack
 from forecasting.service import CycleResult, run_service
@@ -60,6 +61,7 @@ class SimulateOptions:
     faults: dict[FaultKind, FaultParams] | None = None  # sensor-faults: the plan (default: one of each kind)
     history_days: float = 0.0  # simulated days before the scenario written straight to the database
     forecast: bool = False  # run the forecast service on the simulated clock
+    api_port: int | None = None  # serve the HTTP API and dashboard on this port (0: any free one)
 
 
 @dataclass(frozen=True)
@@ -124,6 +126,7 @@ class LiveSystem:
         self._alerter: threading.Thread | None = None
         self._alert_channels: dict[str, Channel] = {}
         self.alerts_fired = self.notifications = 0
+        self._api: ApiThread | None = None
 
     def connect(self, sites: list[Site], max_age_s: float, bare_devices: Sequence[str] = ()) -> Fleet:
         """Provision ``sites`` (with their places) and ``bare_devices``, start the ingestor, connect them all."""
@@ -162,6 +165,15 @@ class LiveSystem:
                 self._services_stop, self._sim_clock, self.alert_cycles.append)  # fmt: skip
         self._alerter = threading.Thread(target=run_alerts, args=args, name="alerts", daemon=True)
         self._alerter.start()
+
+    def start_api(self, port: int) -> None:
+        """The HTTP API and dashboard, with a demo operator whose password is made for this run."""
+        login = demo_operator(self.stack.postgres.url())
+        self._api = ApiThread(self.stack.settings(), port)
+        self._api.start()
+        print(f"  dashboard and API  {self._api.url}/   (OpenAPI: {self._api.url}/docs)", file=self.out)
+        print(f"  log in as {login.username} / {login.password}   (operator: acknowledge, assign, silence)",
+              file=self.out)  # fmt: skip
 
     def alert_counts(self) -> tuple[int, int]:
         """(alerts that fired, notifications delivered) so far."""
@@ -202,6 +214,8 @@ class LiveSystem:
             if worker is not None:
                 worker.join(timeout=60)
         close_channels(self._alert_channels)
+        if self._api is not None:
+            self._api.stop()
         self.alerts_fired, self.notifications = self.alert_counts() if self._alerter is not None else (0, 0)
         self._ingest_stop.set()
         if self._ingest is not None:
@@ -228,6 +242,8 @@ def run_simulation(options: SimulateOptions, out: TextIO = sys.stderr) -> Simula
         if options.forecast:
             system.start_forecasts()
             system.start_alerts()
+        if options.api_port is not None:
+            system.start_api(options.api_port)
         system.stop_after(options.duration_s)
         progress = _ProgressLine(out, system.metrics, system)
         truth = run.run(config, fleet.send, options.speed, options.scenario, system.stop, progress)
