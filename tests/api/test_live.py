@@ -93,3 +93,14 @@ def test_anonymous_readers_stream_only_public_events_when_reading_is_open(stack:
         assert {e.type for e in stream.snapshot()} <= {"site", "forecast"}
         stream.close()
     assert Role.VIEWER  # the closed copy refused the same stream without a login
+
+
+def test_streams_hold_no_database_connection(stack: Stack, people: People) -> None:
+    """More streams than the pool has connections: the API still answers everything else."""
+    api = stack.start_api(env={"URBANPULSE_API__POOL_SIZE": "2"})
+    with api.login("viewer", people.viewer) as viewer:
+        streams = [EventStreamReader(viewer) for _ in range(6)]
+        assert all(s.status == 200 for s in streams)
+        assert viewer.get("/api/v1/alerts", timeout=10).status_code == 200
+        for stream in streams:
+            stream.close()
