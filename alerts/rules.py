@@ -3,8 +3,8 @@
 A TOML file shaped like ``alerts/default_rules.toml`` (the rules shipped with UrbanPulse): a
 ``version`` string (bump it with every change; it is stored with the rules), ``[[rules]]`` each
 with a ``kind`` and that kind's parameters, ``[grouping]``, ``[[contacts]]`` tiers and ``[cap]``.
-Loading refuses an unknown key, a duplicate rule name or a parameter out of range, naming the rule and the field, so a typo
-never silently disables an alarm. Pure: no database, no network.
+Loading refuses an unknown key, a duplicate rule name or a parameter out of range, naming the rule
+and the field, so a typo never silently disables an alarm. Pure: no database, no network.
 """
 
 from __future__ import annotations
