@@ -39,10 +39,10 @@ import psycopg  # noqa: E402
 from api.queries.credentials import create_token  # noqa: E402
 from api.queries.people import add_user  # noqa: E402
 from api.roles import Role  # noqa: E402
-from ingest.embedded.ports import free_port  # noqa: E402
-from ingest.embedded.postgres import PostgresOptions, PostgresServer  # noqa: E402
-from ingest.embedded.waiting import wait_until  # noqa: E402
-from ingest.storage.migrate import migrate  # noqa: E402
+from devstack.ports import free_port  # noqa: E402
+from devstack.postgres import PostgresOptions, PostgresServer  # noqa: E402
+from devstack.waiting import wait_until  # noqa: E402
+from storage.migrate import migrate  # noqa: E402
 
 KINDS = ("water_level", "rainfall", "traffic_count", "traffic_speed")
 UNITS = {"water_level": "m", "rainfall": "mm", "traffic_count": "count", "traffic_speed": "km/h"}
@@ -56,7 +56,8 @@ def build(conn: psycopg.Connection, sensors: int, days: float) -> int:
     began = time.perf_counter()
     conn.execute(
         """INSERT INTO devices (device_id, display_name, ward, district, latitude, longitude, metadata)
-           SELECT 'dev-' || lpad(i::text, 5, '0'), 'Site ' || i, 'Phường ' || (i %% 20 + 1), (%s::text[])[(i %% 12) + 1],
+           SELECT 'dev-' || lpad(i::text, 5, '0'), 'Site ' || i, 'Phường ' || (i %% 20 + 1),
+                  (%s::text[])[(i %% 12) + 1],
                   10.70 + random() * 0.15, 106.60 + random() * 0.15,
                   jsonb_build_object('site_kind', 'street', 'alarm_levels', jsonb_build_object('water_level', 0.1))
            FROM generate_series(0, %s - 1) i""",
@@ -170,7 +171,7 @@ def wrk(url: str, token: str, duration: float, connections: int, api_pid: int, p
             "errors": int(errors.group(1)) if errors else 0, "cpu_s": cpu, "per_core_s": requests / cpu}  # fmt: skip
 
 
-SSE_CLIENT = r'''
+SSE_CLIENT = r"""
 import asyncio, json, sys, time
 host, port, token, clients, expected = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
 seen = {}  # alert event id -> receipt times
@@ -205,7 +206,7 @@ async def main():
         t.cancel()
 
 asyncio.run(main())
-'''
+"""
 
 
 def fan_out(api_url: str, port: int, token: str, clients: int, changes: int, conn: psycopg.Connection,
@@ -269,13 +270,12 @@ def main() -> None:
         end = time.strftime("%Y-%m-%dT%H:00:00Z", time.gmtime())
         start = time.strftime("%Y-%m-%dT%H:00:00Z", time.gmtime(time.time() - 30 * 86400))
         auth = {"Authorization": f"Bearer {token}"}
+        month = f"/api/v1/sensors/{heavy}/readings?start={start}&end={end}&points=500"
         sizes = {name: len(httpx.get(f"{api_url}{path}", headers=auth).content)
-                 for name, path in (("sites", "/api/v1/sites"),
-                                    ("readings", f"/api/v1/sensors/{heavy}/readings?start={start}&end={end}"))}  # fmt: skip
+                 for name, path in (("sites", "/api/v1/sites"), ("readings", month))}  # fmt: skip
         print(f"sites answer {sizes['sites'] / 1e6:.1f} MB; month of readings {sizes['readings'] / 1e3:.0f} kB",
               file=sys.stderr)  # fmt: skip
         results = {}
-        month = f"/api/v1/sensors/{heavy}/readings?start={start}&end={end}&points=500"
         for name, path in (("healthz", "/healthz"), ("sites", "/api/v1/sites"), ("readings_30d_500", month)):
             results[name] = wrk(api_url + path, token, args.duration, args.connections, api.pid, postmaster)
             r = results[name]

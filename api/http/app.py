@@ -41,8 +41,8 @@ from api.http.routes import (
 )
 from api.http.routes.sites import status_rules
 from api.http.stream import EventHub
-from ingest.settings import Settings
-from ingest.storage.migrate import current_engine
+from runtime.settings import Settings
+from storage.migrate import current_engine
 
 STATIC = Path(__file__).resolve().parents[1] / "web" / "static"
 POOL_TIMEOUT_S = 5.0  # a request waits this long for a connection, then gets 503
@@ -78,8 +78,21 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.mqtt = settings.mqtt()  # the account that pushes device configurations
     install_handlers(app)
     openapi.install(app)
-    for module in (service, auth, users, tokens, sites, sensors, alerts, silences, devices, areas, events, open_data,
-                   sta):
+    for module in (
+        service,
+        auth,
+        users,
+        tokens,
+        sites,
+        sensors,
+        alerts,
+        silences,
+        devices,
+        areas,
+        events,
+        open_data,
+        sta,
+    ):
         app.include_router(module.router)
     if api.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=api.cors_origins, allow_credentials=True,

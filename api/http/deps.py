@@ -19,8 +19,8 @@ from fastapi import Depends, Request
 from api.http.errors import ApiError
 from api.queries.credentials import session_principal, token_principal
 from api.roles import Credential, Principal, Role
-from ingest.settings import ApiSettings
-from ingest.storage.migrate import Engine
+from runtime.settings import ApiSettings
+from storage.migrate import Engine
 
 SESSION_COOKIE = "urbanpulse_session"
 CSRF_HEADER = "X-CSRF-Token"

@@ -1,7 +1,7 @@
 """A small simulated city written straight into the test database, and alerts opened by hand.
 
 The API tests read what the ingestor, the forecast service and the alert engine write; here the
-readings come from the city simulator through ``api.seed`` (the same rows and ``sensor_latest``
+readings come from the city simulator through ``api.simulation.seed`` (the same rows and ``sensor_latest``
 upserts the ingestor makes), and alerts are inserted as the engine would leave them.
 """
 
@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 
 import psycopg
 
-from api.seed import write_history
-from api.stack import site_details
+from api.simulation.seed import write_history
+from devstack.stack import site_details
 from simulators.city import CityConfig, Simulation, simulate
 from simulators.fleet import DeviceCredential
 from simulators.sites import Site, city_sites

@@ -4,6 +4,7 @@ at once, and a client that drops and resumes with Last-Event-ID gets every misse
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from api.roles import Role
 from tests.api.city import open_alert, seed_city
@@ -11,7 +12,7 @@ from tests.api.conftest import People
 from tests.harness import EventStreamReader, Stack, StreamedEvent
 
 
-def _is_alert(alert_id: int, state: str) -> object:
+def _is_alert(alert_id: int, state: str) -> Callable[[StreamedEvent], bool]:
     return lambda e: e.type == "alert" and e.data["alert_id"] == alert_id and e.data["state"] == state
 
 

@@ -58,25 +58,61 @@ CHANGES = [
     Change("POST", "/api/v1/auth/logout", Role.VIEWER, _nothing(None)),
     Change("POST", "/api/v1/tokens", Role.VIEWER, _nothing({"name": "robot"})),
     Change("DELETE", "/api/v1/tokens/{token_id}", Role.VIEWER, _token),
-    Change("POST", "/api/v1/users", Role.ADMIN, _nothing(
-        lambda: {"username": f"u{datetime.now(UTC).timestamp():.0f}{id(object())}"[:30], "role": "viewer",
-                 "password": "correct horse battery"})),  # fmt: skip
+    Change(
+        "POST",
+        "/api/v1/users",
+        Role.ADMIN,
+        _nothing(
+            lambda: {
+                "username": f"u{datetime.now(UTC).timestamp():.0f}{id(object())}"[:30],
+                "role": "viewer",
+                "password": "correct horse battery",
+            }
+        ),
+    ),  # fmt: skip
     Change("PATCH", "/api/v1/users/{username}", Role.ADMIN, _user),
     Change("DELETE", "/api/v1/users/{username}", Role.ADMIN, _user),
     Change("POST", "/api/v1/alerts/{alert_id}/ack", Role.OPERATOR, _alert),
-    Change("POST", "/api/v1/alerts/ack", Role.OPERATOR,
-           lambda conn, city, role: ({}, {"alert_ids": [open_alert(conn, city.sites[1])]})),
-    Change("POST", "/api/v1/alerts/{alert_id}/assign", Role.OPERATOR,
-           lambda conn, city, role: (_alert(conn, city, role)[0], {"assignee": "operator"})),
-    Change("POST", "/api/v1/alerts/{alert_id}/comments", Role.OPERATOR,
-           lambda conn, city, role: (_alert(conn, city, role)[0], {"text": "seen"})),
-    Change("POST", "/api/v1/silences", Role.OPERATOR, _nothing(lambda: {
-        "matchers": {"rule": "street-*"}, "ends_at": (datetime.now(UTC) + timedelta(hours=1)).isoformat(),
-        "comment": "works"})),  # fmt: skip
+    Change(
+        "POST",
+        "/api/v1/alerts/ack",
+        Role.OPERATOR,
+        lambda conn, city, role: ({}, {"alert_ids": [open_alert(conn, city.sites[1])]}),
+    ),
+    Change(
+        "POST",
+        "/api/v1/alerts/{alert_id}/assign",
+        Role.OPERATOR,
+        lambda conn, city, role: (_alert(conn, city, role)[0], {"assignee": "operator"}),
+    ),
+    Change(
+        "POST",
+        "/api/v1/alerts/{alert_id}/comments",
+        Role.OPERATOR,
+        lambda conn, city, role: (_alert(conn, city, role)[0], {"text": "seen"}),
+    ),
+    Change(
+        "POST",
+        "/api/v1/silences",
+        Role.OPERATOR,
+        _nothing(
+            lambda: {
+                "matchers": {"rule": "street-*"},
+                "ends_at": (datetime.now(UTC) + timedelta(hours=1)).isoformat(),
+                "comment": "works",
+            }
+        ),
+    ),  # fmt: skip
     Change("DELETE", "/api/v1/silences/{silence_id}", Role.OPERATOR, _silence),
-    Change("PUT", "/api/v1/devices/{device_id}/config", Role.ADMIN,
-           lambda conn, city, role: ({"device_id": city.sites[0].site_id},
-                                     {"sensors": {"rainfall": {"enabled": True, "interval_s": 60}}})),
+    Change(
+        "PUT",
+        "/api/v1/devices/{device_id}/config",
+        Role.ADMIN,
+        lambda conn, city, role: (
+            {"device_id": city.sites[0].site_id},
+            {"sensors": {"rainfall": {"enabled": True, "interval_s": 60}}},
+        ),
+    ),
 ]
 NOT_A_CHANGE = {("POST", "/api/v1/auth/login"), ("POST", "/api/v1/silences/preview")}  # anyone / viewers: no write
 

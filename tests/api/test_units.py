@@ -40,8 +40,19 @@ def test_filter_literals_are_bound_never_spliced() -> None:
     assert compile_filter("Datastream/id eq 5 and (result lt -1.5e2 or result eq null)", FIELDS).params == [5, -150.0]
 
 
-@pytest.mark.parametrize("text", ["result gt", "colour eq 1", "result eq 'x'", "phenomenonTime gt 5", "result",
-                                  "result gt 1; DROP TABLE readings", "1 eq 1", "(result eq 1"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "result gt",
+        "colour eq 1",
+        "result eq 'x'",
+        "phenomenonTime gt 5",
+        "result",
+        "result gt 1; DROP TABLE readings",
+        "1 eq 1",
+        "(result eq 1",
+    ],
+)
 def test_bad_filters_are_refused_with_a_reason(text: str) -> None:
     with pytest.raises(FilterError, match=r"^\$filter: "):
         compile_filter(text, FIELDS)

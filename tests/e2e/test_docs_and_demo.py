@@ -13,8 +13,9 @@ import threading
 from pathlib import Path
 
 import httpx
+import pytest
 
-from ingest.embedded.waiting import wait_until
+from devstack.waiting import wait_until
 from tests.harness import REPO, Stack
 
 
@@ -44,6 +45,7 @@ def test_the_documented_mosquitto_pub_example_stores_a_reading(stack: Stack) -> 
         assert conn.execute("SELECT value FROM readings").fetchall() == [(0.82,)]
 
 
+@pytest.mark.slow
 def test_demo_runs_the_whole_system_and_stores_everything_it_publishes() -> None:
     data_dir = Path(tempfile.mkdtemp(prefix="urbanpulse-demo-"))
     data_dir.chmod(0o755)  # reachable by the postgres/mosquitto accounts when run as root
@@ -58,8 +60,11 @@ def test_demo_runs_the_whole_system_and_stores_everything_it_publishes() -> None
     reader = threading.Thread(target=lambda: lines.extend(demo.stderr or []), daemon=True)
     reader.start()
     try:
-        login = wait_until(lambda: next((re.search(r"log in as (\S+) / (\S+)", x) for x in list(lines)
-                                         if "log in as" in x), None), timeout=150, what="the demo's login line")
+        login = wait_until(
+            lambda: next((re.search(r"log in as (\S+) / (\S+)", x) for x in list(lines) if "log in as" in x), None),
+            timeout=150,
+            what="the demo's login line",
+        )
         url = next(re.search(r"(http://127\.0\.0\.1:\d+)/ ", x) for x in list(lines) if "dashboard and API" in x)
         assert login is not None and url is not None
         # the printed operator can log in while the demo runs, and sees the demo's sites

@@ -16,9 +16,9 @@ from api.http.server import GRACEFUL_S, uvicorn_config
 from api.queries.people import add_user, update_user
 from api.roles import Role
 from api.secrets import new_secret
-from ingest.embedded.ports import free_port
-from ingest.embedded.waiting import wait_until
-from ingest.settings import Settings
+from devstack.ports import free_port
+from devstack.waiting import wait_until
+from runtime.settings import Settings
 
 DEMO_OPERATOR = "demo-operator"
 DEMO_ACTOR = "demo"
