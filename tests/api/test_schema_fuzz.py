@@ -64,6 +64,7 @@ def _fuzz(operation: Any, token: str) -> list[str]:
     return failures
 
 
+@pytest.mark.slow
 def test_no_server_error_and_answers_as_documented(fuzzed: tuple[ApiProcess, str]) -> None:
     api, token = fuzzed
     schema = schemathesis.openapi.from_url(f"{api.url}/openapi.json").exclude(path="/api/v1/events")
