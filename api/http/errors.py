@@ -2,7 +2,8 @@
 
 ``ApiError(status, code, message, field)`` is raised by routes and dependencies; the handlers
 installed by ``install_handlers`` also translate request validation errors (422 naming the
-parameter), unknown routes (404), a database that is away (503) and anything unexpected (500
+parameter), values PostgreSQL cannot hold such as NUL characters (422), unknown routes (404), a
+database that is away (503) and anything unexpected (500
 with a generic message, the trace only in the log): no client ever sees a stack trace.
 """
 
@@ -84,6 +85,11 @@ def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(StateConflict)
     async def conflict(_request: Request, error: StateConflict) -> JSONResponse:
         return error_response(409, error.code, str(error))
+
+    @app.exception_handler(psycopg.DataError)
+    async def unstorable(_request: Request, error: psycopg.DataError) -> JSONResponse:
+        # SQLSTATE class 22, or psycopg's own refusal: a value PostgreSQL cannot hold, such as a NUL character
+        return error_response(422, "invalid", f"a value the database cannot store: {str(error).splitlines()[0]}")
 
     @app.exception_handler(psycopg_pool.PoolTimeout)
     @app.exception_handler(psycopg.OperationalError)
