@@ -157,6 +157,8 @@ def test_alert_workflow_keeps_the_audit_trail(stack: Stack, api: ApiProcess, peo
         assert [(s["comment"], s["created_by"]) for s in active] == [("gauge maintenance", "operator")]
         bad = op.post("/api/v1/silences", json={"matchers": {"colour": "red"}, "ends_at": ends, "comment": "x"})
         assert bad.status_code == 422 and bad.json()["error"]["field"].startswith("matchers")
+        nul = op.post("/api/v1/silences", json={"matchers": {"rule": "a\u0000b"}, "ends_at": ends, "comment": "x"})
+        assert nul.status_code == 422 and nul.json()["error"]["code"] == "invalid"  # PostgreSQL holds no NUL
         expired = op.delete(f"/api/v1/silences/{made.json()['silence_id']}").json()
         assert not expired["active"] and expired["expired_by"] == "operator"
         assert op.get("/api/v1/silences", params={"active": "true"}).json() == []
