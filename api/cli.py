@@ -13,6 +13,7 @@ import typer
 from api.alerts_cli import alerts_app
 from api.forecast_cli import forecast_app
 from api.options import ConfigOption, server_settings
+from api.user_cli import user_app
 from ingest.logs import configure_logging
 
 if TYPE_CHECKING:  # the simulator loads on use, so other commands start fast
@@ -25,6 +26,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(device_app, name="device")
 app.add_typer(forecast_app, name="forecast")
 app.add_typer(alerts_app, name="alerts")
+app.add_typer(user_app, name="user")
 
 ScenarioOption = Annotated[
     str, typer.Option(help="normal-day, monsoon-storm, tet-holiday or sensor-faults (see docs/simulators.md).")
@@ -162,6 +164,19 @@ def ingest(config: ConfigOption = None) -> None:
     except BrokerAuthError as error:
         typer.echo(f"urbanpulse ingest: {error}", err=True)
         raise typer.Exit(2) from error
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on (default: api.host).")] = None,
+    port: Annotated[int | None, typer.Option(min=0, max=65535, help="Port (default: api.port).")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Serve the HTTP API and the dashboard (stateless: run as many copies as you like)."""
+    from api.http.server import serve as run_server
+
+    settings = server_settings(config)
+    run_server(settings, host or settings.api.host, settings.api.port if port is None else port)
 
 
 @app.command()

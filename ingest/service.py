@@ -25,7 +25,7 @@ from ingest.health import HealthEvent, decode_health
 from ingest.inbox import Delivery, MqttInbox
 from ingest.metrics import IngestMetrics
 from ingest.settings import Settings
-from ingest.storage import device_health, registry, retention
+from ingest.storage import device_health, latest, registry, retention
 from ingest.storage.database import Database
 from ingest.storage.migrate import Engine, current_engine
 from ingest.storage.writer import ReadingWriter, WritePath, WriteResult
@@ -232,6 +232,7 @@ class Ingestor:
             with conn.transaction():
                 device_health.write_events(conn, known_events)
                 device_health.write_arrivals(conn, prepared.arrivals)
+                latest.write_latest(conn, prepared.rows)
                 return self._writer.write(conn, prepared.rows, prepared.quarantine)
 
         result = self._db.run(write)

@@ -49,7 +49,7 @@ def stack(postgres: PostgresServer, database_url: str) -> Iterator[Stack]:
     yield world
     world.close()
     # Shown by pytest only when the test failed: the services' own account of what happened.
-    for process in world.ingestors:
+    for process in [*world.ingestors, *world.apis]:
         print(f"--- {process.log_path.name} (tail) ---\n{process.log_text()[-4000:]}")
     if broker.log_path.exists():
         print(f"--- mosquitto.log (tail) ---\n{broker.log_path.read_text(errors='replace')[-3000:]}")
