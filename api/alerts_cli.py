@@ -12,6 +12,7 @@ from api.options import ConfigOption, server_settings
 
 alerts_app = typer.Typer(help="Alerts: the engine, listing, acknowledging, silencing, checking rules.",
                          no_args_is_help=True)  # fmt: skip
+LIST_LIMIT = 100
 RulesOption = Annotated[
     Path | None, typer.Option("--rules", help="Rules TOML (else alerts.rules_file, else defaults).")
 ]
@@ -83,21 +84,21 @@ def list_alerts(
     config: ConfigOption = None,
     all_states: Annotated[bool, typer.Option("--all", help="Closed alerts too (last 100).")] = False,
 ) -> None:
-    """Open alerts, newest first: id, state, severity, rule, where, since."""
+    """Alerts (open ones unless --all), most severe first, then newest: id, state, severity, rule, where, since."""
     import psycopg
 
+    from api.queries.alerts import AlertFilter
+    from api.queries.alerts import list_alerts as page
+    from api.schemas.alerts import AlertState
+
     settings = server_settings(config)
-    states = ("pending", "firing", "acknowledged", "resolved", "expired") if all_states else (
-        "pending", "firing", "acknowledged")  # fmt: skip
+    chosen = AlertFilter(states=tuple(AlertState)) if all_states else AlertFilter()
     with psycopg.connect(settings.database_url) as conn:
-        rows = conn.execute(
-            """SELECT alert_id, state, severity, rule, coalesce(district, '-'), coalesce(device_id, '-'), last_change,
-                      coalesce(acked_by, '') FROM alerts WHERE state = ANY(%s) ORDER BY last_change DESC LIMIT 100""",
-            (list(states),),
-        ).fetchall()
-    for r in rows:
-        typer.echo(f"#{r[0]:<6} {r[1]:<12} {r[2]:<8} {r[3]:<22} {r[4]:<14} {r[5]:<24} {r[6]:%Y-%m-%d %H:%M} {r[7]}")
-    if not rows:
+        alerts, _ = page(conn, chosen, LIST_LIMIT)
+    for a in alerts:
+        typer.echo(f"#{a.alert_id:<6} {a.state.value:<12} {a.severity.value:<8} {a.rule:<22} {a.district or '-':<14} "
+                   f"{a.device_id or '-':<24} {a.last_change:%Y-%m-%d %H:%M} {a.acked_by or ''}")  # fmt: skip
+    if not alerts:
         typer.echo("no alerts")
 
 
@@ -109,16 +110,18 @@ def ack(
     config: ConfigOption = None,
 ) -> None:
     """Acknowledge a firing alert: stops its escalation and reminders; it still resolves by itself."""
+    from datetime import UTC, datetime
+
     import psycopg
 
-    from alerts.errors import NotFound
-    from alerts.store import acknowledge
+    from alerts.errors import AlertsError
+    from api.queries.alerts import acknowledge
 
     settings = server_settings(config)
-    with psycopg.connect(settings.database_url) as conn:
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
         try:
-            acknowledge(conn, alert_id, by, note, time.time())
-        except NotFound as error:
+            acknowledge(conn, alert_id, by, note, datetime.now(UTC))
+        except AlertsError as error:
             raise _fail("ack", error) from error
     typer.echo(f"alert #{alert_id} acknowledged by {by}")
 
@@ -135,10 +138,12 @@ def silence(
     config: ConfigOption = None,
 ) -> None:
     """Silence matching alerts for a while (they still fire and are recorded; nobody is notified)."""
+    from datetime import UTC, datetime, timedelta
+
     import psycopg
 
     from alerts.routing import LABELS
-    from alerts.store import add_silence
+    from api.queries.silences import create_silence
 
     matchers = {}
     for item in match:
@@ -147,7 +152,7 @@ def silence(
             raise _fail("silence", ValueError(f"bad matcher {item!r}: LABEL=PATTERN, LABEL one of {', '.join(LABELS)}"))
         matchers[label] = pattern
     settings = server_settings(config)
-    now = time.time()
-    with psycopg.connect(settings.database_url) as conn:
-        silence_id = add_silence(conn, matchers, now, now + hours * 3600, by, comment)
-    typer.echo(f"silence #{silence_id} for {hours:g} h: {matchers}")
+    now = datetime.now(UTC)
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        made = create_silence(conn, matchers, now, now + timedelta(hours=hours), by, comment, now)
+    typer.echo(f"silence #{made.silence_id} for {hours:g} h: {matchers}")

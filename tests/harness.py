@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -9,6 +10,7 @@ import sys
 import threading
 import urllib.request
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -124,6 +126,70 @@ class ApiProcess:
 
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+
+@dataclass(frozen=True)
+class StreamedEvent:
+    event_id: int
+    type: str
+    data: dict[str, object]
+
+
+class EventStreamReader:
+    """Reads ``/api/v1/events`` (Server-Sent Events) on a thread, as a browser's EventSource would."""
+
+    def __init__(self, client: httpx.Client, last_event_id: int | None = None, query: str = "") -> None:
+        self.events: list[StreamedEvent] = []
+        self.status: int | None = None
+        self.connected = threading.Event()
+        self._lock = threading.Lock()
+        self._client = client
+        self._response: httpx.Response | None = None
+        headers = {} if last_event_id is None else {"Last-Event-ID": str(last_event_id)}
+        self._thread = threading.Thread(target=self._read, args=(f"/api/v1/events{query}", headers), daemon=True)
+        self._thread.start()
+        wait_until(self.connected.is_set, timeout=30, what="the event stream to open")
+
+    def _read(self, path: str, headers: dict[str, str]) -> None:
+        fields: dict[str, str] = {}
+        try:
+            with self._client.stream("GET", path, headers=headers, timeout=httpx.Timeout(30, read=None)) as response:
+                self._response, self.status = response, response.status_code
+                self.connected.set()
+                for line in response.iter_lines():
+                    if line.startswith(":"):
+                        continue
+                    if line:
+                        name, _, value = line.partition(":")
+                        fields[name] = value[1:] if value.startswith(" ") else value
+                        continue
+                    if "data" in fields:
+                        data = json.loads(fields["data"])
+                        event = StreamedEvent(int(fields["id"]), fields.get("event", "message"), data)
+                        with self._lock:
+                            self.events.append(event)
+                    fields = {}
+        except (httpx.HTTPError, RuntimeError):  # closed by close(), or the server went away
+            pass
+        finally:
+            self.connected.set()
+
+    def snapshot(self) -> list[StreamedEvent]:
+        with self._lock:
+            return list(self.events)
+
+    def wait_for(self, predicate: Callable[[StreamedEvent], bool], timeout: float = 10.0) -> StreamedEvent:
+        def found() -> StreamedEvent | None:
+            return next((e for e in self.snapshot() if predicate(e)), None)
+
+        event = wait_until(found, timeout=timeout, what="an event on the stream")
+        assert event is not None
+        return event
+
+    def close(self) -> None:
+        if self._response is not None:
+            self._response.close()
+        self._thread.join(timeout=10)
 
 
 @dataclass

@@ -23,7 +23,21 @@ from psycopg_pool import ConnectionPool
 from api.http.deps import CSRF_HEADER
 from api.http.errors import install_handlers
 from api.http.metrics import ApiMetrics, MetricsMiddleware
-from api.http.routes import alerts, auth, events, sensors, service, sites, tokens, users
+from api.http.routes import (
+    alerts,
+    areas,
+    auth,
+    devices,
+    events,
+    open_data,
+    sensors,
+    service,
+    silences,
+    sites,
+    sta,
+    tokens,
+    users,
+)
 from api.http.routes.sites import status_rules
 from api.http.stream import EventHub
 from ingest.settings import Settings
@@ -60,8 +74,10 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.pool = pool
     app.state.metrics = metrics
     app.state.api_settings = api
+    app.state.mqtt = settings.mqtt()  # the account that pushes device configurations
     install_handlers(app)
-    for module in (service, auth, users, tokens, sites, sensors, alerts, events):
+    for module in (service, auth, users, tokens, sites, sensors, alerts, silences, devices, areas, events, open_data,
+                   sta):
         app.include_router(module.router)
     if api.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=api.cors_origins, allow_credentials=True,

@@ -30,6 +30,11 @@ class ApiError(Exception):
         self.status, self.code, self.message, self.field, self.headers = status, code, message, field, headers
 
 
+def documented(*statuses: int) -> dict[int | str, dict[str, object]]:
+    """OpenAPI ``responses`` for these error statuses, all with the contract's error body."""
+    return {status: {"model": ErrorOut} for status in statuses}
+
+
 def not_found(what: str, code: str = "not_found") -> ApiError:
     return ApiError(404, code, f"{what} not found")
 

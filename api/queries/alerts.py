@@ -28,6 +28,7 @@ from api.schemas.alerts import (
     AuditEntryOut,
     BulkAckOut,
     CommentOut,
+    RuleOut,
 )
 
 ALERT_COLUMNS = """a.alert_id, a.rule, a.kind, a.subject, a.sensor_id, a.device_id, d.display_name AS site_name,
@@ -192,3 +193,9 @@ def add_comment(conn: psycopg.Connection, alert_id: int, author: str, text: str,
             ).fetchone()
     assert made is not None
     return made
+
+
+def loaded_rules(conn: psycopg.Connection) -> list[RuleOut]:
+    """The rules as the engine last loaded them (``alert_rules``)."""
+    with conn.cursor(row_factory=class_row(RuleOut)) as cur:
+        return cur.execute("SELECT name, kind, version, definition, loaded_at FROM alert_rules ORDER BY 1").fetchall()

@@ -42,13 +42,15 @@ def sensor_info(conn: psycopg.Connection, sensor_id: int) -> SensorInfo:
     return SensorInfo(int(row[0]), row[1], row[2])
 
 
-def bucket_seconds(window: timedelta, points: int) -> int:
-    """The smallest nice step that divides ``window`` into at most ``points`` buckets."""
-    need = window.total_seconds() / points
+def bucket_seconds(start: datetime, end: datetime, points: int) -> int:
+    """The smallest nice step whose grid (buckets aligned to whole steps) covers ``[start, end)`` in at
+    most ``points`` buckets."""
     for step in NICE_STEPS_S:
-        if step >= need:
+        first = floor_to(start, timedelta(seconds=step))
+        if math.ceil((end - first).total_seconds() / step) <= points:
             return step
-    return int(math.ceil(need / NICE_STEPS_S[-1]) * NICE_STEPS_S[-1])
+    longest = NICE_STEPS_S[-1]
+    return int(math.ceil((end - start).total_seconds() / (points - 1) / longest) * longest)
 
 
 def _rollup(engine: Engine, step_s: int) -> Resolution | None:
@@ -62,7 +64,7 @@ def _rollup(engine: Engine, step_s: int) -> Resolution | None:
 
 def read_readings(conn: psycopg.Connection, sensor: SensorInfo, start: datetime, end: datetime, points: int,
                   engine: Engine) -> ReadingsOut:  # fmt: skip
-    step_s = bucket_seconds(end - start, points)
+    step_s = bucket_seconds(start, end, points)
     if step_s < RAW_BELOW_S:
         raw = conn.execute(
             """SELECT time, value, qc FROM readings WHERE sensor_id = %s AND time >= %s AND time < %s

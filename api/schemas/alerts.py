@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from typing import Any
 
-from pydantic import Field
+from pydantic import AwareDatetime, Field
 
 from alerts.routing import LABELS
 from alerts.rules import Severity
@@ -106,9 +106,9 @@ Matchers = dict[MatcherLabel, str]
 
 
 class SilencePreviewIn(In):
-    matchers: Matchers = Field(min_length=1, description="label -> shell-style pattern (d1, street-*)")
-    starts_at: UtcTime | None = None
-    ends_at: UtcTime
+    matchers: Matchers = Field(min_length=1, max_length=7, description="label -> shell-style pattern (d1, street-*)")
+    starts_at: AwareDatetime | None = Field(None, description="default: now")
+    ends_at: AwareDatetime
 
 
 class SilenceIn(SilencePreviewIn):

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
+from pydantic import AwareDatetime
 
 from alerts.rules import Severity
 from api.http.deps import Conn, Now, Operator, Viewer
-from api.http.errors import ApiError
+from api.http.errors import ApiError, documented
 from api.http.params import Cursor, Limit, comma_list, words
 from api.queries import alerts as queries
 from api.schemas.alerts import (
@@ -24,26 +25,20 @@ from api.schemas.alerts import (
     CommentIn,
     CommentOut,
 )
-from api.schemas.common import ErrorOut
 
-ERRORS: dict[int | str, dict[str, object]] = {401: {"model": ErrorOut}, 403: {"model": ErrorOut},
-                                             422: {"model": ErrorOut}}  # fmt: skip
-router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"], responses=ERRORS)
-AlertId = Path(ge=1, le=2**62)
-Words = Query(None, max_length=1000)
+router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"], responses=documented(401, 403, 422))
+AlertId = Annotated[int, Path(ge=1, le=2**62)]
+Words = Annotated[str | None, Query(max_length=1000, description="comma list")]
 
 
 @router.get("", response_model=AlertPage)
-def list_alerts(who: Viewer, conn: Conn, state: str | None = Words, severity: str | None = Words,
-                kind: str | None = Words, rule: str | None = Words,
+def list_alerts(who: Viewer, conn: Conn, state: Words = None, severity: Words = None, kind: Words = None,
+                rule: Words = None,
                 district: str | None = Query(None, max_length=100), ward: str | None = Query(None, max_length=100),
-                unacknowledged: bool = False, since: datetime | None = None, until: datetime | None = None,
+                unacknowledged: bool = False, since: AwareDatetime | None = None, until: AwareDatetime | None = None,
                 limit: int = Limit, cursor: str | None = Cursor) -> AlertPage:  # fmt: skip
     """Alerts, most severe first, then newest. Default: open ones (pending, firing, acknowledged);
     ``unacknowledged=true``: firing ones nobody has taken; ``since``/``until`` bound their activity."""
-    for name, moment in (("since", since), ("until", until)):
-        if moment is not None and moment.tzinfo is None:
-            raise ApiError(422, "invalid", f"{name}: give a UTC offset", name)
     chosen = queries.AlertFilter(
         states=comma_list(state, AlertState, "state") or OPEN_STATES,
         severities=comma_list(severity, Severity, "severity"),
@@ -57,8 +52,8 @@ def list_alerts(who: Viewer, conn: Conn, state: str | None = Words, severity: st
     return AlertPage(items=items, next_cursor=next_cursor)
 
 
-@router.get("/{alert_id}", response_model=AlertDetailOut, responses={404: {"model": ErrorOut}})
-def alert_detail(who: Viewer, conn: Conn, alert_id: int = AlertId) -> AlertDetailOut:
+@router.get("/{alert_id}", response_model=AlertDetailOut, responses=documented(404))
+def alert_detail(who: Viewer, conn: Conn, alert_id: AlertId) -> AlertDetailOut:
     return queries.alert_detail(conn, alert_id)
 
 
@@ -70,8 +65,8 @@ def acknowledge_many(body: BulkAckIn, who: Operator, conn: Conn, now: Now) -> Bu
 
 
 @router.post("/{alert_id}/ack", response_model=AlertOut,
-             responses={404: {"model": ErrorOut}, 409: {"model": ErrorOut}})  # fmt: skip
-def acknowledge(body: AckIn, who: Operator, conn: Conn, now: Now, alert_id: int = AlertId) -> AlertOut:
+             responses=documented(404, 409))  # fmt: skip
+def acknowledge(body: AckIn, who: Operator, conn: Conn, now: Now, alert_id: AlertId) -> AlertOut:
     """Take a firing alert (stops escalation and reminders); 409 ``not_open`` when it is closed,
     ``not_firing`` when it is pending or already acknowledged."""
     assert who.username is not None
@@ -79,14 +74,14 @@ def acknowledge(body: AckIn, who: Operator, conn: Conn, now: Now, alert_id: int 
 
 
 @router.post("/{alert_id}/assign", response_model=AlertOut,
-             responses={404: {"model": ErrorOut}, 409: {"model": ErrorOut}})  # fmt: skip
-def assign(body: AssignIn, who: Operator, conn: Conn, now: Now, alert_id: int = AlertId) -> AlertOut:
+             responses=documented(404, 409))  # fmt: skip
+def assign(body: AssignIn, who: Operator, conn: Conn, now: Now, alert_id: AlertId) -> AlertOut:
     assert who.username is not None
     return queries.assign(conn, alert_id, body.assignee, who.username, now)
 
 
 @router.post("/{alert_id}/comments", response_model=CommentOut, status_code=201,
-             responses={404: {"model": ErrorOut}})  # fmt: skip
-def comment(body: CommentIn, who: Operator, conn: Conn, now: Now, alert_id: int = AlertId) -> CommentOut:
+             responses=documented(404))  # fmt: skip
+def comment(body: CommentIn, who: Operator, conn: Conn, now: Now, alert_id: AlertId) -> CommentOut:
     assert who.username is not None
     return queries.add_comment(conn, alert_id, who.username, body.text, now)

@@ -7,9 +7,8 @@ from datetime import timedelta
 from fastapi import APIRouter, Request, Response
 
 from api.http.deps import SESSION_COOKIE, Config, Conn, Member, Now, Viewer
-from api.http.errors import ApiError
+from api.http.errors import ApiError, documented
 from api.queries import credentials, people
-from api.schemas.common import ErrorOut
 from api.schemas.people import LoginIn, MeOut
 from api.secrets import verify_password
 
@@ -17,7 +16,7 @@ router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
 
 @router.post("/login", response_model=MeOut,
-             responses={401: {"model": ErrorOut}, 429: {"model": ErrorOut}})  # fmt: skip
+             responses=documented(401, 429))  # fmt: skip
 def login(body: LoginIn, request: Request, response: Response, conn: Conn, settings: Config, now: Now) -> MeOut:
     """Check the password (argon2id) and open a session: an HttpOnly, SameSite=Strict cookie plus the
     CSRF token to send as X-CSRF-Token with every change. Failed attempts are counted per username and
@@ -41,7 +40,7 @@ def login(body: LoginIn, request: Request, response: Response, conn: Conn, setti
     return MeOut(username=body.username, role=stored[1], csrf_token=session.csrf_token)
 
 
-@router.post("/logout", status_code=204, response_class=Response, responses={401: {"model": ErrorOut}})
+@router.post("/logout", status_code=204, response_class=Response, responses=documented(401))
 def logout(request: Request, who: Member, conn: Conn) -> Response:
     """End this browser session (a bearer token is revoked through /tokens instead)."""
     cookie = request.cookies.get(SESSION_COOKIE)
@@ -52,7 +51,7 @@ def logout(request: Request, who: Member, conn: Conn) -> Response:
     return response
 
 
-@router.get("/me", response_model=MeOut, responses={401: {"model": ErrorOut}})
+@router.get("/me", response_model=MeOut, responses=documented(401))
 def me(who: Viewer) -> MeOut:
     """Who the session or token belongs to, with the session's CSRF token (None for a bearer token)."""
     assert who.username is not None and who.role is not None

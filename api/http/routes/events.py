@@ -9,10 +9,9 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from api.http.deps import Public
-from api.http.errors import ApiError
+from api.http.errors import ApiError, documented
 from api.http.params import comma_list
 from api.roles import Role
-from api.schemas.common import ErrorOut
 from api.schemas.events import PUBLIC_EVENTS, EventType
 
 router = APIRouter(prefix="/api/v1", tags=["live"])
@@ -28,16 +27,16 @@ def resume_after(last_event_id: str | None = Header(None, max_length=40)) -> int
     return int(text)
 
 
-TypesParam = Query(None, max_length=200, description="comma list of alert, forecast, site, device (default: all)")
+TypesParam = Annotated[str | None, Query(max_length=200, description="comma list: alert, forecast, site, device")]
 
 
-def wanted_types(who: Public, types: str | None = TypesParam) -> frozenset[EventType]:
+def wanted_types(who: Public, types: TypesParam = None) -> frozenset[EventType]:
     wanted = frozenset(comma_list(types, EventType, "types") or EventType)
     return wanted if who.may(Role.VIEWER) else wanted & PUBLIC_EVENTS
 
 
 @router.get("/events", response_class=EventSourceResponse,
-            responses={401: {"model": ErrorOut}, 422: {"model": ErrorOut}})  # fmt: skip
+            responses=documented(401, 422))  # fmt: skip
 async def events(request: Request, after: Annotated[int | None, Depends(resume_after)],
                  wanted: Annotated[frozenset[EventType], Depends(wanted_types)]) -> AsyncIterator[ServerSentEvent]:
     """``alert`` (data: the alert as changed), ``forecast`` (issued_at, sensors), ``site`` (the site's

@@ -9,8 +9,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 
 from api.http.deps import Config
-from api.http.errors import error_response
-from api.schemas.common import ErrorOut, Out
+from api.http.errors import documented, error_response
+from api.schemas.common import Out
 
 router = APIRouter(tags=["service"])
 
@@ -45,7 +45,7 @@ def healthz() -> Health:
     return Health(status="ok")
 
 
-@router.get("/readyz", response_model=Health, responses={503: {"model": ErrorOut}})
+@router.get("/readyz", response_model=Health, responses=documented(503))
 def readyz(request: Request) -> Response | Health:
     """Ready to serve: the database answers within 2 s."""
     try:

@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
 
 from api.http.deps import Config, Conn, Now, Public
-from api.http.errors import not_found
+from api.http.errors import documented, not_found
 from api.queries.sites import SiteScope, StatusRules, sites_geojson
-from api.schemas.common import ErrorOut
 from api.schemas.sites import Feature, FeatureCollection
 from ingest.settings import ApiSettings
 
 router = APIRouter(prefix="/api/v1/sites", tags=["sites"],
-                   responses={401: {"model": ErrorOut}, 422: {"model": ErrorOut}})  # fmt: skip
+                   responses=documented(401, 422))  # fmt: skip
 DEVICE_ID = r"^[a-z0-9][a-z0-9-]{1,62}$"
-AreaName = Query(None, min_length=1, max_length=100)
+AreaName = Annotated[str | None, Query(min_length=1, max_length=100)]
 
 
 class GeoJSONResponse(Response):
@@ -29,8 +29,8 @@ def status_rules(settings: ApiSettings) -> StatusRules:
 
 
 @router.get("", response_class=GeoJSONResponse, responses={200: {"model": FeatureCollection}})
-def list_sites(who: Public, conn: Conn, settings: Config, now: Now, district: str | None = AreaName,
-               ward: str | None = AreaName) -> Response:  # fmt: skip
+def list_sites(who: Public, conn: Conn, settings: Config, now: Now, district: AreaName = None,
+               ward: AreaName = None) -> Response:
     """Every site (optionally of one district / ward) with its sensors' newest values, device health,
     open alerts and flood probability within 3 h; ``status`` is the worst of alarm > watch > offline >
     stale > normal."""
@@ -39,7 +39,7 @@ def list_sites(who: Public, conn: Conn, settings: Config, now: Now, district: st
 
 
 @router.get("/{device_id}", response_class=GeoJSONResponse,
-            responses={200: {"model": Feature}, 404: {"model": ErrorOut}})  # fmt: skip
+            responses={200: {"model": Feature}, **documented(404)})  # fmt: skip
 def one_site(who: Public, conn: Conn, settings: Config, now: Now,
              device_id: str = Path(pattern=DEVICE_ID)) -> Response:  # fmt: skip
     text = sites_geojson(conn, SiteScope(device_ids=[device_id]), status_rules(settings), now)

@@ -8,14 +8,13 @@ from datetime import timedelta
 from fastapi import APIRouter, Path, Response
 
 from api.http.deps import Conn, Member, Now, Viewer
-from api.http.errors import ApiError
+from api.http.errors import ApiError, documented
 from api.queries import credentials
 from api.roles import Role
-from api.schemas.common import ErrorOut
 from api.schemas.people import NewTokenOut, TokenIn, TokenOut
 
 router = APIRouter(prefix="/api/v1/tokens", tags=["people"],
-                   responses={401: {"model": ErrorOut}, 403: {"model": ErrorOut}})  # fmt: skip
+                   responses=documented(401, 403))  # fmt: skip
 
 
 @router.post("", response_model=NewTokenOut, status_code=201)
@@ -32,7 +31,7 @@ def list_tokens(who: Viewer, conn: Conn) -> list[TokenOut]:
     return credentials.list_tokens(conn, None if who.may(Role.ADMIN) else who.username)
 
 
-@router.delete("/{token_id}", status_code=204, response_class=Response, responses={404: {"model": ErrorOut}})
+@router.delete("/{token_id}", status_code=204, response_class=Response, responses=documented(404))
 def revoke_token(who: Member, conn: Conn, now: Now, token_id: int = Path(ge=1, le=2**62)) -> Response:
     assert who.username is not None
     owner = credentials.token_owner(conn, token_id)

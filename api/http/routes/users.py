@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Path, Response
 
 from api.http.deps import Admin, Conn
-from api.http.errors import ApiError
+from api.http.errors import ApiError, documented
 from api.queries import people
-from api.schemas.common import ErrorOut
 from api.schemas.people import USERNAME, UserIn, UserOut, UserPatchIn
 
 router = APIRouter(prefix="/api/v1/users", tags=["people"],
-                   responses={401: {"model": ErrorOut}, 403: {"model": ErrorOut}})  # fmt: skip
-Username = Path(pattern=USERNAME)
+                   responses=documented(401, 403))  # fmt: skip
+Username = Annotated[str, Path(pattern=USERNAME)]
 
 
 @router.get("", response_model=list[UserOut])
@@ -20,7 +21,7 @@ def list_users(who: Admin, conn: Conn) -> list[UserOut]:
     return people.list_users(conn)
 
 
-@router.post("", response_model=UserOut, status_code=201, responses={409: {"model": ErrorOut}})
+@router.post("", response_model=UserOut, status_code=201, responses=documented(409))
 def add_user(body: UserIn, who: Admin, conn: Conn) -> UserOut:
     assert who.username is not None
     made = people.add_user(conn, body.username, body.role, body.password, who.username)
@@ -29,14 +30,14 @@ def add_user(body: UserIn, who: Admin, conn: Conn) -> UserOut:
     return made
 
 
-@router.patch("/{username}", response_model=UserOut, responses={404: {"model": ErrorOut}})
-def update_user(body: UserPatchIn, who: Admin, conn: Conn, username: str = Username) -> UserOut:
+@router.patch("/{username}", response_model=UserOut, responses=documented(404))
+def update_user(body: UserPatchIn, who: Admin, conn: Conn, username: Username) -> UserOut:
     assert who.username is not None
     return people.update_user(conn, username, who.username, body.role, body.password, body.disabled)
 
 
-@router.delete("/{username}", status_code=204, response_class=Response, responses={404: {"model": ErrorOut}})
-def delete_user(who: Admin, conn: Conn, username: str = Username) -> Response:
+@router.delete("/{username}", status_code=204, response_class=Response, responses=documented(404))
+def delete_user(who: Admin, conn: Conn, username: Username) -> Response:
     assert who.username is not None
     if username == who.username:
         raise ApiError(409, "self", "an admin cannot remove their own account", "username")
