@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import shutil
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -95,17 +94,3 @@ class Shots:
         path = self.folder / f"{self.count:02d}-{step}.png"
         page.screenshot(path=str(path))
         return path
-
-
-def sessions(browser: Browser, base_url: str, console: Console) -> Iterator[Session]:
-    """Hands out sessions and closes them (use from a fixture)."""
-    opened: list[Session] = []
-
-    def make(viewport: dict[str, int] | None = None) -> Session:
-        session = Session(browser, base_url, console, viewport or {"width": 1600, "height": 900})
-        opened.append(session)
-        return session
-
-    yield make  # type: ignore[misc]
-    for session in opened:
-        session.close()

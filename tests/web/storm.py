@@ -1,6 +1,7 @@
 """The monsoon storm on today's clock, for the dashboard tests and the benchmark.
 
-The scenario's timeline is shifted so that its evening flood arrives shortly before now: weeks
+The scenario is simulated at its own default date (the same storm the alert tests check), then
+its timeline is shifted so that its evening flood arrives shortly before now: weeks
 of history are written as the ingestor stores them, then each live step publishes the step's
 readings from every site's device through the real broker and ingestor, and runs the forecast
 service and the alert engine at that time. Every reading lies in the wall clock's past (the last
@@ -35,8 +36,8 @@ from tests.harness import Stack
 
 STEP = 300.0
 HISTORY_DAYS = 15.0
-LIVE_FROM_H = 6.75  # hours into the scenario when the live steps begin (the flood warnings come after)
-LIVE_UNTIL_H = 7.75  # give up waiting for a flood warning here; this hour of the scenario is now
+LIVE_FROM_H = 6.75  # hours into the scenario when the live steps begin (the first flood warning: 7.0 h)
+LIVE_UNTIL_H = 7.5  # give up waiting for a flood warning here; this hour of the scenario is now
 # The newest readings are up to an hour old when the warnings come: the API must not call them stale.
 STALE_AFTER_ENV = {"URBANPULSE_API__STALE_AFTER_S": "7200"}
 
@@ -58,12 +59,13 @@ class StormCity:
     def build(cls, stack: Stack, n_sites: int = 48) -> StormCity:
         """A city whose live steps end at the wall clock's now (the last one allowed)."""
         sites = tuple(city_sites(n_sites))
-        start = time.time() - LIVE_UNTIL_H * 3600
-        start -= start % STEP
-        config = scenario_config("monsoon-storm", sites, step_s=STEP, start=start)
+        config = scenario_config("monsoon-storm", sites, step_s=STEP)
         back = HISTORY_DAYS * 86_400
         sim = simulate(dataclasses.replace(config, start=config.start - back, duration_s=config.duration_s + back))
-        return cls(stack, sites, sim, start, load_rules(DEFAULT_RULES))
+        offset = time.time() - (config.start + LIVE_UNTIL_H * 3600)
+        offset -= offset % STEP
+        shifted = dataclasses.replace(sim, times=sim.times + offset)
+        return cls(stack, sites, shifted, config.start + offset, load_rules(DEFAULT_RULES))
 
     def seed(self) -> None:
         """Register every site's device and write the history up to the first live step."""

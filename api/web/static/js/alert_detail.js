@@ -3,10 +3,26 @@
 import { api } from './api.js';
 import { ask } from './dialog.js';
 import { fill, h, toast } from './dom.js';
-import { label, number, t } from './i18n.js';
+import { label, number, percent, t } from './i18n.js';
 import { OPEN_STATES } from './status.js';
 import { canOperate, selectSite, state } from './store.js';
 import { timeEl } from './time.js';
+
+const TIME_DETAILS = /(^|_)(onset|at|since|until|time)$/;
+
+/** An alert's value as people read it: a probability for forecast alerts, else the measured value. */
+export function alertValue(a) {
+  if (a.value === null || a.value === undefined) return null;
+  return a.kind === 'forecast_exceedance' ? `P ${percent(a.value)}` : number(a.value, 2);
+}
+
+/** One entry of an alert's details: times (Unix seconds) as Ho Chi Minh City time, probabilities as %. */
+function detailValue(key, value) {
+  if (typeof value !== 'number') return String(value);
+  if (TIME_DETAILS.test(key) && value > 1e9) return timeEl(new Date(value * 1000).toISOString());
+  if (key.includes('probability')) return percent(value);
+  return number(value, 3);
+}
 
 export class AlertDetail {
   constructor(onChanged) {
@@ -64,10 +80,10 @@ export class AlertDetail {
         h('dt', t('where')), h('dd', [a.ward, a.district].filter(Boolean).join(', ') || '—'),
         h('dt', t('subject')), h('dd', a.subject),
         h('dt', t('fired_at')), h('dd', a.fired_at ? timeEl(a.fired_at) : `${t('pending_since')} `, a.fired_at ? null : timeEl(a.pending_since)),
-        a.value !== null && a.value !== undefined ? [h('dt', t('value')), h('dd', number(a.value, 3))] : null,
+        alertValue(a) ? [h('dt', t('value_label')), h('dd', alertValue(a))] : null,
         h('dt', t('acknowledged')), h('dd', a.acked_at ? [timeEl(a.acked_at), ` ${a.acked_by || ''}`, a.ack_note ? ` — “${a.ack_note}”` : ''] : t('not_yet')),
         h('dt', t('assignee')), h('dd', a.assignee || '—'),
-        details.map(([k, v]) => [h('dt', label('detail', k)), h('dd', typeof v === 'number' ? number(v, 3) : String(v))])),
+        details.map(([k, v]) => [h('dt', label('detail', k)), h('dd', detailValue(k, v))])),
       actions,
       h('h4.section-title', t('audit_trail')),
       this.trail === null ? h('p.chart-note', t('loading'))

@@ -18,6 +18,12 @@ import { clock } from './time.js';
 import { svg } from './dom.js';
 
 const AREAS_REFRESH_MS = 3000; // the city summary is re-read at most this often while events flow
+// Staleness is a matter of time passing, which no event announces: re-read what depends on it.
+const DEVICES_REFRESH_MS = 60_000;
+const SITES_REFRESH_MS = 300_000;
+// Set while this browser holds a session, so a first visit goes straight to the login page
+// instead of asking /auth/me for a 401 (which the browser would log as a failed request).
+const SESSION_HINT = 'urbanpulse.session';
 
 function languageSwitches() {
   for (const slot of document.querySelectorAll('.lang-switch-slot')) {
@@ -35,7 +41,9 @@ async function boot() {
   initLanguage(config.default_language);
   languageSwitches();
   let me = null;
-  try { me = await api.me(); } catch { me = null; }
+  if (localStorage.getItem(SESSION_HINT)) {
+    try { me = await api.me(); } catch { localStorage.removeItem(SESSION_HINT); }
+  }
   $('#boot').hidden = true;
   if (me) start(me);
   else if (config.anonymous_read) start({ username: null, role: 'anonymous', csrf_token: null });
@@ -55,6 +63,7 @@ function showLogin() {
     button.disabled = true;
     try {
       const me = await api.login(form.username.value.trim(), form.password.value);
+      localStorage.setItem(SESSION_HINT, '1');
       login.hidden = true;
       form.password.value = '';
       start(me);
@@ -134,14 +143,18 @@ function renderLive() {
 async function start(me) {
   state.me = me;
   setSession(me);
-  whenUnauthorised(() => { toast(t('session_ended'), 'error'); setTimeout(() => location.reload(), 1500); });
+  whenUnauthorised(() => {
+    localStorage.removeItem(SESSION_HINT);
+    toast(t('session_ended'), 'error');
+    setTimeout(() => location.reload(), 1500);
+  });
   const app = $('#app');
   app.hidden = false;
   document.body.dataset.role = me.role;
   $('#user-name').textContent = me.username || t('anonymous');
   $('#user-role').textContent = label('role', me.role);
   const logout = $('#logout');
-  logout.onclick = async () => { await api.logout().catch(() => null); location.reload(); };
+  logout.onclick = async () => { await api.logout().catch(() => null); localStorage.removeItem(SESSION_HINT); location.reload(); };
   logout.hidden = !me.username;
   $('#help-open').onclick = () => helpDialog();
   applyStatic();
@@ -193,6 +206,8 @@ async function start(me) {
   ]);
   setAreas(areas);
   setAlerts(open.items);
+  setInterval(() => { devices.load().catch(() => null); refreshAreas(); }, DEVICES_REFRESH_MS);
+  setInterval(() => { api.sites().then(setSites).catch(() => null); }, SITES_REFRESH_MS);
   notifier.renderTitle();
   await cityMap.ready;
   setSites(sites);

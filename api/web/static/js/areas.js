@@ -35,7 +35,7 @@ export class AreasView {
       const open = this.expanded.has(name);
       const scoped = state.scope && state.scope.district === d.district;
       rows.push(h(`tr${scoped ? '.is-scoped' : ''}`, { dataset: { district: name } },
-        h('td',
+        h('td.area',
           h('button.icon-btn', { type: 'button', 'aria-expanded': String(open), 'aria-label': t(open ? 'collapse' : 'expand', { name }),
             on: { click: () => { if (open) this.expanded.delete(name); else this.expanded.add(name); this.render(); } } }, open ? '▾' : '▸'),
           h('button.link', { type: 'button', on: { click: () => this.drill(d.district, '', d.bbox) } }, name)),
@@ -44,7 +44,7 @@ export class AreasView {
       const wards = areas.wards.filter((w) => w.district === d.district).sort((a, b) => risk(b) - risk(a));
       for (const w of wards) {
         rows.push(h('tr.sub', { dataset: { ward: w.ward || '' } },
-          h('td', h('button.link', { type: 'button', on: { click: () => this.drill(d.district, w.ward, w.bbox) } }, w.ward || t('unplaced'))),
+          h('td.area', h('button.link', { type: 'button', on: { click: () => this.drill(d.district, w.ward, w.bbox) } }, w.ward || t('unplaced'))),
           h('td.num', number(w.sites, 0)), cell(w.open_alerts), cell(w.sites_at_risk_3h), cell(w.stale_devices + w.offline_devices)));
       }
     }

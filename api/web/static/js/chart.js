@@ -52,6 +52,8 @@ function thresholdPlugin(threshold, nowTs) {
       draw: [(u) => {
         const { ctx, bbox } = u;
         ctx.save();
+        ctx.textAlign = 'left'; // uPlot leaves the alignment of its last axis label
+        ctx.textBaseline = 'alphabetic';
         if (nowTs !== null) {
           const x = Math.round(u.valToPos(nowTs, 'x', true));
           if (x >= bbox.left && x <= bbox.left + bbox.width) {
@@ -67,9 +69,16 @@ function thresholdPlugin(threshold, nowTs) {
           ctx.strokeStyle = COLORS.threshold; ctx.lineWidth = 2 * devicePixelRatio; ctx.setLineDash([7 * devicePixelRatio, 4 * devicePixelRatio]);
           ctx.beginPath(); ctx.moveTo(bbox.left, y); ctx.lineTo(bbox.left + bbox.width, y); ctx.stroke();
           ctx.setLineDash([]);
-          ctx.fillStyle = COLORS.threshold; ctx.font = `600 ${10 * devicePixelRatio}px "Be Vietnam Pro", sans-serif`;
+          ctx.font = `600 ${10 * devicePixelRatio}px "Be Vietnam Pro", sans-serif`;
           const text = `${t('threshold')} ${number(threshold)}`;
-          ctx.fillText(text, bbox.left + 6 * devicePixelRatio, y - 4 * devicePixelRatio);
+          const w = ctx.measureText(text).width;
+          const x = bbox.left + 4 * devicePixelRatio;
+          const above = y - 15 * devicePixelRatio > bbox.top;
+          const ty = above ? y - 4 * devicePixelRatio : y + 13 * devicePixelRatio;
+          ctx.fillStyle = 'rgba(18, 26, 34, 0.85)';
+          ctx.fillRect(x - 2 * devicePixelRatio, ty - 10 * devicePixelRatio, w + 4 * devicePixelRatio, 13 * devicePixelRatio);
+          ctx.fillStyle = COLORS.threshold;
+          ctx.fillText(text, x, ty);
         }
         ctx.restore();
       }],
@@ -81,10 +90,9 @@ function thresholdPlugin(threshold, nowTs) {
  * Draw a sensor's chart into el (replacing what was there). Returns {main, probability, destroy}.
  * threshold: the alarm level (null: none); unit: shown on the y axis.
  */
-export function sensorChart(el, { readings, forecast, threshold, unit, width }) {
+export function sensorChart(el, { readings, forecast, threshold, unit, width, hours = 24 }) {
   const data = alignSeries(readings, forecast);
-  const nowTs = readings && readings.time.length ? secs(readings.time[readings.time.length - 1])
-    : (forecast ? secs(forecast.issued_at) : null);
+  const nowTs = Date.now() / 1000;
   const w = Math.max(260, width || el.clientWidth || 480);
   const hasForecast = !!forecast;
   const points = (stroke, fill, size) => ({ show: true, size, stroke, fill, width: 1.5 });
@@ -95,7 +103,7 @@ export function sensorChart(el, { readings, forecast, threshold, unit, width }) 
     cursor: { sync: { key: el.id || 'sensor' }, points: { size: 6 } },
     legend: { show: false },
     scales: {
-      x: { time: true },
+      x: { time: true, range: (u, min, max) => [Math.max(min, nowTs - hours * 3600), max] },
       y: {
         range: (u, min, max) => {
           const lo = Math.min(min ?? 0, threshold ?? Infinity);
@@ -137,13 +145,13 @@ export function sensorChart(el, { readings, forecast, threshold, unit, width }) 
     strip.className = 'chart-prob';
     el.after(strip);
     probability = new uPlot({
-      width: w, height: 74, tzDate,
-      padding: [6, 8, 0, 0],
+      width: w, height: 78, tzDate,
+      padding: [8, 8, 6, 0],
       cursor: { sync: { key: el.id || 'sensor' }, points: { show: false } },
       legend: { show: false },
       scales: { x: { time: true, range: () => [main.scales.x.min, main.scales.x.max] }, p: { range: [0, 100] } },
       axes: [{ ...axisTime(), show: false }, {
-        scale: 'p', stroke: AXIS, grid: { stroke: GRID }, ticks: { show: false }, size: 48, splits: () => [0, 50, 100],
+        scale: 'p', stroke: AXIS, grid: { stroke: GRID }, ticks: { show: false }, size: 48, splits: () => [0, 50, 100], gap: 2,
         values: (u, s) => s.map((v) => `${v}%`), font: '10px "Be Vietnam Pro", sans-serif',
         label: t('p_exceed_short'), labelSize: 14, labelFont: '10px "Be Vietnam Pro", sans-serif',
       }],
@@ -162,7 +170,7 @@ export function sensorChart(el, { readings, forecast, threshold, unit, width }) 
     },
     resize(width) {
       main.setSize({ width, height: 190 });
-      if (probability) probability.setSize({ width, height: 74 });
+      if (probability) probability.setSize({ width, height: 78 });
     },
   };
 }

@@ -4,11 +4,11 @@
 import { api, ApiError } from './api.js';
 import { ask } from './dialog.js';
 import { fill, h, toast } from './dom.js';
-import { label, number, onLanguage, t } from './i18n.js';
+import { label, onLanguage, t } from './i18n.js';
 import { ALERT_STATES, alertOrder, KINDS, OPEN_STATES, SEVERITIES, SEVERITY_RANK } from './status.js';
 import { canOperate, on, selectSite, setScope, state } from './store.js';
 import { since, timeEl } from './time.js';
-import { AlertDetail } from './alert_detail.js';
+import { AlertDetail, alertValue } from './alert_detail.js';
 
 const DEFAULT_FILTERS = Object.freeze({ state: 'open', severity: '', kind: '', district: '', ward: '', unacknowledged: false, text: '' });
 
@@ -202,7 +202,7 @@ export class AlertConsole {
     h('div.sub',
       h(`span.state.state-${a.state}`, label('state', a.state)),
       h('span', [a.ward, a.district].filter(Boolean).join(', ') || '—'),
-      a.value !== null && a.value !== undefined ? h('span', t('value'), ' ', number(a.value)) : null,
+      alertValue(a) ? h('span', alertValue(a)) : null,
       a.acked_at ? h('span.acked', '✓ ', a.acked_by || '', a.ack_note ? ` — “${a.ack_note}”` : '') : null,
       a.assignee ? h('span', '→ ', a.assignee) : null,
       a.silenced ? h('span.chip', t('silenced')) : null));

@@ -1,11 +1,14 @@
 // Telling the operator something new happened: a badge in the page title (and on the alerts tab)
 // and, once the operator has switched it on, a chime made with WebAudio (no sound file).
+import { svg } from './dom.js';
 import { t } from './i18n.js';
 import { state } from './store.js';
 import { OPEN_STATES } from './status.js';
 
 const SOUND_KEY = 'urbanpulse.sound';
 const BASE_TITLE = 'UrbanPulse';
+const BELL = '<svg viewBox="0 0 24 24" width="18" height="18" aria-hidden="true"><path d="M6 16V11a6 6 0 0 1 12 0v5l2 2H4z" fill="currentColor"/><path d="M10 20a2 2 0 0 0 4 0" stroke="currentColor" stroke-width="2" fill="none"/></svg>';
+const BELL_OFF = '<svg viewBox="0 0 24 24" width="18" height="18" aria-hidden="true"><path d="M6 16V11a6 6 0 0 1 12 0v5l2 2H4z" fill="none" stroke="currentColor" stroke-width="1.8"/><path d="M3 3l18 18" stroke="currentColor" stroke-width="2"/></svg>';
 
 export class Notifier {
   constructor({ toggle, tabBadge }) {
@@ -40,7 +43,7 @@ export class Notifier {
 
   renderToggle() {
     this.toggle.setAttribute('aria-pressed', String(this.enabled));
-    this.toggle.textContent = this.enabled ? '🔔' : '🔕';
+    this.toggle.replaceChildren(svg(this.enabled ? BELL : BELL_OFF));
     this.toggle.title = this.enabled ? t('sound_on') : t('sound_off');
     this.toggle.setAttribute('aria-label', this.toggle.title);
   }

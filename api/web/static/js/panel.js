@@ -5,7 +5,7 @@ import { api } from './api.js';
 import { chartLegend, sensorChart } from './chart.js';
 import { fill, h, svg } from './dom.js';
 import { label, number, onLanguage, percent, t } from './i18n.js';
-import { shapeSvg } from './status.js';
+import { FORECAST_KINDS, shapeSvg } from './status.js';
 import { on, selectSite, state } from './store.js';
 import { ago, timeEl } from './time.js';
 
@@ -16,6 +16,8 @@ export class SitePanel {
     this.el = el;
     this.charts = [];
     this.loading = 0;
+    this.hours = 24; // observed window shown: 24 h, or 6 h to look closer at the forecast
+    this.results = [];
     on('select', (id) => (id ? this.open(id) : this.close()));
     on('site', (f) => { if (String(f.id) === this.id) this.renderHead(); });
     on('forecast', (issue) => {
@@ -92,13 +94,30 @@ export class SitePanel {
     const results = await Promise.all(sensors.map(async (s) => {
       const [readings, forecast] = await Promise.all([
         api.readings(s.sensor_id, { start: start.toISOString(), end: end.toISOString(), points: 500 }).catch(() => null),
-        api.forecast(s.sensor_id).catch(() => null), // 404 no_forecast: the chart shows observations only
+        // rain gauges are inputs, not forecast; a sensor still without one answers 404 no_forecast
+        FORECAST_KINDS.includes(s.kind) ? api.forecast(s.sensor_id).catch(() => null) : null,
       ]);
       return { sensor: s, readings, forecast };
     }));
     if (token !== this.loading || !this.id) return; // a newer load or another site took over
+    this.results = results;
+    this.drawCharts();
+    this.el.dataset.loaded = this.id;
+  }
+
+  windowSwitch() {
+    return h('div.lang-switch.window-switch', { role: 'group', 'aria-label': t('chart_window') },
+      [24, 6].map((hours) => h('button', {
+        type: 'button', 'aria-pressed': String(this.hours === hours),
+        on: { click: () => { this.hours = hours; this.drawCharts(); } },
+      }, t('last_hours', { n: hours }))));
+  }
+
+  drawCharts() {
     this.destroyCharts();
-    for (const old of this.body.querySelectorAll('.sensor')) old.remove();
+    const results = this.results;
+    for (const old of this.body.querySelectorAll('.sensor, .window-bar')) old.remove();
+    this.body.append(h('div.window-bar', h('h3.section-title', t('sensors')), this.windowSwitch()));
     const width = Math.max(280, this.body.clientWidth - 50);
     for (const { sensor, readings, forecast } of results) {
       const threshold = forecast && forecast.threshold !== null && forecast.threshold !== undefined ? forecast.threshold : sensor.threshold;
@@ -113,13 +132,12 @@ export class SitePanel {
           forecast ? probLine(forecast) : h('span', t('no_forecast'))),
         chartEl,
         chartLegend(!!forecast, threshold !== null && threshold !== undefined),
-        h('div.chart-note', t('chart_note', { zone: t('zone_name') }),
+        h('div.chart-note', t('chart_note', { n: this.hours, zone: t('zone_name') }),
           forecast ? ` · ${t('forecast_issued')} ` : '', forecast ? timeEl(forecast.issued_at) : '',
           forecast ? ` · ${forecast.model}${forecast.fallback ? ` (${t('fallback')})` : ''}` : ''));
       this.body.append(card);
-      this.charts.push(sensorChart(chartEl, { readings, forecast, threshold, unit: sensor.unit, width }));
+      this.charts.push(sensorChart(chartEl, { readings, forecast, threshold, unit: sensor.unit, width, hours: this.hours }));
     }
-    this.el.dataset.loaded = this.id;
   }
 }
 

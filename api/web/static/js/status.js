@@ -21,6 +21,9 @@ export const SEVERITY_RANK = Object.freeze({ minor: 1, moderate: 2, severe: 3, e
 export const ALERT_STATES = Object.freeze(['firing', 'pending', 'acknowledged', 'resolved', 'expired']);
 export const OPEN_STATES = Object.freeze(['pending', 'firing', 'acknowledged']);
 
+/** Metric kinds the forecast service forecasts (forecasting/service.py: water level and traffic). */
+export const FORECAST_KINDS = Object.freeze(['water_level', 'traffic_count', 'traffic_speed']);
+
 export const KINDS = Object.freeze([
   'forecast_exceedance', 'threshold', 'rate_of_rise', 'congestion', 'stale', 'flatline', 'spike',
   'rate_of_change', 'drift', 'offline', 'backlog', 'clock',
