@@ -53,6 +53,7 @@ from simulators.city import simulate  # noqa: E402
 from simulators.scenarios import scenario_config  # noqa: E402
 from simulators.sites import city_sites  # noqa: E402
 from tests.web.browser import launch  # noqa: E402
+from tests.web.storm import raise_alert  # noqa: E402
 
 STEP = 300.0
 PASSWORD = "bench-operator-password"
@@ -99,19 +100,6 @@ def seed(url: str, n_sites: int) -> list[tuple[str, int, str | None, str | None]
         conn.commit()
         quiet = streets[max(1, n_sites // 50):]
     return [(s.site_id, water[s.site_id], s.district, s.ward) for s in quiet]
-
-
-def raise_alert(conn: psycopg.Connection, device_id: str, sensor_id: int, district: str | None, ward: str | None,
-                tag: str) -> int:  # fmt: skip
-    row = conn.execute(
-        """INSERT INTO alerts (fingerprint, rule, kind, subject, sensor_id, device_id, district, ward, severity,
-                               state, pending_since, fired_at, last_change, value)
-           VALUES (%s, 'street-flood', 'threshold', %s, %s, %s, %s, %s, 'severe', 'firing', now(), now(), now(), 0.2)
-           RETURNING alert_id""",
-        (f"bench:{tag}:{sensor_id}", f"sensor:{sensor_id}", sensor_id, device_id, district, ward),
-    ).fetchone()
-    assert row is not None
-    return int(row[0])
 
 
 class Api:

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, sync_playwright
 
+from api.roles import Role
+from ingest.embedded.mosquitto import MosquittoBroker
+from ingest.embedded.postgres import PostgresServer
+from tests.conftest import TEMPLATE
+from tests.harness import ApiProcess, Stack
 from tests.web.browser import Console, Session, launch
+from tests.web.storm import STALE_AFTER_ENV, StormCity, firing
 
 OpenSession = Callable[..., Session]
 
@@ -41,3 +52,36 @@ def open_session(browser: Browser, console: Console) -> Iterator[OpenSession]:
     yield make
     for session in opened:
         session.close()
+
+
+@dataclass
+class StormWorld:
+    """The monsoon storm after its first flood warnings, an API over it, and one person per role."""
+
+    stack: Stack
+    city: StormCity
+    api: ApiProcess
+    operator: str  # passwords; the usernames are "operator" and "viewer"
+    viewer: str
+
+
+@pytest.fixture(scope="module")
+def storm_world(postgres: PostgresServer) -> Iterator[StormWorld]:
+    """Shared by one module's tests (building it takes a minute); tests that change alerts come last."""
+    database_url = postgres.create_database(f"t_{uuid.uuid4().hex[:12]}", template=TEMPLATE)
+    workdir = Path(tempfile.mkdtemp(prefix="urbanpulse-web-"))
+    workdir.chmod(0o755)
+    stack = Stack(postgres, database_url, MosquittoBroker(workdir / "mosquitto"), workdir)
+    stack.start_broker()
+    city = StormCity.build(stack)
+    try:
+        city.seed()
+        with stack.connect() as conn:
+            city.until(lambda: bool(firing(conn, "flood-forecast")), "a flood-forecast alert")
+        world = StormWorld(stack, city, stack.start_api(STALE_AFTER_ENV),
+                           stack.add_user("operator", Role.OPERATOR), stack.add_user("viewer", Role.VIEWER))  # fmt: skip
+        yield world
+    finally:
+        city.close()
+        stack.close()
+        shutil.rmtree(workdir, ignore_errors=True)

@@ -122,3 +122,18 @@ def firing(conn: psycopg.Connection, rule: str) -> list[tuple[int, str]]:
     rows = conn.execute("SELECT alert_id, device_id FROM alerts WHERE rule = %s AND state = 'firing' ORDER BY alert_id",
                         (rule,)).fetchall()  # fmt: skip
     return [(int(r[0]), str(r[1])) for r in rows]
+
+
+def raise_alert(conn: psycopg.Connection, device_id: str, sensor_id: int, district: str | None, ward: str | None,
+                tag: str) -> int:  # fmt: skip
+    """Write a firing street-flood alert for one sensor as the alert engine would (its triggers tell the
+    live stream); for tests and the benchmark that need an alert at a moment of their choosing."""
+    row = conn.execute(
+        """INSERT INTO alerts (fingerprint, rule, kind, subject, sensor_id, device_id, district, ward, severity,
+                               state, pending_since, fired_at, last_change, value)
+           VALUES (%s, 'street-flood', 'threshold', %s, %s, %s, %s, %s, 'severe', 'firing', now(), now(), now(), 0.2)
+           RETURNING alert_id""",
+        (f"test:{tag}:{sensor_id}", f"sensor:{sensor_id}", sensor_id, device_id, district, ward),
+    ).fetchone()
+    assert row is not None
+    return int(row[0])

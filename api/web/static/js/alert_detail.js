@@ -51,7 +51,7 @@ export class AlertDetail {
       if (!this.alert || this.alert.alert_id !== id) return;
       this.trail = [
         ...detail.events.map((e) => ({ at: e.at, who: e.actor, what: label('state', e.to_state), note: e.note, kind: 'event' })),
-        ...detail.comments.map((c) => ({ at: c.at, who: c.author, what: t('commented'), note: c.text, kind: 'comment' })),
+        ...detail.comments.map((c) => ({ at: c.at, who: c.author, what: t('trail_comment'), note: c.text, kind: 'comment' })),
       ].sort((a, b) => (a.at < b.at ? -1 : 1));
       this.render();
     } catch (err) {
@@ -104,7 +104,7 @@ export class AlertDetail {
 
   async comment() {
     const values = await ask({ title: t('comment'), fields: [{ name: 'text', label: t('comment_text'), type: 'textarea', required: true }], submit: t('comment') });
-    if (values && values.text) await this.act(async () => { await api.comment(this.alert.alert_id, values.text); return api.alert(this.alert.alert_id); }, t('commented'));
+    if (values && values.text) await this.act(async () => { await api.comment(this.alert.alert_id, values.text); return api.alert(this.alert.alert_id); }, t('comment_added'));
   }
 
   async act(call, done) {

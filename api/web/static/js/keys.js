@@ -3,7 +3,7 @@
 import { ask, show } from './dialog.js';
 import { h } from './dom.js';
 import { t } from './i18n.js';
-import { selectSite, setScope, state } from './store.js';
+import { emit, selectSite, setScope, state } from './store.js';
 
 export const SHORTCUTS = Object.freeze([
   ['1 – 4', 'key_tabs'], ['/', 'key_search'], ['j / k', 'key_next_prev'], ['Enter', 'key_open'], ['x', 'key_select'],
@@ -27,7 +27,7 @@ async function gotoSite() {
   const q = values.site.toLowerCase();
   const hit = [...state.sites.values()].find((f) => String(f.id).toLowerCase() === q || (f.properties.name || '').toLowerCase() === q)
     || [...state.sites.values()].find((f) => (f.properties.name || '').toLowerCase().includes(q));
-  if (hit) selectSite(String(hit.id));
+  if (hit) { selectSite(String(hit.id)); emit('focus-panel'); }
 }
 
 export function installShortcuts({ tabs, console: alertConsole, notifier, toggleLanguage }) {

@@ -7,7 +7,7 @@ import { clusterImages, PIXEL_RATIO, siteImages } from './icons.js';
 import { label, t } from './i18n.js';
 import { perFrame } from './dom.js';
 import { RANK_STATUS, STATUS_RANK, STATUS_STYLE } from './status.js';
-import { on, selectSite, state } from './store.js';
+import { emit, on, selectSite, state } from './store.js';
 
 export const CITY_CENTER = [106.7, 10.79];
 const CITY_BOUNDS = [[106.1, 10.1], [107.3, 11.45]];
@@ -173,7 +173,7 @@ export class CityMap {
       const zoom = await map.getSource('sites').getClusterExpansionZoom(feature.properties.cluster_id);
       map.easeTo({ center: feature.geometry.coordinates, zoom: Math.min(zoom + 0.2, 18) });
     });
-    map.on('click', 'sites', (e) => selectSite(e.features[0].properties.id));
+    map.on('click', 'sites', (e) => { selectSite(e.features[0].properties.id); emit('focus-panel'); });
     for (const layer of ['clusters', 'sites']) {
       map.on('mouseenter', layer, () => { map.getCanvas().style.cursor = 'pointer'; });
       map.on('mouseleave', layer, () => { map.getCanvas().style.cursor = ''; this.popup.remove(); });

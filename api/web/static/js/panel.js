@@ -19,6 +19,7 @@ export class SitePanel {
     this.hours = 24; // observed window shown: 24 h, or 6 h to look closer at the forecast
     this.results = [];
     on('select', (id) => (id ? this.open(id) : this.close()));
+    on('focus-panel', () => this.el.focus({ preventScroll: true }));
     on('site', (f) => { if (String(f.id) === this.id) this.renderHead(); });
     on('forecast', (issue) => {
       const site = this.id && state.sites.get(this.id);
@@ -35,10 +36,10 @@ export class SitePanel {
     this.id = String(id);
     this.el.hidden = false;
     if (!returning) this.render();
-    this.el.focus({ preventScroll: true });
   }
 
   close() {
+    if (this.el.contains(document.activeElement)) document.getElementById('main').focus({ preventScroll: true });
     this.id = null;
     this.destroyCharts();
     this.el.hidden = true;

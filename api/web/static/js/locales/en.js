@@ -122,7 +122,8 @@ export default {
   assigned: 'Assignment saved.',
   comment: 'Comment',
   comment_text: 'Comment',
-  commented: 'comment',
+  trail_comment: 'Comment',
+  comment_added: 'Comment added.',
   show_on_map: 'Show on map',
   audit_trail: 'Audit trail',
   // areas

@@ -122,7 +122,8 @@ export default {
   assigned: 'Đã lưu người phụ trách.',
   comment: 'Bình luận',
   comment_text: 'Nội dung',
-  commented: 'bình luận',
+  trail_comment: 'Bình luận',
+  comment_added: 'Đã thêm bình luận.',
   show_on_map: 'Xem trên bản đồ',
   audit_trail: 'Lịch sử xử lý',
   // areas
