@@ -98,7 +98,7 @@ def seed(url: str, n_sites: int) -> list[tuple[str, int, str | None, str | None]
         for i, site in enumerate(streets[: max(1, n_sites // 50)]):
             raise_alert(conn, site.site_id, water[site.site_id], site.district, site.ward, f"seed-{i}")
         conn.commit()
-        quiet = streets[max(1, n_sites // 50):]
+        quiet = streets[max(1, n_sites // 50) :]
     return [(s.site_id, water[s.site_id], s.district, s.ward) for s in quiet]
 
 
@@ -109,8 +109,8 @@ class Api:
         env = {**os.environ, "URBANPULSE_DATABASE_URL": database_url}
         env.pop("URBANPULSE_CONFIG", None)
         self.log = log.open("ab")
-        self.process = subprocess.Popen([sys.executable, "-m", "api", "serve", "--host", "127.0.0.1", "--port",
-                                         str(self.port)], env=env, cwd=REPO, stdout=self.log, stderr=subprocess.STDOUT)  # fmt: skip
+        command = [sys.executable, "-m", "api", "serve", "--host", "127.0.0.1", "--port", str(self.port)]
+        self.process = subprocess.Popen(command, env=env, cwd=REPO, stdout=self.log, stderr=subprocess.STDOUT)
         wait_until(lambda: httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200, timeout=60, what="the API")
 
     def stop(self) -> None:
@@ -137,7 +137,9 @@ def first_load(browser: Browser, url: str) -> tuple[float, int]:
     return result["ready"] / 1000, int(result["transferred"])
 
 
-def city(n_sites: int, workdir: Path, pg: PostgresServer) -> tuple[str, list[tuple[str, int, str | None, str | None]], Api]:
+def city(
+    n_sites: int, workdir: Path, pg: PostgresServer
+) -> tuple[str, list[tuple[str, int, str | None, str | None]], Api]:
     url = pg.create_database(f"city_{n_sites}")
     migrate(url)
     began = time.perf_counter()
@@ -171,8 +173,11 @@ def main() -> None:
             for n, runs in loads.items():
                 s = statistics.median(t for t, _ in runs)
                 kb = statistics.median(b for _, b in runs) / 1024
-                print(f"first load, {n:>6} sites: interactive map {s:.2f} s (runs {', '.join(f'{t:.2f}' for t, _ in runs)}), "
-                      f"{kb:,.0f} KiB transferred; {s / ref_s:.2f}x the {args.reference_sites}-site load")
+                print(
+                    f"first load, {n:>6} sites: interactive map {s:.2f} s "
+                    f"(runs {', '.join(f'{t:.2f}' for t, _ in runs)}), "
+                    f"{kb:,.0f} KiB transferred; {s / ref_s:.2f}x the {args.reference_sites}-site load"
+                )
 
             page = signed_in_page(browser, api.url)
             page.goto("/")
@@ -182,7 +187,9 @@ def main() -> None:
                 for i, (device_id, sensor_id, district, ward) in enumerate(quiet[: args.changes]):
                     site = page.evaluate(f"() => __urbanpulse.state.sites.get('{device_id}').geometry.coordinates")
                     page.evaluate(f"() => __urbanpulse.map.map.jumpTo({{center: {site}, zoom: 17}})")
-                    page.wait_for_function(f"() => __urbanpulse.map.renderedStatus('{device_id}') === 'normal'", timeout=30_000)
+                    page.wait_for_function(
+                        f"() => __urbanpulse.map.renderedStatus('{device_id}') === 'normal'", timeout=30_000
+                    )
                     with conn.transaction():
                         t0 = time.time()
                         alert_id = raise_alert(conn, device_id, sensor_id, district, ward, f"live-{i}")
@@ -190,8 +197,10 @@ def main() -> None:
                     marker.append(seen["marker"] / 1000 - t0)
                     row.append(seen["row"] / 1000 - t0)
             for name, values in (("marker redrawn", marker), ("console row shown", row)):
-                print(f"alert change -> {name}: median {statistics.median(values) * 1000:.0f} ms, "
-                      f"max {max(values) * 1000:.0f} ms over {len(values)} changes")
+                print(
+                    f"alert change -> {name}: median {statistics.median(values) * 1000:.0f} ms, "
+                    f"max {max(values) * 1000:.0f} ms over {len(values)} changes"
+                )
             browser.close()
     finally:
         for api in apis:

@@ -78,8 +78,21 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.api_settings = api
     app.state.mqtt = settings.mqtt()  # the account that pushes device configurations
     install_handlers(app)
-    for module in (service, auth, users, tokens, sites, sensors, alerts, silences, devices, areas, events, open_data,
-                   sta):
+    for module in (
+        service,
+        auth,
+        users,
+        tokens,
+        sites,
+        sensors,
+        alerts,
+        silences,
+        devices,
+        areas,
+        events,
+        open_data,
+        sta,
+    ):
         app.include_router(module.router)
     if api.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=api.cors_origins, allow_credentials=True,

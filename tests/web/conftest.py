@@ -78,8 +78,10 @@ def storm_world(postgres: PostgresServer) -> Iterator[StormWorld]:
         city.seed()
         with stack.connect() as conn:
             city.until(lambda: bool(firing(conn, "flood-forecast")), "a flood-forecast alert")
-        world = StormWorld(stack, city, stack.start_api(STALE_AFTER_ENV),
-                           stack.add_user("operator", Role.OPERATOR), stack.add_user("viewer", Role.VIEWER))  # fmt: skip
+        api = stack.start_api(STALE_AFTER_ENV)
+        world = StormWorld(
+            stack, city, api, stack.add_user("operator", Role.OPERATOR), stack.add_user("viewer", Role.VIEWER)
+        )
         yield world
     finally:
         city.close()

@@ -69,7 +69,9 @@ class StormCity:
 
     def seed(self) -> None:
         """Register every site's device and write the history up to the first live step."""
-        creds = self.stack.provision_ids([s.site_id for s in self.sites], {s.site_id: site_details(s) for s in self.sites})
+        creds = self.stack.provision_ids(
+            [s.site_id for s in self.sites], {s.site_id: site_details(s) for s in self.sites}
+        )
         self.t = self.start + LIVE_FROM_H * 3600 - STEP
         with psycopg.connect(self.stack.database_url) as conn:
             write_history(conn, self.sim, until=self.t + 1)
@@ -85,7 +87,8 @@ class StormCity:
         conn.commit()
 
     def step(self) -> None:
-        """One live step: the devices publish the step's readings, the ingestor stores them, forecasts and alerts run."""
+        """One live step: the devices publish the step's readings, the ingestor stores them, forecasts and
+        alerts run."""
         assert self.fleet is not None and self.emitter is not None
         self.t += STEP
         assert self.t <= time.time(), "live steps stay in the wall clock's past"

@@ -34,7 +34,9 @@ def test_the_wheel_ships_a_working_dashboard(tmp_path: Path) -> None:
 def test_vendored_files_are_the_pinned_versions_and_listed_with_their_licences() -> None:
     lock = json.loads((WEB / "vendor" / "package-lock.json").read_text())
     wanted = json.loads((WEB / "vendor" / "package.json").read_text())["dependencies"]
-    versions = dict(line.split(" ")[0].rsplit("@", 1) for line in (STATIC / "vendor" / "VERSIONS.txt").read_text().splitlines())
+    versions = dict(
+        line.split(" ")[0].rsplit("@", 1) for line in (STATIC / "vendor" / "VERSIONS.txt").read_text().splitlines()
+    )
     notice = (STATIC / "vendor" / "THIRD_PARTY.md").read_text()
     for name, pinned in wanted.items():
         assert lock["packages"][f"node_modules/{name}"]["version"] == pinned == versions[name]

@@ -93,11 +93,14 @@ def test_districts_and_wards_drill_into_the_map_and_the_console(storm_world: Sto
     hot.locator("button.link").click()
     expect(page.locator("#map-scope")).to_contain_text(district or "")
     page.wait_for_function("() => !__urbanpulse.map.map.isMoving()")
-    inside = page.evaluate("""(d) => {
+    inside = page.evaluate(
+        """(d) => {
       const a = __urbanpulse.state.areas.districts.find((x) => x.district === d);
       const b = __urbanpulse.map.map.getBounds();
       return b.contains([a.bbox[0], a.bbox[1]]) && b.contains([a.bbox[2], a.bbox[3]]);
-    }""", district)
+    }""",
+        district,
+    )
     assert inside, "the map shows the whole district"
     page.click("#tab-alerts")
     expect(page.locator("select[name=district]")).to_have_value(district or "")
@@ -120,7 +123,8 @@ def test_new_alert_raises_the_title_badge_and_the_sound(storm_world: StormWorld,
     expect(page.locator("body")).to_have_attribute("data-chimes", "1")  # a sample, so the operator knows it
     page.click("#map")  # the operator looks at the map, not the console
     with storm_world.stack.connect() as conn:
-        quiet = conn.execute("""SELECT s.device_id, s.sensor_id, d.district, d.ward FROM sensors s JOIN devices d USING (device_id)
+        quiet = conn.execute("""SELECT s.device_id, s.sensor_id, d.district, d.ward
+                                FROM sensors s JOIN devices d USING (device_id)
                                 WHERE s.name = 'water_level' AND NOT EXISTS (SELECT 1 FROM alerts a
                                 WHERE a.device_id = s.device_id AND a.state IN ('pending', 'firing', 'acknowledged'))
                                 ORDER BY s.device_id LIMIT 1""").fetchone()  # fmt: skip
@@ -142,7 +146,9 @@ def test_device_health_shows_a_device_going_offline(storm_world: StormWorld, ope
     page.click("#tab-devices")
     fleet = storm_world.city.fleet
     assert fleet is not None
-    device = page.evaluate("() => [...__urbanpulse.state.sites.values()].find((f) => f.properties.status === 'normal').id")
+    device = page.evaluate(
+        "() => [...__urbanpulse.state.sites.values()].find((f) => f.properties.status === 'normal').id"
+    )
     fleet.by_device[device].drop()  # the link dies without a goodbye: the broker sends its Last Will
     row = page.locator(f"#view-devices tr[data-device-id='{device}']")
     expect(row).to_contain_text("Mất kết nối", timeout=LIVE_MS)
@@ -160,8 +166,11 @@ def test_a_silence_is_previewed_before_it_is_made(storm_world: StormWorld, open_
     with storm_world.stack.connect() as conn:
         (district,) = conn.execute("""SELECT district FROM alerts WHERE rule = 'flood-forecast'
                                       AND state IN ('pending', 'firing', 'acknowledged') LIMIT 1""").fetchone() or ("",)
-        (expected,) = conn.execute("""SELECT count(*) FROM alerts WHERE district = %s
-                                      AND state IN ('pending', 'firing', 'acknowledged')""", (district,)).fetchone() or (0,)
+        (expected,) = conn.execute(
+            """SELECT count(*) FROM alerts WHERE district = %s
+                                      AND state IN ('pending', 'firing', 'acknowledged')""",
+            (district,),
+        ).fetchone() or (0,)
     page.click("#tab-silences")
     form = page.locator("#view-silences")
     form.locator("select").first.select_option("district")

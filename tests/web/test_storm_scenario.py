@@ -53,8 +53,10 @@ CHART_PIXELS = """(el) => {
 
 def rendered_sites(page: Page) -> int:
     """Sites the map draws now: single markers plus the members of every cluster on screen."""
-    return int(page.evaluate("""() => __urbanpulse.map.map.queryRenderedFeatures({layers: ['clusters', 'sites']})
-        .reduce((n, f) => n + (f.properties.point_count || 1), 0)"""))
+    return int(
+        page.evaluate("""() => __urbanpulse.map.map.queryRenderedFeatures({layers: ['clusters', 'sites']})
+        .reduce((n, f) => n + (f.properties.point_count || 1), 0)""")
+    )
 
 
 def test_monsoon_storm_in_the_operations_centre(stack: Stack, open_session: OpenSession) -> None:
@@ -92,7 +94,9 @@ def test_monsoon_storm_in_the_operations_centre(stack: Stack, open_session: Open
         row.click()
         operator.wait_for_selector(f"#site-panel[data-loaded='{device_id}']", timeout=LIVE_S)
         with stack.connect() as conn:
-            (sensor_id,) = conn.execute("SELECT sensor_id FROM alerts WHERE alert_id = %s", (alert_id,)).fetchone() or (0,)
+            (sensor_id,) = conn.execute("SELECT sensor_id FROM alerts WHERE alert_id = %s", (alert_id,)).fetchone() or (
+                0,
+            )
         chart = operator.locator(f"#chart-{sensor_id}")
         expect(chart).to_be_visible()
         drawn: dict[str, Any] = chart.evaluate(CHART_PIXELS)

@@ -36,6 +36,7 @@ function languageSwitches() {
 }
 
 async function boot() {
+  performance.mark('urbanpulse:modules');
   const config = await api.config().catch(() => ({ map: {}, default_language: 'vi', anonymous_read: false }));
   state.config = config;
   initLanguage(config.default_language);
@@ -209,7 +210,9 @@ async function start(me) {
   setInterval(() => { devices.load().catch(() => null); refreshAreas(); }, DEVICES_REFRESH_MS);
   setInterval(() => { api.sites().then(setSites).catch(() => null); }, SITES_REFRESH_MS);
   notifier.renderTitle();
+  performance.mark('urbanpulse:data');
   await cityMap.ready;
+  performance.mark('urbanpulse:map-load');
   setSites(sites);
   document.body.dataset.ready = 'true'; // the map has its sites: what the tests and the benchmark wait for
   emit('ready');

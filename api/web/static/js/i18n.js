@@ -29,7 +29,7 @@ export function setLanguage(lang) {
 
 export function onLanguage(fn) { listeners.add(fn); }
 
-/** t('key', {n: 3}) -> the current language's text, English as fallback, the key as last resort. */
+/** t(name, {n: 3}) -> the current language's text, English as fallback, the key as last resort. */
 export function t(key, vars) {
   let text = TABLES[current][key] ?? TABLES.en[key] ?? key;
   if (typeof text === 'function') text = text(vars || {});

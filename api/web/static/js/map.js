@@ -51,6 +51,7 @@ function mapFeature(f) {
   const p = f.properties;
   return {
     type: 'Feature',
+    id: String(f.id),
     geometry: f.geometry,
     properties: {
       id: String(f.id), status: p.status, rank: STATUS_RANK[p.status] ?? 0, name: p.name || String(f.id),
@@ -72,14 +73,22 @@ export class CityMap {
       maxBounds: map.style_url || map.tile_url ? undefined : CITY_BOUNDS,
       attributionControl: { compact: false, customAttribution: map.style_url ? map.attribution || undefined : undefined },
       dragRotate: false,
+      fadeDuration: 0, // a changed marker shows at once: an operations screen has no use for the fade
       pitchWithRotate: false,
       localIdeographFontFamily: 'sans-serif',
     });
     this.map.touchZoomRotate.disableRotation();
     this.map.addControl(new maplibregl.NavigationControl({ showCompass: false }), 'top-right');
     this.map.addControl(new maplibregl.ScaleControl({ unit: 'metric' }), 'bottom-right');
+    this.map.once('styledata', () => performance.mark('urbanpulse:style'));
     this.ready = new Promise((resolve) => this.map.on('load', () => { this.install(); resolve(); }));
     this.push = perFrame(() => this.pushSites());
+    this.dirty = new Set(); // sites changed since the last push: sent as a diff, not all 10,000 again
+    this.full = true;
+    this.known = new Set();
+    // Re-clustering 10,000 sites takes the worker a moment; meanwhile each changed site is drawn at
+    // once from a small unclustered source on top (ringed: "just changed"), until the clusters catch up.
+    this.live = new Map();
     this.popup = new maplibregl.Popup({ closeButton: false, closeOnClick: false, offset: 14, maxWidth: '280px' });
   }
 
@@ -148,6 +157,18 @@ export class CityMap {
         'symbol-sort-key': ['get', 'rank'], 'symbol-z-order': 'source',
       },
     });
+    map.addSource('sites-live', { type: 'geojson', data: { type: 'FeatureCollection', features: [] } });
+    map.addLayer({
+      id: 'sites-live-ring', type: 'circle', source: 'sites-live',
+      paint: {
+        'circle-radius': 15, 'circle-color': 'rgba(12, 18, 24, 0.92)', 'circle-stroke-width': 2,
+        'circle-stroke-color': ['match', ['get', 'status'], ...Object.entries(STATUS_STYLE).flatMap(([k, v]) => [k, v.color]), '#5cc8ff'],
+      },
+    });
+    map.addLayer({
+      id: 'sites-live', type: 'symbol', source: 'sites-live',
+      layout: { 'icon-image': ['concat', 'site-', ['get', 'status']], 'icon-allow-overlap': true, 'icon-ignore-placement': true },
+    });
     map.addLayer({
       id: 'site-names', type: 'symbol', source: 'sites', minzoom: 14, filter: ['!', ['has', 'point_count']],
       layout: {
@@ -159,8 +180,8 @@ export class CityMap {
     this.bindEvents();
     this.pushSites();
     this.pushDistricts();
-    on('sites', () => this.push());
-    on('site', () => this.push());
+    on('sites', () => { this.full = true; this.push(); });
+    on('site', (f) => { this.dirty.add(String(f.id)); this.push(); });
     on('areas', () => this.pushDistricts());
     on('select', (id) => this.showSelected(id));
     on('scope', (scope) => this.showScope(scope));
@@ -174,11 +195,12 @@ export class CityMap {
       map.easeTo({ center: feature.geometry.coordinates, zoom: Math.min(zoom + 0.2, 18) });
     });
     map.on('click', 'sites', (e) => { selectSite(e.features[0].properties.id); emit('focus-panel'); });
-    for (const layer of ['clusters', 'sites']) {
+    map.on('click', 'sites-live', (e) => { selectSite(e.features[0].properties.id); emit('focus-panel'); });
+    for (const layer of ['clusters', 'sites', 'sites-live']) {
       map.on('mouseenter', layer, () => { map.getCanvas().style.cursor = 'pointer'; });
       map.on('mouseleave', layer, () => { map.getCanvas().style.cursor = ''; this.popup.remove(); });
     }
-    map.on('mousemove', 'sites', (e) => {
+    const siteTip = (e) => {
       const p = e.features[0].properties;
       const el = document.createElement('div');
       el.className = 'map-tip';
@@ -187,7 +209,9 @@ export class CityMap {
       s.textContent = `${label('status', p.status)} · ${[p.ward, p.district].filter(Boolean).join(', ')}`;
       el.append(b, s);
       this.popup.setLngLat(e.features[0].geometry.coordinates).setDOMContent(el).addTo(map);
-    });
+    };
+    map.on('mousemove', 'sites', siteTip);
+    map.on('mousemove', 'sites-live', siteTip);
     map.on('mousemove', 'clusters', (e) => {
       const p = e.features[0].properties;
       const el = document.createElement('div');
@@ -200,10 +224,40 @@ export class CityMap {
   pushSites() {
     const source = this.map.getSource('sites');
     if (!source) return;
-    const features = [];
-    for (const f of state.sites.values()) if (f.geometry) features.push(mapFeature(f));
-    source.setData({ type: 'FeatureCollection', features });
-    this.renderedAt = performance.now();
+    if (this.full) {
+      const features = [];
+      for (const f of state.sites.values()) if (f.geometry) features.push(mapFeature(f));
+      source.setData({ type: 'FeatureCollection', features });
+      this.known = new Set(features.map((f) => f.id));
+    } else if (this.dirty.size) {
+      const add = [], update = [], remove = [];
+      for (const id of this.dirty) {
+        const f = state.sites.get(id);
+        if (!f || !f.geometry) { if (this.known.delete(id)) remove.push(id); continue; }
+        const feature = mapFeature(f);
+        if (this.known.has(id)) {
+          update.push({ id, newGeometry: feature.geometry,
+            addOrUpdateProperties: Object.entries(feature.properties).map(([key, value]) => ({ key, value })) });
+        } else {
+          add.push(feature);
+          this.known.add(id);
+        }
+      }
+      const batch = new Map([...this.dirty].map((id) => [id, state.sites.get(id)]));
+      for (const [id, f] of batch) if (f && f.geometry) this.live.set(id, mapFeature(f));
+      this.pushLive();
+      source.updateData({ add, update, remove }).then(() => this.map.once('idle', () => {
+        for (const [id, f] of batch) if (state.sites.get(id) === f) this.live.delete(id); // unless changed again since
+        this.pushLive();
+      }));
+    }
+    this.full = false;
+    this.dirty.clear();
+  }
+
+  pushLive() {
+    const source = this.map.getSource('sites-live');
+    if (source) source.setData({ type: 'FeatureCollection', features: [...this.live.values()] });
   }
 
   pushDistricts() {
@@ -248,8 +302,11 @@ export class CityMap {
 
   /** Status of a rendered site marker (for tests and the benchmark): what the map draws now. */
   renderedStatus(id) {
-    const hits = this.map.queryRenderedFeatures({ layers: ['sites'] }).filter((f) => f.properties.id === String(id));
-    return hits.length ? hits[0].properties.status : null;
+    for (const layer of ['sites-live', 'sites']) {
+      const hits = this.map.queryRenderedFeatures({ layers: [layer] }).filter((f) => f.properties.id === String(id));
+      if (hits.length) return hits[0].properties.status;
+    }
+    return null;
   }
 
   resize() { this.map.resize(); }
