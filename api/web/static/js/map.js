@@ -276,7 +276,7 @@ export class CityMap {
     this.map.setFilter('selected', ['all', ['!', ['has', 'point_count']], ['==', ['get', 'id'], id || '']]);
     const f = id ? state.sites.get(String(id)) : null;
     if (f && f.geometry) {
-      const zoom = Math.max(this.map.getZoom(), 14);
+      const zoom = Math.max(this.map.getZoom(), 12.5);
       // keep the site clear of the panel that opens over the left of the map
       const left = Math.min(580, this.map.getContainer().clientWidth * 0.55);
       this.map.easeTo({ center: f.geometry.coordinates, zoom, padding: { left, right: 0, top: 0, bottom: 0 }, duration: 600 });
