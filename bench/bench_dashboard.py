@@ -41,17 +41,17 @@ sys.path.insert(0, str(REPO))
 
 from api.queries.people import add_user  # noqa: E402
 from api.roles import Role  # noqa: E402
-from api.seed import write_history  # noqa: E402
-from api.stack import site_details  # noqa: E402
+from api.simulation.seed import write_history  # noqa: E402
+from devstack.ports import free_port  # noqa: E402
+from devstack.postgres import PostgresOptions, PostgresServer  # noqa: E402
+from devstack.stack import site_details  # noqa: E402
+from devstack.waiting import wait_until  # noqa: E402
 from ingest import broker_auth  # noqa: E402
-from ingest.embedded.ports import free_port  # noqa: E402
-from ingest.embedded.postgres import PostgresOptions, PostgresServer  # noqa: E402
-from ingest.embedded.waiting import wait_until  # noqa: E402
-from ingest.storage import registry  # noqa: E402
-from ingest.storage.migrate import migrate  # noqa: E402
 from simulators.city import simulate  # noqa: E402
 from simulators.scenarios import scenario_config  # noqa: E402
 from simulators.sites import city_sites  # noqa: E402
+from storage import registry  # noqa: E402
+from storage.migrate import migrate  # noqa: E402
 from tests.web.browser import launch  # noqa: E402
 from tests.web.storm import raise_alert  # noqa: E402
 

@@ -3,6 +3,8 @@ private Mosquitto per test, all on free loopback ports in temporary folders."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
 import tempfile
 import uuid
@@ -11,12 +13,24 @@ from pathlib import Path
 
 import pytest
 
-from ingest.embedded.mosquitto import MosquittoBroker
-from ingest.embedded.postgres import PostgresOptions, PostgresServer
-from ingest.storage.migrate import migrate
-from tests.harness import Stack
+from devstack.mosquitto import MosquittoBroker
+from devstack.postgres import PostgresOptions, PostgresServer
+from storage.migrate import migrate
+from tests.harness import ApiProcess, IngestorProcess, Stack
 
 TEMPLATE = "urbanpulse_template"
+
+
+@pytest.fixture(autouse=True)
+def clean_environment() -> Iterator[None]:
+    """Each test starts without URBANPULSE_* settings (a developer's shell may export the demo's)
+    and whatever a test puts in the environment is gone after it."""
+    saved = dict(os.environ)
+    for name in [n for n in os.environ if n.startswith("URBANPULSE_") and n != "URBANPULSE_REQUIRE_TIMESCALE"]:
+        del os.environ[name]
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
 
 
 @pytest.fixture(scope="session")
@@ -39,18 +53,28 @@ def database_url(postgres: PostgresServer) -> str:
     return postgres.create_database(f"t_{uuid.uuid4().hex[:12]}", template=TEMPLATE)
 
 
-@pytest.fixture
-def stack(postgres: PostgresServer, database_url: str) -> Iterator[Stack]:
+@contextlib.contextmanager
+def open_stack(postgres: PostgresServer, database_url: str) -> Iterator[Stack]:
+    """A private broker beside the database, torn down after; the services' logs printed on the way out
+    (pytest shows them only when the test failed)."""
     workdir = Path(tempfile.mkdtemp(prefix="urbanpulse-test-"))
     workdir.chmod(0o755)  # the broker may run as the mosquitto account
     broker = MosquittoBroker(workdir / "mosquitto")
     world = Stack(postgres, database_url, broker, workdir)
     world.start_broker()
-    yield world
-    world.close()
-    # Shown by pytest only when the test failed: the services' own account of what happened.
-    for process in [*world.ingestors, *world.apis]:
-        print(f"--- {process.log_path.name} (tail) ---\n{process.log_text()[-4000:]}")
-    if broker.log_path.exists():
-        print(f"--- mosquitto.log (tail) ---\n{broker.log_path.read_text(errors='replace')[-3000:]}")
-    shutil.rmtree(workdir, ignore_errors=True)
+    try:
+        yield world
+    finally:
+        world.close()
+        logged: list[IngestorProcess | ApiProcess] = [*world.ingestors, *world.apis]
+        for process in logged:
+            print(f"--- {process.log_path.name} (tail) ---\n{process.log_text()[-4000:]}")
+        if broker.log_path.exists():
+            print(f"--- mosquitto.log (tail) ---\n{broker.log_path.read_text(errors='replace')[-3000:]}")
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture
+def stack(postgres: PostgresServer, database_url: str) -> Iterator[Stack]:
+    with open_stack(postgres, database_url) as world:
+        yield world

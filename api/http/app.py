@@ -21,8 +21,9 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from psycopg_pool import ConnectionPool
 
+from api.http import openapi
 from api.http.deps import CSRF_HEADER
-from api.http.errors import install_handlers
+from api.http.errors import documented, install_handlers
 from api.http.metrics import ApiMetrics, MetricsMiddleware
 from api.http.routes import (
     alerts,
@@ -41,8 +42,8 @@ from api.http.routes import (
 )
 from api.http.routes.sites import status_rules
 from api.http.stream import EventHub
-from ingest.settings import Settings
-from ingest.storage.migrate import current_engine
+from runtime.settings import Settings
+from storage.migrate import current_engine
 
 STATIC = Path(__file__).resolve().parents[1] / "web" / "static"
 GZIP_MIN_BYTES = 1400  # smaller answers fit one packet anyway
@@ -70,7 +71,7 @@ def create_app(settings: Settings) -> FastAPI:
             await hub.stop()
             await anyio.to_thread.run_sync(pool.close)
 
-    app = FastAPI(title="UrbanPulse API", version="1", lifespan=lifespan,
+    app = FastAPI(title="UrbanPulse API", version="1", lifespan=lifespan, responses=documented(400, 422),
                   description="Sites, readings, forecasts, alerts and the live stream of Ho Chi Minh City's "
                               "flood and traffic operations centre. Times are UTC (ISO 8601 with Z).")  # fmt: skip
     app.state.pool = pool
@@ -78,6 +79,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.api_settings = api
     app.state.mqtt = settings.mqtt()  # the account that pushes device configurations
     install_handlers(app)
+    openapi.install(app)
     for module in (
         service,
         auth,

@@ -19,8 +19,8 @@ from fastapi import Depends, Request
 from api.http.errors import ApiError
 from api.queries.credentials import session_principal, token_principal
 from api.roles import Credential, Principal, Role
-from ingest.settings import ApiSettings
-from ingest.storage.migrate import Engine
+from runtime.settings import ApiSettings
+from storage.migrate import Engine
 
 SESSION_COOKIE = "urbanpulse_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -52,22 +52,25 @@ Now = Annotated[datetime, Depends(clock)]
 StorageEngine = Annotated[Engine, Depends(engine)]
 
 
-def principal(request: Request, conn: Conn, now: Now) -> Principal:
-    """Who is asking: a bearer token, else the session cookie, else anonymous."""
+def principal(request: Request, now: Now) -> Principal:
+    """Who is asking: a bearer token, else the session cookie, else anonymous.
+
+    Takes a pooled connection only for the look-up, not for the request: a live stream lasts hours
+    and must not hold one of the pool's few connections all that time.
+    """
     authorization = request.headers.get("authorization")
-    if authorization:
-        scheme, _, token = authorization.partition(" ")
-        found = token_principal(conn, token.strip(), now) if scheme.lower() == "bearer" else None
-        if found is None:
-            raise ApiError(401, "bad_token", "the bearer token is unknown, revoked or expired",
-                           headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
-        return found
     cookie = request.cookies.get(SESSION_COOKIE)
-    if cookie:
-        found = session_principal(conn, cookie, now)
-        if found is not None:
+    if not authorization and not cookie:
+        return Principal.anonymous()
+    with request.app.state.pool.connection() as conn:
+        if authorization:
+            scheme, _, token = authorization.partition(" ")
+            found = token_principal(conn, token.strip(), now) if scheme.lower() == "bearer" else None
+            if found is None:
+                raise ApiError(401, "bad_token", "the bearer token is unknown, revoked or expired",
+                               headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
             return found
-    return Principal.anonymous()
+        return session_principal(conn, cookie or "", now) or Principal.anonymous()
 
 
 Who = Annotated[Principal, Depends(principal)]

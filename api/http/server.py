@@ -5,7 +5,7 @@ from __future__ import annotations
 import uvicorn
 
 from api.http.app import create_app
-from ingest.settings import Settings
+from runtime.settings import Settings
 
 GRACEFUL_S = 5  # open live streams get this long to end at shutdown
 

@@ -8,7 +8,7 @@ import psycopg
 
 from alerts.errors import NotFound
 from api.schemas.series import ForecastOut, VerificationOut
-from ingest.storage.series import Resolution
+from storage.series import Resolution
 
 STEP = Resolution.FIVE_MINUTES.step  # forecasts target 5-minute buckets (forecasting.service)
 

@@ -18,9 +18,9 @@ import psycopg
 
 from alerts.errors import NotFound
 from api.schemas.series import ReadingsOut
-from ingest.quality import QcFlag
-from ingest.storage.migrate import Engine
-from ingest.storage.series import Resolution, floor_to
+from storage.migrate import Engine
+from storage.qc import QcFlag
+from storage.series import Resolution, floor_to
 
 NICE_STEPS_S = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400,
                 2 * 86400, 7 * 86400)  # fmt: skip

@@ -84,7 +84,9 @@ WITH picked AS (
 )
 """
 
-_FEATURES = _SITE_STATE + """
+_FEATURES = (
+    _SITE_STATE
+    + """
 SELECT json_build_object('type', 'FeatureCollection', 'features', coalesce(json_agg(json_build_object(
     'type', 'Feature', 'id', device_id,
     'geometry', CASE WHEN latitude IS NULL OR longitude IS NULL THEN NULL
@@ -100,8 +102,11 @@ SELECT json_build_object('type', 'FeatureCollection', 'features', coalesce(json_
         'max_exceed_probability_3h', max_p)) ORDER BY device_id), '[]'::json))::text
 FROM site
 """
+)
 
-_AREAS = _SITE_STATE + """
+_AREAS = (
+    _SITE_STATE
+    + """
 SELECT GROUPING(district) AS all_districts, GROUPING(ward) AS all_wards, district, ward,
        count(*) AS sites, coalesce(sum(open), 0) AS open_alerts, coalesce(sum(unacked), 0) AS unacknowledged,
        coalesce(sum(minor), 0) AS minor, coalesce(sum(moderate), 0) AS moderate,
@@ -113,6 +118,7 @@ SELECT GROUPING(district) AS all_districts, GROUPING(ward) AS all_wards, distric
 FROM site GROUP BY GROUPING SETS ((), (district), (district, ward))
 ORDER BY district NULLS FIRST, ward NULLS FIRST
 """
+)
 
 
 def _params(scope: SiteScope, rules: StatusRules, now: datetime) -> dict[str, Any]:

@@ -126,7 +126,7 @@ def _order(entity: Entity, options: Options) -> str:
 
 
 def _select_list(entity: Entity) -> str:
-    columns = [f"{entity.key} AS \"@iot.id\""]
+    columns = [f'{entity.key} AS "@iot.id"']
     columns += [f'{sql} AS "{name}"' for name, sql in entity.columns.items()]
     columns += [f'{sql} AS "_{name}"' for name, sql in entity.hidden.items()]
     return ", ".join(columns)

@@ -1,6 +1,8 @@
 """monsoon-storm end to end: forecast-driven flood alerts fire before the water arrives, are
 acknowledged, resolve when it recedes; notifications grouped by district reach a real webhook
-receiver and the real broker; every CAP document validates against the OASIS CAP 1.2 XSD.
+receiver and the real broker; every CAP document validates against the OASIS CAP 1.2 XSD; the HTTP
+API's map shows the flooded streets with their flood probabilities and its Atom feed lists every
+CAP message.
 
 The readings of the storm are written step by step as they would arrive, the forecast service
 and the alert engine run on the simulated clock (every 5 minutes), and the outbox is delivered
@@ -15,30 +17,35 @@ import signal
 import subprocess
 import sys
 import threading
+import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import paho.mqtt.client as mqtt
 import psycopg
+import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from alerts.delivery import AppriseChannel, Backoff, Channel, MqttChannel, deliver_due
+from alerts.delivery import AppriseChannel, Channel, MqttChannel, deliver_due
 from alerts.engine import DEFAULT_RULES, run_cycle
 from alerts.rules import ContactTier, Grouping, load_rules
 from alerts.store import acknowledge
-from api.seed import write_history
-from api.stack import site_details
+from api.atom import ATOM_NS
+from api.simulation.seed import write_history
+from devstack.stack import site_details
+from devstack.waiting import wait_until
 from edge import protocol
 from forecasting.service import run_cycle as forecast_cycle
 from ingest import broker_auth, provisioning
-from ingest.embedded.waiting import wait_until
-from ingest.settings import AlertsSettings, ForecastSettings
+from runtime.backoff import Backoff
+from runtime.settings import AlertsSettings, ForecastSettings
 from simulators.city import simulate
 from simulators.scenarios import scenario_config
 from simulators.sites import city_sites
 from tests.alerts.cap_schema import assert_valid_cap
 from tests.alerts.conftest import Webhook
-from tests.harness import REPO, Stack
+from tests.harness import REPO, ApiProcess, Stack
 
 STEP = 300.0
 HISTORY_DAYS = 15.0
@@ -49,7 +56,7 @@ import sys
 import psycopg
 from alerts.engine import run_cycle
 from alerts.rules import RuleBook
-from ingest.settings import AlertsSettings
+from runtime.settings import AlertsSettings
 book = RuleBook.model_validate_json(open(sys.argv[2]).read())
 with psycopg.connect(sys.argv[1]) as conn:
     while True:
@@ -84,6 +91,21 @@ def _subscriber(stack: Stack, password: str, topics: list[str], got: list[mqtt.M
     return client
 
 
+def _map_while_flooded(conn: psycopg.Connection, api: ApiProcess) -> dict[str, dict[str, Any]]:
+    """The sites of streets flooding now, as the API's map query shows them (empty: none flooding yet)."""
+    flooding = [
+        r[0]
+        for r in conn.execute("""SELECT DISTINCT device_id FROM alerts
+                                               WHERE rule = 'street-flood' AND state IN ('firing', 'acknowledged')""")
+    ]
+    if not flooding:
+        return {}
+    with api.client() as public:
+        features = public.get("/api/v1/sites").json()["features"]
+    return {f["id"]: f for f in features if f["id"] in flooding}
+
+
+@pytest.mark.slow
 def test_monsoon_storm_warns_ahead_acknowledges_resolves_and_groups_by_district(stack: Stack, webhook: Webhook) -> None:
     sites = tuple(city_sites(24))
     config = scenario_config("monsoon-storm", sites, step_s=STEP)
@@ -114,6 +136,8 @@ def test_monsoon_storm_warns_ahead_acknowledges_resolves_and_groups_by_district(
     book_file = stack.workdir / "rules.json"
     book_file.write_text(book.model_dump_json())
     crashed = False
+    api = stack.start_api(env={"URBANPULSE_API__ANONYMOUS_READ": "true"})  # the operations centre's view
+    mapped: dict[str, dict[str, Any]] = {}
     try:
         with psycopg.connect(stack.database_url) as conn:
             t = first
@@ -134,22 +158,29 @@ def test_monsoon_storm_warns_ahead_acknowledges_resolves_and_groups_by_district(
                         acknowledged = int(row[0])
                         acknowledge(conn, acknowledged, "duty-officer", "pumps dispatched", t)
                         conn.commit()
+                if not mapped:
+                    mapped = _map_while_flooded(conn, api)
                 t += STEP
             alerts = conn.execute(
                 """SELECT a.alert_id, a.rule, a.device_id, a.district, a.state, a.fired_at, a.closed_at
                    FROM alerts a ORDER BY alert_id"""
             ).fetchall()
             outbox = conn.execute("SELECT count(*), count(sent_at) FROM notification_outbox").fetchone()
+            assert outbox is not None
             caps = conn.execute("SELECT msg_type, xml FROM cap_messages ORDER BY sent").fetchall()
             audit = conn.execute(
                 "SELECT to_state, actor, note FROM alert_events WHERE alert_id = %s ORDER BY at, recorded_at",
                 (acknowledged,),
             ).fetchall()
+        with api.client() as public:
+            feed = ET.fromstring(public.get("/api/v1/cap/feed.atom").text)
+            links = [e.find(f"{{{ATOM_NS}}}link") for e in feed.findall(f"{{{ATOM_NS}}}entry")]
+            linked = [public.get(link.get("href", "")).text for link in links if link is not None]
     finally:
         mqtt_channel.close()
     floods = [e for e in sim.events if e.kind == "flood" and first < e.start < last]
     assert len(floods) >= 3
-    by_rule: dict[str, dict[str, tuple]] = {}
+    by_rule: dict[str, dict[str, tuple[Any, ...]]] = {}
     for a in alerts:
         by_rule.setdefault(a[1], {}).setdefault(a[2], a)  # the first alert per rule and device
 
@@ -196,3 +227,11 @@ def test_monsoon_storm_warns_ahead_acknowledges_resolves_and_groups_by_district(
     on_broker = [m for m in got if m.topic == "urbanpulse/v1/cap"]
     assert len(on_broker) == len(caps)
     json.dumps(leads)  # the figures the closing note quotes
+
+    # the map showed the flooded streets as they flooded, with their flood probabilities
+    assert mapped, "the sites endpoint was read while streets were flooded"
+    for device_id, feature in mapped.items():
+        assert feature["properties"]["status"] == "alarm", (device_id, feature["properties"])
+    assert any((f["properties"]["max_exceed_probability_3h"] or 0) >= 0.5 for f in mapped.values())
+    # the public feed lists every CAP message, each linking the very document stored
+    assert sorted(linked) == sorted(xml for _, xml in caps)

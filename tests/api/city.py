@@ -1,20 +1,21 @@
 """A small simulated city written straight into the test database, and alerts opened by hand.
 
 The API tests read what the ingestor, the forecast service and the alert engine write; here the
-readings come from the city simulator through ``api.seed`` (the same rows and ``sensor_latest``
+readings come from the city simulator through ``api.simulation.seed`` (the same rows and ``sensor_latest``
 upserts the ingestor makes), and alerts are inserted as the engine would leave them.
 """
 
 from __future__ import annotations
 
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import psycopg
 
-from api.seed import write_history
-from api.stack import site_details
+from api.simulation.seed import write_history
+from devstack.stack import site_details
 from simulators.city import CityConfig, Simulation, simulate
 from simulators.fleet import DeviceCredential
 from simulators.sites import Site, city_sites
@@ -59,7 +60,8 @@ def open_alert(conn: psycopg.Connection, site: Site, rule: str = "street-flood",
         """INSERT INTO alerts (fingerprint, rule, kind, subject, sensor_id, device_id, district, ward, severity, state,
                                pending_since, fired_at, last_change, value, details)
            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, '{"threshold": 0.1}') RETURNING alert_id""",
-        (f"{rule}:sensor:{sensor}", rule, kind, f"sensor:{sensor}", sensor, site.site_id, site.district, site.ward,
+        (f"{rule}:sensor:{sensor}:{uuid.uuid4().hex[:8]}", rule, kind, f"sensor:{sensor}", sensor, site.site_id,
+         site.district, site.ward,
          severity, state, now, now if state != "pending" else None, now, value),
     ).fetchone()  # fmt: skip
     assert row is not None

@@ -4,6 +4,7 @@ at once, and a client that drops and resumes with Last-Event-ID gets every misse
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from api.roles import Role
 from tests.api.city import open_alert, seed_city
@@ -11,7 +12,7 @@ from tests.api.conftest import People
 from tests.harness import EventStreamReader, Stack, StreamedEvent
 
 
-def _is_alert(alert_id: int, state: str) -> object:
+def _is_alert(alert_id: int, state: str) -> Callable[[StreamedEvent], bool]:
     return lambda e: e.type == "alert" and e.data["alert_id"] == alert_id and e.data["state"] == state
 
 
@@ -93,3 +94,14 @@ def test_anonymous_readers_stream_only_public_events_when_reading_is_open(stack:
         assert {e.type for e in stream.snapshot()} <= {"site", "forecast"}
         stream.close()
     assert Role.VIEWER  # the closed copy refused the same stream without a login
+
+
+def test_streams_hold_no_database_connection(stack: Stack, people: People) -> None:
+    """More streams than the pool has connections: the API still answers everything else."""
+    api = stack.start_api(env={"URBANPULSE_API__POOL_SIZE": "2"})
+    with api.login("viewer", people.viewer) as viewer:
+        streams = [EventStreamReader(viewer) for _ in range(6)]
+        assert all(s.status == 200 for s in streams)
+        assert viewer.get("/api/v1/alerts", timeout=10).status_code == 200
+        for stream in streams:
+            stream.close()

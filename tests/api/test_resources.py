@@ -174,7 +174,12 @@ def _retained_config(stack: Stack, device: DeviceCredential) -> bytes:
     client.username_pw_set(device.device_id, device.password)
     topic = protocol.device_topic(device.device_id, protocol.CONFIG_CHANNEL)
     client.on_connect = lambda c, *a: c.subscribe(topic, qos=1)
-    client.on_message = lambda _c, _u, message: (got.append(message.payload), arrived.set())
+
+    def on_message(_client: mqtt.Client, _userdata: object, message: mqtt.MQTTMessage) -> None:
+        got.append(bytes(message.payload))
+        arrived.set()
+
+    client.on_message = on_message
     client.connect("127.0.0.1", stack.broker.port)
     client.loop_start()
     try:

@@ -59,8 +59,9 @@ def test_query_options_and_filters(stack: Stack, people: People) -> None:
         counted = viewer.get("/sta/v1.1/Datastreams", params={"$count": "true", "$top": "1"}).json()
         assert counted["@iot.count"] == len(city.sim.sensors) and len(counted["value"]) == 1
         assert "@iot.nextLink" in counted
-        picked = viewer.get(f"/sta/v1.1/Things('{device}')", params={"$select": "name",
-                                                                     "$expand": "Datastreams,Locations"}).json()
+        picked = viewer.get(
+            f"/sta/v1.1/Things('{device}')", params={"$select": "name", "$expand": "Datastreams,Locations"}
+        ).json()
         assert set(picked) == {"@iot.selfLink", "name", "Datastreams", "Locations"}
         assert picked["Locations"][0]["location"]["coordinates"] == [city.sites[0].lon, city.sites[0].lat]
         kinds = sorted(d["properties"]["kind"] for d in picked["Datastreams"])

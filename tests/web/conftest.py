@@ -13,8 +13,8 @@ import pytest
 from playwright.sync_api import Browser, sync_playwright
 
 from api.roles import Role
-from ingest.embedded.mosquitto import MosquittoBroker
-from ingest.embedded.postgres import PostgresServer
+from devstack.mosquitto import MosquittoBroker
+from devstack.postgres import PostgresServer
 from tests.conftest import TEMPLATE
 from tests.harness import ApiProcess, Stack
 from tests.web.browser import Console, Session, launch

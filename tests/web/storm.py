@@ -22,11 +22,11 @@ import psycopg
 
 from alerts.engine import DEFAULT_RULES, run_cycle
 from alerts.rules import RuleBook, load_rules
-from api.seed import write_history
-from api.stack import site_details
+from api.simulation.seed import write_history
+from devstack.stack import site_details
+from devstack.waiting import wait_until
 from forecasting.service import run_cycle as forecast_cycle
-from ingest.embedded.waiting import wait_until
-from ingest.settings import AlertsSettings, ForecastSettings
+from runtime.settings import AlertsSettings, ForecastSettings
 from simulators.city import Simulation, simulate
 from simulators.emission import Emitter
 from simulators.fleet import Fleet

@@ -37,8 +37,11 @@ def wanted_types(who: Public, types: TypesParam = None) -> frozenset[EventType]:
 
 @router.get("/events", response_class=EventSourceResponse,
             responses=documented(401, 422))  # fmt: skip
-async def events(request: Request, after: Annotated[int | None, Depends(resume_after)],
-                 wanted: Annotated[frozenset[EventType], Depends(wanted_types)]) -> AsyncIterator[ServerSentEvent]:
+async def events(
+    request: Request,
+    after: Annotated[int | None, Depends(resume_after)],
+    wanted: Annotated[frozenset[EventType], Depends(wanted_types)],
+) -> AsyncIterator[ServerSentEvent]:
     """``alert`` (data: the alert as changed), ``forecast`` (issued_at, sensors), ``site`` (the site's
     Feature now), ``device`` (the device now); ids are shared by every API copy. Reconnect with
     ``Last-Event-ID`` to get every missed event once. Anonymous readers (when reading is open) get

@@ -69,4 +69,3 @@ def export_sites(who: Public, conn: Conn, settings: Config, now: Now) -> Respons
     """Every site with its current state (the map's data) as a GeoJSON file."""
     text = sites_geojson(conn, SiteScope(), status_rules(settings), now)
     return GeoJSONResponse(text, headers={"Content-Disposition": 'attachment; filename="urbanpulse-sites.geojson"'})
-

@@ -14,8 +14,7 @@ from api.queries.forecasts import latest_forecast, verification
 from api.queries.readings import read_readings, sensor_info
 from api.schemas.series import ForecastOut, ReadingsOut, VerificationOut
 
-router = APIRouter(prefix="/api/v1/sensors", tags=["sensors"],
-                   responses=documented(401, 404, 413, 422))
+router = APIRouter(prefix="/api/v1/sensors", tags=["sensors"], responses=documented(401, 404, 413, 422))
 MAX_WINDOW = timedelta(days=400)
 MAX_POINTS = 5000
 SensorId = Annotated[int, Path(ge=1, le=2**31 - 1)]

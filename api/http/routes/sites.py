@@ -12,7 +12,7 @@ from api.http.deps import Config, Conn, Now, Public
 from api.http.errors import documented, not_found
 from api.queries.sites import SiteScope, StatusRules, sites_geojson
 from api.schemas.sites import Feature, FeatureCollection
-from ingest.settings import ApiSettings
+from runtime.settings import ApiSettings
 
 router = APIRouter(prefix="/api/v1/sites", tags=["sites"],
                    responses=documented(401, 422))  # fmt: skip
@@ -29,8 +29,9 @@ def status_rules(settings: ApiSettings) -> StatusRules:
 
 
 @router.get("", response_class=GeoJSONResponse, responses={200: {"model": FeatureCollection}})
-def list_sites(who: Public, conn: Conn, settings: Config, now: Now, district: AreaName = None,
-               ward: AreaName = None) -> Response:
+def list_sites(
+    who: Public, conn: Conn, settings: Config, now: Now, district: AreaName = None, ward: AreaName = None
+) -> Response:
     """Every site (optionally of one district / ward) with its sensors' newest values, device health,
     open alerts and flood probability within 3 h; ``status`` is the worst of alarm > watch > offline >
     stale > normal."""

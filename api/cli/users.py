@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from api.options import ConfigOption, server_settings
+from api.cli.options import ConfigOption, server_settings
 from api.roles import Role
 
 user_app = typer.Typer(help="People: who may log in to the API and the dashboard, with which role.",

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from api.options import ConfigOption, server_settings
+from api.cli.options import ConfigOption, server_settings
 
 alerts_app = typer.Typer(help="Alerts: the engine, listing, acknowledging, silencing, checking rules.",
                          no_args_is_help=True)  # fmt: skip
@@ -34,10 +34,11 @@ def run(
 
     import psycopg
 
-    from alerts.delivery import Backoff, deliver_due, open_channels
+    from alerts.delivery import deliver_due, open_channels
     from alerts.engine import RuleSource, run_cycle, run_service
     from alerts.errors import RulesError
     from alerts.store import store_rules
+    from runtime.backoff import Backoff
 
     settings = server_settings(config)
     try:
@@ -96,8 +97,9 @@ def list_alerts(
     with psycopg.connect(settings.database_url) as conn:
         alerts, _ = page(conn, chosen, LIST_LIMIT)
     for a in alerts:
-        typer.echo(f"#{a.alert_id:<6} {a.state.value:<12} {a.severity.value:<8} {a.rule:<22} {a.district or '-':<14} "
-                   f"{a.device_id or '-':<24} {a.last_change:%Y-%m-%d %H:%M} {a.acked_by or ''}")  # fmt: skip
+        where = f"{a.district or '-':<14} {a.device_id or '-':<24}"
+        since = f"{a.last_change:%Y-%m-%d %H:%M}"
+        typer.echo(f"#{a.alert_id:<6} {a.state:<12} {a.severity:<8} {a.rule:<22} {where} {since} {a.acked_by or ''}")
     if not alerts:
         typer.echo("no alerts")
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import psycopg
 
-from ingest.storage.writer import ReadingRows
+from storage.writer import ReadingRows
 
 
 def newest_per_sensor(rows: ReadingRows) -> ReadingRows:
