@@ -12,7 +12,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Error, Page, Playwright
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Error, Page, Playwright, ViewportSize
 
 REPO = Path(__file__).resolve().parents[2]
 ARTEFACTS = REPO / "test-artifacts" / "web"  # gitignored: screenshots of each step, for people to look at
@@ -62,7 +62,7 @@ class Console:
 class Session:
     """One person's browser (its own cookies) with a page that is watched for errors."""
 
-    def __init__(self, browser: Browser, base_url: str, console: Console, viewport: dict[str, int]) -> None:
+    def __init__(self, browser: Browser, base_url: str, console: Console, viewport: ViewportSize) -> None:
         self.context: BrowserContext = browser.new_context(base_url=base_url, viewport=viewport, locale="vi-VN",
                                                            timezone_id="Asia/Ho_Chi_Minh")  # fmt: skip
         self.page = console.watch(self.context.new_page())

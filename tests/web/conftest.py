@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, ViewportSize, sync_playwright
 
 from api.roles import Role
 from devstack.mosquitto import MosquittoBroker
@@ -44,7 +44,7 @@ def open_session(browser: Browser, console: Console) -> Iterator[OpenSession]:
     """open_session(base_url, viewport=None) -> one person's browser session, closed after the test."""
     opened: list[Session] = []
 
-    def make(base_url: str, viewport: dict[str, int] | None = None) -> Session:
+    def make(base_url: str, viewport: ViewportSize | None = None) -> Session:
         session = Session(browser, base_url, console, viewport or {"width": 1600, "height": 900})
         opened.append(session)
         return session

@@ -7,7 +7,7 @@ audit trail). The tests that change alerts run last; screenshots go to test-arti
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, ViewportSize, expect
 
 from tests.web.browser import Shots
 from tests.web.conftest import OpenSession, StormWorld
@@ -21,7 +21,7 @@ def shots() -> Shots:
     return Shots("tour")
 
 
-def operator(world: StormWorld, open_session: OpenSession, viewport: dict[str, int] | None = None) -> Page:
+def operator(world: StormWorld, open_session: OpenSession, viewport: ViewportSize | None = None) -> Page:
     return open_session(world.api.url, viewport).login("operator", world.operator)
 
 
@@ -69,7 +69,7 @@ def test_vietnamese_first_english_on_request_and_keyboard_only(storm_world: Stor
 @pytest.mark.parametrize("viewport", [{"width": 1024, "height": 768}, {"width": 820, "height": 1180}],
                          ids=["tablet-landscape", "tablet-portrait"])  # fmt: skip
 def test_readable_on_a_tablet(storm_world: StormWorld, open_session: OpenSession, shots: Shots,
-                              viewport: dict[str, int]) -> None:  # fmt: skip
+                              viewport: ViewportSize) -> None:  # fmt: skip
     page = operator(storm_world, open_session, viewport)
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0, f"the page is {overflow} px wider than the screen"
