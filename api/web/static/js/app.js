@@ -145,6 +145,7 @@ async function start(me) {
   state.me = me;
   setSession(me);
   whenUnauthorised(() => {
+    if (!me.username) return; // a public (anonymous) screen simply lacks what needs a login
     localStorage.removeItem(SESSION_HINT);
     toast(t('session_ended'), 'error');
     setTimeout(() => location.reload(), 1500);
@@ -156,7 +157,10 @@ async function start(me) {
   $('#user-role').textContent = label('role', me.role);
   const logout = $('#logout');
   logout.onclick = async () => { await api.logout().catch(() => null); localStorage.removeItem(SESSION_HINT); location.reload(); };
-  logout.hidden = !me.username;
+  if (!me.username) { // public read: offer to sign in instead
+    logout.dataset.i18n = 'sign_in';
+    logout.onclick = () => { $('#app').hidden = true; showLogin(); };
+  }
   $('#help-open').onclick = () => helpDialog();
   applyStatic();
 
@@ -180,7 +184,7 @@ async function start(me) {
   let areasTimer = null;
   const refreshAreas = () => {
     if (areasTimer) return;
-    areasTimer = setTimeout(async () => { areasTimer = null; setAreas(await api.areas()); }, AREAS_REFRESH_MS);
+    areasTimer = setTimeout(() => { areasTimer = null; api.areas().then(setAreas).catch(() => null); }, AREAS_REFRESH_MS);
   };
   on('areas', renderKpis);
   on('sites', renderLegend);
@@ -202,10 +206,10 @@ async function start(me) {
 
   connect(); // first, so nothing that changes while we load is missed
   const [sites, areas, open] = await Promise.all([
-    api.sites(), api.areas(), api.alerts({ state: OPEN_STATES, limit: 1000 }),
+    api.sites(), api.areas().catch(() => null), api.alerts({ state: OPEN_STATES, limit: 1000 }).catch(() => ({ items: [] })),
     alertConsole.reload(), devices.load().catch(() => null),
   ]);
-  setAreas(areas);
+  if (areas) setAreas(areas);
   setAlerts(open.items);
   setInterval(() => { devices.load().catch(() => null); refreshAreas(); }, DEVICES_REFRESH_MS);
   setInterval(() => { api.sites().then(setSites).catch(() => null); }, SITES_REFRESH_MS);
