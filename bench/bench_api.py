@@ -117,7 +117,7 @@ def build(conn: psycopg.Connection, sensors: int, days: float) -> int:
                                pending_since, fired_at, last_change, value)
            SELECT 'street-flood:sensor:' || s.sensor_id, 'street-flood', 'threshold', 'sensor:' || s.sensor_id,
                   s.sensor_id, s.device_id, d.district, d.ward, 'severe', 'firing', now(), now(), now(), 0.3
-           FROM sensors s JOIN devices d USING (device_id) WHERE s.kind = 'water_level' AND s.sensor_id % 50 = 1"""
+           FROM sensors s JOIN devices d USING (device_id) WHERE s.kind = 'water_level' AND s.sensor_id % 200 = 4"""
     )
     rows = conn.execute("SELECT count(*) FROM readings").fetchone()
     print(f"\n  {rows[0]:,} readings in {time.perf_counter() - began:.0f} s; vacuum analyze ...", file=sys.stderr)  # type: ignore[index]
@@ -154,12 +154,13 @@ def rss_kib(pid: int) -> int:
     return int(match.group(1)) if match else 0
 
 
-def wrk(url: str, token: str, duration: float, connections: int, api_pid: int, postmaster: int) -> dict[str, float]:
+def wrk(url: str, token: str, duration: float, connections: int, api_pid: int, postmaster: int,
+        headers: dict[str, str]) -> dict[str, float]:  # fmt: skip
     """One wrk run: latency percentiles (ms), requests/s, and requests per busy-core second."""
     pids = [api_pid, *children(postmaster)]
     before = cpu_seconds(pids)
     command = ["wrk", "-t1", f"-c{connections}", f"-d{duration:g}s", "--latency", "--timeout", "10s",
-               "-H", f"Authorization: Bearer {token}", url]  # fmt: skip
+               "-H", f"Authorization: Bearer {token}", *[f"-H{k}: {v}" for k, v in headers.items()], url]  # fmt: skip
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     cpu = cpu_seconds([api_pid, *children(postmaster)]) - before
     unit = {"us": 0.001, "ms": 1.0, "s": 1000.0}
@@ -273,15 +274,23 @@ def main() -> None:
         month = f"/api/v1/sensors/{heavy}/readings?start={start}&end={end}&points=500"
         sizes = {name: len(httpx.get(f"{api_url}{path}", headers=auth).content)
                  for name, path in (("sites", "/api/v1/sites"), ("readings", month))}  # fmt: skip
-        print(f"sites answer {sizes['sites'] / 1e6:.1f} MB; month of readings {sizes['readings'] / 1e3:.0f} kB",
+        gz = len(httpx.get(f"{api_url}/api/v1/sites", headers={**auth, "Accept-Encoding": "gzip"}).read())
+        print(f"sites answer {sizes['sites'] / 1e6:.1f} MB (gzip {gz / 1e6:.2f} MB); month of readings "
+              f"{sizes['readings'] / 1e3:.0f} kB",
               file=sys.stderr)  # fmt: skip
         results = {}
-        for name, path in (("healthz", "/healthz"), ("sites", "/api/v1/sites"), ("readings_30d_500", month)):
-            results[name] = wrk(api_url + path, token, args.duration, args.connections, api.pid, postmaster)
+        runs = (
+            ("healthz", "/healthz", {}),
+            ("sites", "/api/v1/sites", {}),
+            ("sites_gzip", "/api/v1/sites", {"Accept-Encoding": "gzip"}),
+            ("readings_30d_500", month, {}),
+        )
+        for name, path, headers in runs:
+            results[name] = wrk(api_url + path, token, args.duration, args.connections, api.pid, postmaster, headers)
             r = results[name]
             print(f"{name:>18}: p50 {r['p50_ms']:7.1f} ms  p99 {r['p99_ms']:7.1f} ms  {r['rps']:8.1f} req/s  "
                   f"{r['per_core_s']:8.1f} req per CPU-second (API + PostgreSQL)  errors {r['errors']}")  # fmt: skip
-        for name in ("sites", "readings_30d_500"):
+        for name in ("sites", "sites_gzip", "readings_30d_500"):
             print(f"{name:>18}: {results[name]['rps'] / results['healthz']['rps']:.4f} of /healthz's rate")
         with psycopg.connect(url, autocommit=True) as conn:
             results["fan_out"] = fan_out(api_url, port, token, args.clients, args.changes, conn, api.pid)

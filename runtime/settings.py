@@ -88,6 +88,7 @@ class ApiSettings(BaseModel):
     login_max_per_address: int = Field(20, ge=1, description="failed logins per client address in the window")
     pool_size: int = Field(8, ge=1, le=200, description="database connections per API process")
     stale_after_s: float = Field(900.0, gt=0, description="a sensor or device silent this long is stale on the map")
+    sites_cache_s: float = Field(2.0, ge=0, le=60, description="the map's answer is re-rendered at most this often")
     watch_probability: float = Field(0.3, gt=0, le=1, description="flood probability within 3 h that makes 'watch'")
     events_keep_h: float = Field(48.0, ge=24, description="live-stream events kept for Last-Event-ID resumes")
     client_queue: int = Field(1000, ge=10, description="events buffered per stream client before it is dropped")

@@ -25,6 +25,7 @@ from api.http import openapi
 from api.http.deps import CSRF_HEADER
 from api.http.errors import documented, install_handlers
 from api.http.metrics import ApiMetrics, MetricsMiddleware
+from api.http.rendered import RenderedCache
 from api.http.routes import (
     alerts,
     areas,
@@ -62,7 +63,7 @@ def create_app(settings: Settings) -> FastAPI:
         with pool.connection() as conn:
             app.state.engine = current_engine(conn)
         hub = EventHub(settings.database_url, pool, status_rules(api), timedelta(hours=api.events_keep_h),
-                       api.client_queue, metrics)  # fmt: skip
+                       api.client_queue, metrics, on_change=sites_cache.expire)  # fmt: skip
         await hub.start()
         app.state.hub = hub
         try:
@@ -74,7 +75,9 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(title="UrbanPulse API", version="1", lifespan=lifespan, responses=documented(400, 422),
                   description="Sites, readings, forecasts, alerts and the live stream of Ho Chi Minh City's "
                               "flood and traffic operations centre. Times are UTC (ISO 8601 with Z).")  # fmt: skip
+    sites_cache = RenderedCache(api.sites_cache_s)
     app.state.pool = pool
+    app.state.sites_cache = sites_cache
     app.state.metrics = metrics
     app.state.api_settings = api
     app.state.mqtt = settings.mqtt()  # the account that pushes device configurations

@@ -55,9 +55,10 @@ class Subscriber:
 
 class EventHub:
     def __init__(self, conninfo: str, pool: ConnectionPool, rules: StatusRules, keep: timedelta, capacity: int,
-                 metrics: ApiMetrics, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:  # fmt: skip
+                 metrics: ApiMetrics, clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 on_change: Callable[[], None] = lambda: None) -> None:  # fmt: skip
         self._conninfo, self._pool, self._rules, self._keep = conninfo, pool, rules, keep
-        self._capacity, self._metrics, self._clock = capacity, metrics, clock
+        self._capacity, self._metrics, self._clock, self._on_change = capacity, metrics, clock, on_change
         self._subscribers: set[Subscriber] = set()
         self.position = 0  # the newest event id offered to subscribers
         self._task: asyncio.Task[None] | None = None
@@ -101,6 +102,8 @@ class EventHub:
     async def _catch_up(self) -> None:
         while True:
             batch = await anyio.to_thread.run_sync(self._read, self.position, None)
+            if batch:
+                self._on_change()  # the map's rendered answer is out of date
             for event in batch:
                 self._publish(event)
             if batch:

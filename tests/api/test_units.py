@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from api.http.rendered import RenderedCache
 from api.http.stream import Subscriber
 from api.queries.events import Event
 from api.queries.readings import bucket_seconds
 from api.schemas.events import EventType
 from api.sta.filter import Field, FieldType, FilterError, compile_filter
+from devstack.waiting import wait_until
 
 FIELDS = {"result": Field("r.value", FieldType.NUMBER), "phenomenonTime": Field("r.time", FieldType.TIME),
           "Datastream/id": Field("r.sensor_id", FieldType.NUMBER), "name": Field("d.name", FieldType.TEXT)}  # fmt: skip
@@ -70,3 +74,29 @@ def test_a_slow_client_is_dropped_at_its_queue_bound_and_others_keep_going() -> 
     slow, fast = asyncio.run(scenario())
     assert slow.dropped and slow.queue.qsize() == 3  # memory bounded: it holds 3 events, then is dropped
     assert not fast.dropped and fast.queue.qsize() == 4  # only the types it asked for
+
+
+def test_the_rendered_map_is_served_fresh_then_stale_while_one_refresh_runs_and_expires_on_change() -> None:
+    now = [100.0]
+    renders: list[str] = []
+    gate = threading.Event()
+
+    def render() -> str:
+        renders.append("r")
+        if len(renders) > 1:
+            gate.wait(10)
+        return f'{{"n": {len(renders)}}}'
+
+    cache = RenderedCache(2.0, clock=lambda: now[0])
+    first = cache.get("city", render)
+    assert first.body == b'{"n": 1}' and gzip.decompress(first.gzipped) == first.body
+    now[0] += 1.0
+    assert cache.get("city", render) is first and len(renders) == 1  # fresh: no render
+    now[0] += 1.5
+    assert cache.get("city", render) is first and cache.get("city", render) is first  # stale, one refresh started
+    gate.set()
+    wait_until(lambda: cache.get("city", render).body == b'{"n": 2}', timeout=10, what="the refresh")
+    assert len(renders) == 2
+    cache.expire()  # an alert changed: the next request gets a refresh started at once
+    cache.get("city", render)
+    wait_until(lambda: len(renders) == 3, timeout=10, what="the refresh after a change")

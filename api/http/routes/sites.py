@@ -6,9 +6,9 @@ import json
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 
-from api.http.deps import Config, Conn, Now, Public
+from api.http.deps import Config, Conn, Now, Public, clock
 from api.http.errors import documented, not_found
 from api.queries.sites import SiteScope, StatusRules, sites_geojson
 from api.schemas.sites import Feature, FeatureCollection
@@ -29,20 +29,35 @@ def status_rules(settings: ApiSettings) -> StatusRules:
 
 
 @router.get("", response_class=GeoJSONResponse, responses={200: {"model": FeatureCollection}})
-def list_sites(
-    who: Public, conn: Conn, settings: Config, now: Now, district: AreaName = None, ward: AreaName = None
-) -> Response:
+def list_sites(request: Request, who: Public, settings: Config, district: AreaName = None,
+               ward: AreaName = None) -> Response:  # fmt: skip
     """Every site (optionally of one district / ward) with its sensors' newest values, device health,
     open alerts and flood probability within 3 h; ``status`` is the worst of alarm > watch > offline >
-    stale > normal."""
-    text = sites_geojson(conn, SiteScope(district, ward), status_rules(settings), now)
-    return GeoJSONResponse(text)
+    stale > normal. Rendered at most every ``api.sites_cache_s`` per API copy (and at once after a
+    change of alerts or devices); gzip-encoded when the client accepts it."""
+    return cached_collection(request, settings, SiteScope(district, ward))
 
 
-@router.get("/{device_id}", response_class=GeoJSONResponse,
-            responses={200: {"model": Feature}, **documented(404)})  # fmt: skip
-def one_site(who: Public, conn: Conn, settings: Config, now: Now,
-             device_id: str = Path(pattern=DEVICE_ID)) -> Response:  # fmt: skip
+def cached_collection(request: Request, settings: ApiSettings, scope: SiteScope, **headers: str) -> Response:
+    """The scope's FeatureCollection from this process's rendered cache (``api.http.rendered``)."""
+    pool = request.app.state.pool
+
+    def render() -> str:
+        with pool.connection() as conn:
+            return sites_geojson(conn, scope, status_rules(settings), clock())
+
+    if settings.sites_cache_s == 0:
+        return GeoJSONResponse(render(), headers=headers)
+    entry = request.app.state.sites_cache.get((scope.district, scope.ward), render)
+    if "gzip" in request.headers.get("accept-encoding", ""):
+        return GeoJSONResponse(
+            entry.gzipped, headers={"Content-Encoding": "gzip", "Vary": "Accept-Encoding", **headers}
+        )
+    return GeoJSONResponse(entry.body, headers={"Vary": "Accept-Encoding", **headers})
+
+
+@router.get("/{device_id}", response_class=GeoJSONResponse, responses={200: {"model": Feature}, **documented(404)})
+def one_site(who: Public, conn: Conn, settings: Config, now: Now, device_id: str = Path(pattern=DEVICE_ID)) -> Response:
     text = sites_geojson(conn, SiteScope(device_ids=[device_id]), status_rules(settings), now)
     features = json.loads(text)["features"]
     if not features:
