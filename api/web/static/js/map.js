@@ -5,8 +5,8 @@
 import * as maplibregl from '../vendor/maplibre-gl/maplibre-gl.mjs';
 import { clusterImages, PIXEL_RATIO, siteImages } from './icons.js';
 import { label, t } from './i18n.js';
-import { perFrame } from './dom.js';
-import { RANK_STATUS, STATUS_RANK, STATUS_STYLE } from './status.js';
+import { perFrame, svg as svgElement } from './dom.js';
+import { RANK_STATUS, shapeSvg, STATUS_RANK, STATUS_STYLE } from './status.js';
 import { emit, on, selectSite, state } from './store.js';
 
 export const CITY_CENTER = [106.7, 10.79];
@@ -86,9 +86,9 @@ export class CityMap {
     this.dirty = new Set(); // sites changed since the last push: sent as a diff, not all 10,000 again
     this.full = true;
     this.known = new Set();
-    // Re-clustering 10,000 sites takes the worker a moment; meanwhile each changed site is drawn at
-    // once from a small unclustered source on top (ringed: "just changed"), until the clusters catch up.
-    this.live = new Map();
+    // Re-clustering 10,000 sites takes MapLibre's worker a moment; meanwhile each changed site is
+    // drawn at once as a DOM marker on top (ringed: "just changed"), until the clusters catch up.
+    this.live = new Map(); // id -> {feature, marker}
     this.popup = new maplibregl.Popup({ closeButton: false, closeOnClick: false, offset: 14, maxWidth: '280px' });
   }
 
@@ -157,18 +157,6 @@ export class CityMap {
         'symbol-sort-key': ['get', 'rank'], 'symbol-z-order': 'source',
       },
     });
-    map.addSource('sites-live', { type: 'geojson', data: { type: 'FeatureCollection', features: [] } });
-    map.addLayer({
-      id: 'sites-live-ring', type: 'circle', source: 'sites-live',
-      paint: {
-        'circle-radius': 15, 'circle-color': 'rgba(12, 18, 24, 0.92)', 'circle-stroke-width': 2,
-        'circle-stroke-color': ['match', ['get', 'status'], ...Object.entries(STATUS_STYLE).flatMap(([k, v]) => [k, v.color]), '#5cc8ff'],
-      },
-    });
-    map.addLayer({
-      id: 'sites-live', type: 'symbol', source: 'sites-live',
-      layout: { 'icon-image': ['concat', 'site-', ['get', 'status']], 'icon-allow-overlap': true, 'icon-ignore-placement': true },
-    });
     map.addLayer({
       id: 'site-names', type: 'symbol', source: 'sites', minzoom: 14, filter: ['!', ['has', 'point_count']],
       layout: {
@@ -195,8 +183,7 @@ export class CityMap {
       map.easeTo({ center: feature.geometry.coordinates, zoom: Math.min(zoom + 0.2, 18) });
     });
     map.on('click', 'sites', (e) => { selectSite(e.features[0].properties.id); emit('focus-panel'); });
-    map.on('click', 'sites-live', (e) => { selectSite(e.features[0].properties.id); emit('focus-panel'); });
-    for (const layer of ['clusters', 'sites', 'sites-live']) {
+    for (const layer of ['clusters', 'sites']) {
       map.on('mouseenter', layer, () => { map.getCanvas().style.cursor = 'pointer'; });
       map.on('mouseleave', layer, () => { map.getCanvas().style.cursor = ''; this.popup.remove(); });
     }
@@ -211,7 +198,6 @@ export class CityMap {
       this.popup.setLngLat(e.features[0].geometry.coordinates).setDOMContent(el).addTo(map);
     };
     map.on('mousemove', 'sites', siteTip);
-    map.on('mousemove', 'sites-live', siteTip);
     map.on('mousemove', 'clusters', (e) => {
       const p = e.features[0].properties;
       const el = document.createElement('div');
@@ -244,20 +230,38 @@ export class CityMap {
         }
       }
       const batch = new Map([...this.dirty].map((id) => [id, state.sites.get(id)]));
-      for (const [id, f] of batch) if (f && f.geometry) this.live.set(id, mapFeature(f));
-      this.pushLive();
+      for (const [id, f] of batch) if (f && f.geometry) this.showLive(id, f);
       source.updateData({ add, update, remove }).then(() => this.map.once('idle', () => {
-        for (const [id, f] of batch) if (state.sites.get(id) === f) this.live.delete(id); // unless changed again since
-        this.pushLive();
+        for (const [id, f] of batch) if (state.sites.get(id) === f) this.hideLive(id); // unless changed again since
       }));
     }
     this.full = false;
     this.dirty.clear();
   }
 
-  pushLive() {
-    const source = this.map.getSource('sites-live');
-    if (source) source.setData({ type: 'FeatureCollection', features: [...this.live.values()] });
+  showLive(id, f) {
+    const status = f.properties.status;
+    let entry = this.live.get(id);
+    if (!entry) {
+      const el = document.createElement('button');
+      el.type = 'button';
+      el.className = 'live-marker';
+      el.addEventListener('click', (e) => { e.stopPropagation(); selectSite(id); emit('focus-panel'); });
+      entry = { marker: new maplibregl.Marker({ element: el }).setLngLat(f.geometry.coordinates).addTo(this.map) };
+      this.live.set(id, entry);
+    }
+    entry.status = status;
+    const el = entry.marker.getElement();
+    el.dataset.status = status;
+    el.setAttribute('aria-label', `${f.properties.name || id}: ${label('status', status)}`);
+    el.replaceChildren(svgElement(shapeSvg(status, 22)));
+    entry.marker.setLngLat(f.geometry.coordinates);
+  }
+
+  hideLive(id) {
+    const entry = this.live.get(id);
+    if (entry) entry.marker.remove();
+    this.live.delete(id);
   }
 
   pushDistricts() {
@@ -302,11 +306,10 @@ export class CityMap {
 
   /** Status of a rendered site marker (for tests and the benchmark): what the map draws now. */
   renderedStatus(id) {
-    for (const layer of ['sites-live', 'sites']) {
-      const hits = this.map.queryRenderedFeatures({ layers: [layer] }).filter((f) => f.properties.id === String(id));
-      if (hits.length) return hits[0].properties.status;
-    }
-    return null;
+    const live = this.live.get(String(id));
+    if (live && live.marker.getElement().isConnected) return live.status;
+    const hits = this.map.queryRenderedFeatures({ layers: ['sites'] }).filter((f) => f.properties.id === String(id));
+    return hits.length ? hits[0].properties.status : null;
   }
 
   resize() { this.map.resize(); }
