@@ -245,6 +245,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=4, help="wrk connections")
     parser.add_argument("--clients", type=int, default=500)
     parser.add_argument("--changes", type=int, default=10)
+    parser.add_argument("--fan-out-only", action="store_true", help="skip the wrk runs")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("bench_api needs wrk: apt-get install wrk")
@@ -274,7 +275,9 @@ def main() -> None:
         month = f"/api/v1/sensors/{heavy}/readings?start={start}&end={end}&points=500"
         sizes = {name: len(httpx.get(f"{api_url}{path}", headers=auth).content)
                  for name, path in (("sites", "/api/v1/sites"), ("readings", month))}  # fmt: skip
-        gz = len(httpx.get(f"{api_url}/api/v1/sites", headers={**auth, "Accept-Encoding": "gzip"}).read())
+        gz = int(
+            httpx.get(f"{api_url}/api/v1/sites", headers={**auth, "Accept-Encoding": "gzip"}).headers["content-length"]
+        )
         print(f"sites answer {sizes['sites'] / 1e6:.1f} MB (gzip {gz / 1e6:.2f} MB); month of readings "
               f"{sizes['readings'] / 1e3:.0f} kB",
               file=sys.stderr)  # fmt: skip
@@ -285,12 +288,12 @@ def main() -> None:
             ("sites_gzip", "/api/v1/sites", {"Accept-Encoding": "gzip"}),
             ("readings_30d_500", month, {}),
         )
-        for name, path, headers in runs:
+        for name, path, headers in () if args.fan_out_only else runs:
             results[name] = wrk(api_url + path, token, args.duration, args.connections, api.pid, postmaster, headers)
             r = results[name]
             print(f"{name:>18}: p50 {r['p50_ms']:7.1f} ms  p99 {r['p99_ms']:7.1f} ms  {r['rps']:8.1f} req/s  "
                   f"{r['per_core_s']:8.1f} req per CPU-second (API + PostgreSQL)  errors {r['errors']}")  # fmt: skip
-        for name in ("sites", "sites_gzip", "readings_30d_500"):
+        for name in () if args.fan_out_only else ("sites", "sites_gzip", "readings_30d_500"):
             print(f"{name:>18}: {results[name]['rps'] / results['healthz']['rps']:.4f} of /healthz's rate")
         with psycopg.connect(url, autocommit=True) as conn:
             results["fan_out"] = fan_out(api_url, port, token, args.clients, args.changes, conn, api.pid)

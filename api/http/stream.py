@@ -14,10 +14,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import anyio
 import psycopg
+from fastapi.sse import KEEPALIVE_COMMENT, format_sse_event
 from psycopg_pool import ConnectionPool
 
 from api.http.metrics import ApiMetrics
@@ -31,6 +33,21 @@ CHANNEL = "urbanpulse_events"
 BATCH = 500
 POLL_S = 5.0
 SWEEP_EVERY_S = 3600.0
+KEEPALIVE_S = 15.0  # a comment after this long without events keeps proxies from closing the stream
+
+
+@dataclass(frozen=True)
+class Frame:
+    """An event as it goes on the wire, encoded once for every client that gets it."""
+
+    event_id: int
+    type: EventType
+    wire: bytes
+
+    @classmethod
+    def of(cls, event: Event) -> Frame:
+        return cls(event.event_id, event.type,
+                   format_sse_event(data_str=event.data, event=event.type.value, id=str(event.event_id)))  # fmt: skip
 
 
 class Subscriber:
@@ -38,10 +55,10 @@ class Subscriber:
 
     def __init__(self, types: frozenset[EventType], capacity: int) -> None:
         self.types = types
-        self.queue: asyncio.Queue[Event | None] = asyncio.Queue(capacity)
+        self.queue: asyncio.Queue[Frame | None] = asyncio.Queue(capacity)
         self.dropped = False
 
-    def offer(self, event: Event | None) -> bool:
+    def offer(self, event: Frame | None) -> bool:
         """Queue ``event`` (None: the hub is stopping); False when this client just overflowed."""
         if self.dropped or (event is not None and event.type not in self.types):
             return True
@@ -105,14 +122,14 @@ class EventHub:
             if batch:
                 self._on_change()  # the map's rendered answer is out of date
             for event in batch:
-                self._publish(event)
+                self._publish(Frame.of(event))
             if batch:
                 self.position = max(self.position, batch[-1].event_id)
             if len(batch) < BATCH:
                 break
         await self._maybe_sweep()
 
-    def _publish(self, event: Event) -> None:
+    def _publish(self, event: Frame) -> None:
         self._metrics.events.inc()
         for subscriber in list(self._subscribers):
             if not subscriber.offer(event):
@@ -143,8 +160,9 @@ class EventHub:
             return stored.sweep(conn, self._keep, self._clock())
 
     # ---- one client's stream -------------------------------------------------------------
-    async def stream(self, after: int | None, types: frozenset[EventType]) -> AsyncIterator[Event]:
-        """Events after ``after`` (None: from now on) of ``types``, each once and in id order.
+    async def stream(self, after: int | None, types: frozenset[EventType]) -> AsyncIterator[bytes]:
+        """SSE frames of the events after ``after`` (None: from now on) of ``types``, each once and in id
+        order, with a keep-alive comment after ``KEEPALIVE_S`` of silence.
 
         Subscribes first, then replays the stored events up to the hub's position, then yields
         what the hub offers, skipping ids already sent: nothing falls between the two.
@@ -160,15 +178,19 @@ class EventHub:
                     break
                 for event in batch:
                     if event.type in types:
-                        yield event
+                        yield Frame.of(event).wire
                 last = batch[-1].event_id
             while not subscriber.dropped:
-                offered = await subscriber.queue.get()
+                try:
+                    offered = await asyncio.wait_for(subscriber.queue.get(), KEEPALIVE_S)
+                except TimeoutError:
+                    yield KEEPALIVE_COMMENT
+                    continue
                 if offered is None or subscriber.dropped:
                     return
                 if offered.event_id > last:
                     last = offered.event_id
-                    yield offered
+                    yield offered.wire
         finally:
             self._subscribers.discard(subscriber)
             self._metrics.stream_clients.set(len(self._subscribers))

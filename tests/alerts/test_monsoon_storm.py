@@ -106,6 +106,7 @@ def _map_while_flooded(conn: psycopg.Connection, api: ApiProcess) -> dict[str, d
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)  # a hang guard, not a speed limit: 72 forecast + alert cycles and an API on a shared machine
 def test_monsoon_storm_warns_ahead_acknowledges_resolves_and_groups_by_district(stack: Stack, webhook: Webhook) -> None:
     sites = tuple(city_sites(24))
     config = scenario_config("monsoon-storm", sites, step_s=STEP)

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from api.http.rendered import RenderedCache
-from api.http.stream import Subscriber
+from api.http.stream import Frame, Subscriber
 from api.queries.events import Event
 from api.queries.readings import bucket_seconds
 from api.schemas.events import EventType
@@ -65,7 +65,7 @@ def test_bad_filters_are_refused_with_a_reason(text: str) -> None:
 def test_a_slow_client_is_dropped_at_its_queue_bound_and_others_keep_going() -> None:
     async def scenario() -> tuple[Subscriber, Subscriber]:
         slow, fast = Subscriber(frozenset(EventType), 3), Subscriber(frozenset({EventType.ALERT}), 10)
-        events = [Event(i, EventType.ALERT if i % 2 else EventType.SITE, "{}") for i in range(1, 9)]
+        events = [Frame.of(Event(i, EventType.ALERT if i % 2 else EventType.SITE, "{}")) for i in range(1, 9)]
         for event in events:
             assert fast.offer(event)
             slow.offer(event)
