@@ -16,6 +16,7 @@ from pathlib import Path
 import anyio
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from psycopg_pool import ConnectionPool
@@ -46,6 +47,7 @@ from runtime.settings import Settings
 from storage.migrate import current_engine
 
 STATIC = Path(__file__).resolve().parents[1] / "web" / "static"
+GZIP_MIN_BYTES = 1400  # smaller answers fit one packet anyway
 POOL_TIMEOUT_S = 5.0  # a request waits this long for a connection, then gets 503
 
 
@@ -101,6 +103,9 @@ def create_app(settings: Settings) -> FastAPI:
         app.add_middleware(CORSMiddleware, allow_origins=api.cors_origins, allow_credentials=True,
                            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
                            allow_headers=["Authorization", "Content-Type", CSRF_HEADER, "Last-Event-ID"])  # fmt: skip
+    # The dashboard's first load is mostly MapLibre (1.7 MB) and, at 10,000 sites, the sites GeoJSON:
+    # compressed for clients that ask. The live stream (text/event-stream) is never buffered by it.
+    app.add_middleware(GZipMiddleware, minimum_size=GZIP_MIN_BYTES, compresslevel=5)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     _serve_dashboard(app)
     return app
