@@ -77,6 +77,7 @@ class _Outgoing:
     confirmed: bool  # a readings pack, done at its receipt; otherwise done at its PUBACK
     on_settled: Settled | None
     sent: bool = False
+    broker_holds: bool = False  # the broker acknowledged a copy (a pack then waits for its receipt)
     attempts: int = 0  # copies published after the first
     due: float = math.inf  # monotonic time to publish (again); inf while a copy awaits its PUBACK
 
@@ -233,6 +234,7 @@ class DeviceLink:
                 item.due = self._clock() + self.policy.after(self.policy.unrouted_s, item.attempts)
                 return
             if not reason.is_failure and item.confirmed:
+                item.broker_holds = True
                 item.due = self._clock() + self.policy.after(self.policy.receipt_timeout_s, item.attempts)
                 return
             self.denied += int(reason.is_failure)
@@ -250,6 +252,12 @@ class DeviceLink:
             self._lock.notify_all()
         if item.on_settled is not None:
             item.on_settled(outcome)
+
+    @property
+    def awaiting_receipt(self) -> int:
+        """Packs the broker has acknowledged and the server has not yet settled."""
+        with self._lock:
+            return sum(item.broker_holds for item in self._outgoing.values())
 
     @property
     def outstanding(self) -> int:

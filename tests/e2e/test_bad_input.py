@@ -42,21 +42,32 @@ def test_every_kind_of_bad_input_is_quarantined_and_good_data_still_flows(stack:
             "device_mismatch",
         ),
         (b"[" + b'{"n":"rainfall","v":1},' * 20_000 + b"{}]", "payload_too_large"),
+        (_pack(dev, [{"bn": bn, "n": "water_level", "u": "m", "v": 1.0, "t": -5}]), "relative_time"),
+        (_pack(dev, [{"bn": bn, "bt": now, "n": "traffic_speed", "u": "m/s", "v": 1e308}]), "out_of_range"),
+        (f'[{{"bn": "{bn}", "bt": {now}, "n": "rainfall", "u": "mm", "v": -Infinity}}]'.encode(), "non_finite_value"),
+        (_pack(dev, [{"bn": bn, "bt": now, "n": "rainfall", "u": "mm", "v": -0.5}]), "out_of_range"),
+        (f'[{{"bn": "{bn}", "bt": {now}, "n": "rainfall", "u": "mm", "v": {"9" * 5000}}}]'.encode(), "bad_value"),
+        (b"[" * 100_000 + b"]" * 100_000, "not_json"),
+        (_pack(dev, [{"bn": bn, "bt": now - 1, "n": "water_level", "u": "m", "v": 0.9}]), "conflicting_value"),
     ]
+    first = [{"bn": bn, "bt": now - 1, "n": "water_level", "u": "m", "v": 0.7}]  # the conflict case's rival
+    link.publish_pack(_pack(dev, first))
+    assert link.wait_acknowledged(30)
     for payload, _ in cases:
-        link.publish_raw(link.topic, payload)
-        link.publish_raw(link.topic, _pack(dev, good))  # same record each time: stored once
+        link.publish_pack(payload)
+        link.publish_pack(_pack(dev, good))  # same record each time: stored once
     duplicate = [
         {"bn": bn, "bt": now + 1, "n": "rainfall", "u": "mm", "v": 2.0},
         {"n": "rainfall", "u": "mm", "v": 2.0},
     ]
-    link.publish_raw(link.topic, _pack(dev, duplicate))
-    stranger.publish_raw(
-        stranger.topic, _pack("ghost-001", [{"bn": "ghost-001/", "bt": now, "n": "rainfall", "u": "mm", "v": 1.0}])
-    )
+    link.publish_pack(_pack(dev, duplicate))
+    stranger.publish_pack(_pack("ghost-001", [{"bn": "ghost-001/", "bt": now, "n": "rainfall", "u": "mm", "v": 1.0}]))
     absurd = [{"bn": bn, "bt": now + 2, "n": "water_level", "u": "m", "v": 25.0}]  # stored, flagged FAIL
-    link.publish_raw(link.topic, _pack(dev, absurd))
+    link.publish_pack(_pack(dev, absurd))
+    # Every pack is settled by a receipt, the bad ones too: none is sent again and again.
     assert link.wait_acknowledged(30) and stranger.wait_acknowledged(30)
+    assert link.settled == {"stored": 1 + len(cases) + 1, "partial": 1, "quarantined": len(cases)}
+    assert stranger.settled == {"quarantined": 1} and link.resent == 0
 
     expected = {}
     for _, reason in cases:
@@ -77,7 +88,10 @@ def test_every_kind_of_bad_input_is_quarantined_and_good_data_still_flows(stack:
             "SELECT length(payload), payload_bytes FROM quarantine WHERE reason = 'payload_too_large'"
         ).fetchone()
         details = dict(conn.execute("SELECT reason, detail FROM quarantine").fetchall())
-    assert rows == [("water_level", 0.5, 1), ("rainfall", 2.0, 1), ("water_level", 25.0, 4)]
+    assert rows == [("water_level", 0.7, 1), ("water_level", 0.5, 1), ("rainfall", 2.0, 1), ("water_level", 25.0, 4)]
+    with stack.connect() as conn:
+        finite = conn.execute("SELECT bool_and(value NOT IN ('Infinity', '-Infinity', 'NaN')) FROM readings")
+        assert finite.fetchone() == (True,)
     assert oversize is not None and oversize[0] == 16 * 1024 and oversize[1] > 256 * 1024
     assert "Cel" in details["unknown_unit"] and "ghost-001" in details["unknown_device"]
     link.stop()
