@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 import time
 
+from edge import protocol
+from edge.receipts import Settlement
+from ingest.embedded.mosquitto import BROKER_MAX_PACKET_BYTES
 from ingest.embedded.waiting import wait_until
 from simulators.fleet import DeviceCredential
 from tests.harness import Stack
@@ -96,3 +99,18 @@ def test_every_kind_of_bad_input_is_quarantined_and_good_data_still_flows(stack:
     assert "Cel" in details["unknown_unit"] and "ghost-001" in details["unknown_device"]
     link.stop()
     stranger.stop()
+
+
+def test_a_pack_beyond_the_broker_packet_limit_is_refused_by_the_device_which_stays_connected(stack: Stack) -> None:
+    """Mosquitto announces its Maximum Packet Size (4 MiB) in CONNACK and disconnects a client that sends
+    more; paho would send the same packet again on every reconnect. So the link refuses it, counted."""
+    (device,) = stack.provision(1)
+    stack.start_ingestor()
+    link = stack.link(device)
+    outcome: list[Settlement] = []
+    link.publish_pack(b"[" + b" " * (BROKER_MAX_PACKET_BYTES + 1) + b"]", outcome.append)
+    assert outcome == [Settlement.REFUSED]
+    link.publish([protocol.Reading("rainfall", time.time(), 1.0, "mm")])
+    assert link.wait_acknowledged(20) and link.connected.is_set()
+    assert link.settled == {Settlement.REFUSED: 1, Settlement.STORED: 1}
+    link.stop()
