@@ -12,6 +12,7 @@ since the Unix epoch; its unit a SenML symbol (RFC 8428 §12.1, RFC 8798) accept
 
 from __future__ import annotations
 
+import enum
 import functools
 import json
 import re
@@ -47,6 +48,15 @@ MAX_VERSION_CHARS = 64
 MAX_REASON_CHARS = 1000
 
 
+class Kind(enum.StrEnum):
+    """The kinds of measurement the contract knows; a sensor name starts with one (``kind[.channel]``)."""
+
+    WATER_LEVEL = "water_level"
+    RAINFALL = "rainfall"
+    TRAFFIC_COUNT = "traffic_count"
+    TRAFFIC_SPEED = "traffic_speed"
+
+
 @dataclass(frozen=True)
 class MetricKind:
     """A kind of measurement: its canonical stored unit and the units accepted on the wire.
@@ -58,7 +68,7 @@ class MetricKind:
     (the server's QARTOD gross-range test), because a record flood is also "absurd".
     """
 
-    name: str
+    name: Kind
     unit: str
     accepted_units: dict[str, float]
     description: str
@@ -66,12 +76,12 @@ class MetricKind:
     maximum: float
 
 
-METRIC_KINDS: dict[str, MetricKind] = {
+METRIC_KINDS: dict[str, MetricKind] = {  # keyed by Kind (a str)
     kind.name: kind
     for kind in (
         # A gauge datum lies near sea level: a kilometre either way is beyond any canal or river.
         MetricKind(
-            "water_level",
+            Kind.WATER_LEVEL,
             "m",
             {"m": 1.0, "cm": 0.01, "mm": 0.001},
             "water surface above the gauge datum",
@@ -79,12 +89,12 @@ METRIC_KINDS: dict[str, MetricKind] = {
             1_000.0,
         ),
         # The world's greatest 24-hour rainfall is about 1,825 mm (La Reunion, 1966).
-        MetricKind("rainfall", "mm", {"mm": 1.0}, "rain depth accumulated since the previous reading", 0.0, 2_000.0),
+        MetricKind(Kind.RAINFALL, "mm", {"mm": 1.0}, "rain depth accumulated since the previous reading", 0.0, 2_000.0),
         MetricKind(
-            "traffic_count", "count", {"count": 1.0}, "vehicles counted since the previous reading", 0.0, 1_000_000.0
+            Kind.TRAFFIC_COUNT, "count", {"count": 1.0}, "vehicles counted since the previous reading", 0.0, 1_000_000.0
         ),
         MetricKind(
-            "traffic_speed",
+            Kind.TRAFFIC_SPEED,
             "km/h",
             {"km/h": 1.0, "m/s": 3.6},
             "mean speed of vehicles since the previous reading",

@@ -21,12 +21,12 @@ import numpy as np
 import numpy.typing as npt
 
 from edge import protocol
-from ingest.pgcopy import unix_seconds_to_pg_micros
 from ingest.quality import flag_batch
-from ingest.storage.writer import Conflict, QuarantineRow, ReadingRows
 from ingest.validation import DecodedMessage, Reason, Rejection, unknown_device
+from storage.pgcopy import unix_seconds_to_pg_micros
+from storage.writer import Conflict, QuarantineRow, ReadingRows
 
-KIND_ORDER = list(protocol.METRIC_KINDS)
+KIND_ORDER: list[str] = list(protocol.METRIC_KINDS)
 MAX_DETAIL_CHARS = 2000
 
 

@@ -27,29 +27,21 @@ import psycopg
 from edge import protocol
 from edge.receipts import Settlement
 from ingest import batch as batching
-from ingest import settlement
-from ingest.errors import IngestError, PermanentError, TransientError
+from ingest import device_health, settlement
 from ingest.health import HealthEvent, decode_health
 from ingest.inbox import Delivery, MqttInbox
 from ingest.metrics import IngestMetrics
-from ingest.settings import Settings
-from ingest.storage import device_health, registry, retention
-from ingest.storage.database import Database
-from ingest.storage.migrate import Engine, current_engine
-from ingest.storage.writer import ReadingWriter, WritePath
 from ingest.validation import DecodedMessage, Reason, Rejection, decode_message, unknown_device
+from runtime.backoff import Backoff
+from runtime.settings import Settings
+from storage import registry, retention
+from storage.database import Database
+from storage.errors import PermanentError, StorageError, TransientError
+from storage.migrate import Engine, current_engine
+from storage.writer import ReadingWriter, WritePath
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Backoff:
-    initial_s: float
-    max_s: float
-
-    def delay(self, attempt: int) -> float:
-        return float(min(self.max_s, self.initial_s * 2 ** min(attempt, 20)))
 
 
 class Ingestor:
@@ -61,7 +53,7 @@ class Ingestor:
     ) -> None:
         self.settings = settings
         self.metrics = metrics or IngestMetrics()
-        self._limits = settings.validation.limits()
+        self._limits = settings.validation
         self._writer = ReadingWriter(write_path)
         self._db = Database(settings.database_url, prepare=self._writer.prepare)
         cfg = settings.ingest
@@ -259,7 +251,7 @@ class Ingestor:
         """Commit one batch; returns each message's outcome. Raises TransientError or PermanentError only."""
         try:
             return self._commit(messages, decoded, events or {})
-        except IngestError:
+        except StorageError:
             raise
         except Exception as error:  # noqa: BLE001 - e.g. a value the driver cannot adapt: that batch's fault
             log.exception("storing a batch of %d messages failed unexpectedly", len(messages))
@@ -335,8 +327,8 @@ class Ingestor:
             except TransientError as error:
                 if self.inbox.fatal is not None:
                     raise self.inbox.fatal from error
-                delay = self._backoff.delay(tries)
                 tries += 1
+                delay = self._backoff.delay(tries)
                 self.metrics.retries.labels(stage=stage).inc()
                 log.warning("%s failed (%s); retry %d in %.1f s", stage, error, tries, delay)
                 if stop.wait(delay):

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from edge import protocol, safejson
+from runtime.settings import ValidationSettings
 
 
 class Reason(enum.StrEnum):
@@ -53,21 +54,6 @@ class Reason(enum.StrEnum):
 
 
 @dataclass(frozen=True)
-class ValidationLimits:
-    """Bounds a record must meet; seconds throughout.
-
-    ``accept_relative_times``: resolve SenML times below 2**28 against the receive time instead
-    of refusing them (for devices without a clock). Such readings are not resend-safe: a copy
-    received later gets another time and is stored a second time.
-    """
-
-    max_payload_bytes: int = 256 * 1024
-    max_future_skew_s: float = 300.0
-    max_age_s: float = 30 * 24 * 3600.0
-    accept_relative_times: bool = False
-
-
-@dataclass(frozen=True)
 class Rejection:
     reason: Reason
     detail: str
@@ -94,7 +80,7 @@ class DecodedMessage:
         return not self.sensors and any(r.record is None for r in self.rejections)
 
 
-def decode_message(topic: str, payload: bytes, now: float, limits: ValidationLimits) -> DecodedMessage:
+def decode_message(topic: str, payload: bytes, now: float, limits: ValidationSettings) -> DecodedMessage:
     """Turn one readings message into accepted records and reasoned rejections.
 
     ``now`` is the receive time (seconds since the epoch); the skew/age limits are measured from
@@ -139,7 +125,9 @@ _NUMBER_TYPES = frozenset({int, float})
 _TEXT_TYPES = frozenset({str})
 
 
-def _decode_clean_pack(device_id: str, pack: list[Any], now: float, limits: ValidationLimits) -> DecodedMessage | None:
+def _decode_clean_pack(
+    device_id: str, pack: list[Any], now: float, limits: ValidationSettings
+) -> DecodedMessage | None:
     """Bulk path for the common case, a pack with nothing wrong in it; None sends it to the per-record path.
 
     Checks each property over the whole pack at C speed (comprehensions, sets, NumPy) and
@@ -196,7 +184,7 @@ def _decode_clean_pack(device_id: str, pack: list[Any], now: float, limits: Vali
     return DecodedMessage(device_id, names, time_list, converted.tolist())
 
 
-def _decode_records(device_id: str, pack: list[Any], now: float, limits: ValidationLimits) -> DecodedMessage:
+def _decode_records(device_id: str, pack: list[Any], now: float, limits: ValidationSettings) -> DecodedMessage:
     result = DecodedMessage(device_id=device_id)
     expected_base = protocol.base_name(device_id)
     base_name: object = ""

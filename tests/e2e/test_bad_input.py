@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import time
 
+from devstack.mosquitto import BROKER_MAX_PACKET_BYTES
+from devstack.waiting import wait_until
 from edge import protocol
 from edge.receipts import Settlement
-from ingest.embedded.mosquitto import BROKER_MAX_PACKET_BYTES
-from ingest.embedded.waiting import wait_until
 from simulators.fleet import DeviceCredential
 from tests.harness import Stack
 
@@ -72,7 +72,7 @@ def test_every_kind_of_bad_input_is_quarantined_and_good_data_still_flows(stack:
     assert link.settled == {"stored": 1 + len(cases) + 1, "partial": 1, "quarantined": len(cases)}
     assert stranger.settled == {"quarantined": 1} and link.resent == 0
 
-    expected = {}
+    expected: dict[str, int] = {}
     for _, reason in cases:
         expected[reason] = expected.get(reason, 0) + 1
     expected["duplicate_record"] = 1
@@ -90,7 +90,7 @@ def test_every_kind_of_bad_input_is_quarantined_and_good_data_still_flows(stack:
         oversize = conn.execute(
             "SELECT length(payload), payload_bytes FROM quarantine WHERE reason = 'payload_too_large'"
         ).fetchone()
-        details = dict(conn.execute("SELECT reason, detail FROM quarantine").fetchall())
+        details: dict[str, str] = dict(conn.execute("SELECT reason, detail FROM quarantine").fetchall())
     assert rows == [("water_level", 0.7, 1), ("water_level", 0.5, 1), ("rainfall", 2.0, 1), ("water_level", 25.0, 4)]
     with stack.connect() as conn:
         finite = conn.execute("SELECT bool_and(value NOT IN ('Infinity', '-Infinity', 'NaN')) FROM readings")

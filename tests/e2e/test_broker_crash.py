@@ -6,12 +6,12 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+from devstack.waiting import wait_until
 from edge import protocol
 from edge.agent import Agent, SensorSchedule
 from edge.forwarder import Forwarder
 from edge.link import DeviceLink, ResendPolicy
 from edge.store import ReadingStore
-from ingest.embedded.waiting import wait_until
 from tests.harness import Stack
 
 READINGS = 600

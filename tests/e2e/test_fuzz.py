@@ -7,11 +7,12 @@ from __future__ import annotations
 import time
 from collections import Counter
 
+from devstack.waiting import wait_until
 from edge import protocol
 from edge.receipts import Settlement
-from ingest.embedded.waiting import wait_until
 from ingest.health import decode_health
-from ingest.validation import Rejection, ValidationLimits, decode_message
+from ingest.validation import Rejection, decode_message
+from runtime.settings import ValidationSettings
 from simulators import basic
 from simulators.hostile import hostile_messages
 from tests.harness import Stack
@@ -29,7 +30,7 @@ def test_hostile_payloads_on_every_topic_stop_nothing_and_lose_nothing(stack: St
     block = basic.generate(GOOD_DEVICES, now - 7200, 1.0, GOOD_READINGS_PER_DEVICE // 4, seed=3)
     fleet = stack.fleet(good)
     links = [stack.link(device) for device in fuzz]
-    limits = ValidationLimits()
+    limits = ValidationSettings()
     expected_rejections: Counter[str] = Counter()  # topic channel -> quarantine entries the decoders predict
     packs: list[tuple[bool, list[Settlement]]] = []  # (the decoder found nothing wrong, its settlement)
     hostile = {d.device_id: hostile_messages(d.device_id, HOSTILE_PER_DEVICE, now, seed=i) for i, d in enumerate(fuzz)}

@@ -6,10 +6,11 @@ import numpy as np
 
 from edge import protocol
 from ingest.batch import Inbound, clean_text, conflict_quarantine, copies_in_batch, prepare_batch, quarantine_row
-from ingest.pgcopy import PG_EPOCH_UNIX_S
-from ingest.quality import QcFlag
-from ingest.storage.writer import Conflict
-from ingest.validation import Reason, Rejection, ValidationLimits, decode_message
+from ingest.validation import Reason, Rejection, decode_message
+from runtime.settings import ValidationSettings
+from storage.pgcopy import PG_EPOCH_UNIX_S
+from storage.qc import QcFlag
+from storage.writer import Conflict
 
 NOW = 1_800_000_000.0
 
@@ -25,7 +26,7 @@ def test_batch_rows_flags_dedup_and_unknown_devices() -> None:
         _message("dev-01", [water]),  # a redelivery next to its original
         _message("dev-09", [water]),  # not in the registry
     ]
-    decoded = [decode_message(m.topic, m.payload, m.received_at, ValidationLimits()) for m in messages]
+    decoded = [decode_message(m.topic, m.payload, m.received_at, ValidationSettings()) for m in messages]
     batch = prepare_batch(messages, decoded, {"dev-01": True, "dev-09": False}, {("dev-01", "water_level"): 42}, 64)
     assert batch.rows.sensor_ids.tolist() == [42, 42]
     assert batch.rows.time_us.tolist() == [int((NOW - PG_EPOCH_UNIX_S) * 1e6), int((NOW + 1 - PG_EPOCH_UNIX_S) * 1e6)]
@@ -40,7 +41,7 @@ def test_batch_rows_flags_dedup_and_unknown_devices() -> None:
 def test_record_quarantine_keeps_the_offending_record() -> None:
     payload = json.dumps([{"bn": "dev-01/", "bt": NOW, "n": "rainfall", "u": "K", "v": 3}]).encode()
     message = Inbound(protocol.readings_topic("dev-01"), payload, NOW)
-    decoded = [decode_message(message.topic, payload, NOW, ValidationLimits())]
+    decoded = [decode_message(message.topic, payload, NOW, ValidationSettings())]
     batch = prepare_batch([message], decoded, {}, {}, 1024)
     assert len(batch.rows) == 0 and batch.rows.qc.dtype == np.int16
     assert batch.quarantine[0].record_scope and json.loads(batch.quarantine[0].payload)["u"] == "K"
@@ -54,7 +55,7 @@ def test_a_copy_with_another_value_in_the_same_batch_is_a_conflict_not_a_duplica
             "dev-01", [protocol.Reading("rainfall", NOW, 4.0, "mm"), protocol.Reading("rainfall", NOW + 1, 2.0, "mm")]
         ),  # fmt: skip
     ]
-    decoded = [decode_message(m.topic, m.payload, m.received_at, ValidationLimits()) for m in messages]
+    decoded = [decode_message(m.topic, m.payload, m.received_at, ValidationSettings()) for m in messages]
     batch = prepare_batch(messages, decoded, {"dev-01": True}, {("dev-01", "rainfall"): 5}, 1024)
     assert batch.rows.values.tolist() == [1.0, 2.0] and batch.row_messages.tolist() == [0, 2]
     assert batch.duplicates_in_batch == 1 and batch.quarantined_by_reason == {"conflicting_value": 1}

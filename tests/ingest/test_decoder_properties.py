@@ -12,10 +12,11 @@ from hypothesis import strategies as st
 from edge import protocol
 from ingest.batch import Inbound, prepare_batch
 from ingest.health import ConfigAckEvent, HeartbeatEvent, StatusEvent, decode_health
-from ingest.validation import Reason, Rejection, ValidationLimits, _decode_records, decode_message
+from ingest.validation import Reason, Rejection, _decode_records, decode_message
+from runtime.settings import ValidationSettings
 
 NOW = 1_800_000_000.0
-LIMITS = ValidationLimits(max_payload_bytes=1 << 20, max_future_skew_s=300, max_age_s=86_400)
+LIMITS = ValidationSettings(max_payload_bytes=1 << 20, max_future_skew_s=300, max_age_s=86_400)
 DEVICE = "dev-01"
 TOPIC = protocol.readings_topic(DEVICE)
 PROPERTIES = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -8,10 +8,11 @@ from collections.abc import Callable
 import pytest
 
 from edge import protocol
-from ingest.validation import Reason, ValidationLimits, _decode_clean_pack, _decode_records, decode_message
+from ingest.validation import Reason, _decode_clean_pack, _decode_records, decode_message
+from runtime.settings import ValidationSettings
 
 NOW = 1_800_000_000.0
-LIMITS = ValidationLimits(max_payload_bytes=4096, max_future_skew_s=300, max_age_s=86400)
+LIMITS = ValidationSettings(max_payload_bytes=4096, max_future_skew_s=300, max_age_s=86400)
 TOPIC = protocol.readings_topic("dev-01")
 
 
@@ -36,7 +37,9 @@ def test_relative_senml_times_are_refused_unless_the_setting_accepts_them() -> N
     pack = [{"bn": "dev-01/", "n": "rainfall", "u": "mm", "v": 1.0, "t": -30}]
     rows, reasons = decode(pack)
     assert rows == [] and reasons == [Reason.RELATIVE_TIME]  # not resend-safe: a copy would get another time
-    accepting = ValidationLimits(4096, 300, 86400, accept_relative_times=True)
+    accepting = ValidationSettings(
+        max_payload_bytes=4096, max_future_skew_s=300, max_age_s=86400, accept_relative_times=True
+    )
     result = decode_message(TOPIC, json.dumps(pack).encode(), NOW, accepting)
     assert (result.sensors, result.times, result.values) == (["rainfall"], [NOW - 30], [1.0])
 
@@ -64,7 +67,7 @@ def test_poison_records_are_rejected_alone_on_both_paths(record_text: str, reaso
     head = '{"bn": "dev-01/", "bt": ' + repr(NOW) + ", " + record_text + "}"
     good = [{"n": "water_level", "u": "m", "v": 0.5, "t": -i} for i in range(1, 40)]
     for payload in (f"[{head}]".encode(), f"[{head}, {json.dumps(good)[1:-1]}]".encode()):  # per-record, bulk
-        result = decode_message(TOPIC, payload, NOW, ValidationLimits(max_payload_bytes=1 << 20))
+        result = decode_message(TOPIC, payload, NOW, ValidationSettings(max_payload_bytes=1 << 20))
         assert [r.reason for r in result.rejections] == [reason]
         assert len(result.sensors) == payload.count(b"water_level")
         assert all(len(r.detail) < 400 for r in result.rejections)
@@ -72,7 +75,7 @@ def test_poison_records_are_rejected_alone_on_both_paths(record_text: str, reaso
 
 
 def test_nesting_beyond_the_parser_is_refused_whole() -> None:
-    result = decode_message(TOPIC, b"[" * 100_000 + b"]" * 100_000, NOW, ValidationLimits(max_payload_bytes=1 << 20))
+    result = decode_message(TOPIC, b"[" * 100_000 + b"]" * 100_000, NOW, ValidationSettings(max_payload_bytes=1 << 20))
     assert [r.reason for r in result.rejections] == [Reason.NOT_JSON] and "nested" in result.rejections[0].detail
 
 
@@ -174,7 +177,7 @@ def test_bulk_and_per_record_paths_agree_on_clean_and_faulty_packs() -> None:
         pack = _random_pack(rng, 40 + trial)
         if trial % 3:
             rng.choice(faults)(pack)
-        limits = ValidationLimits(max_payload_bytes=1 << 20, max_future_skew_s=300, max_age_s=86400)
+        limits = ValidationSettings(max_payload_bytes=1 << 20, max_future_skew_s=300, max_age_s=86400)
         bulk = decode_message(TOPIC, json.dumps(pack).encode(), NOW, limits)
         as_received = json.loads(json.dumps(pack), parse_constant=lambda _: math.nan)
         per_record = _decode_records("dev-01", as_received, NOW, limits)
