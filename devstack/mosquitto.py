@@ -140,7 +140,11 @@ class MosquittoBroker:
             start_new_session=True,  # a terminal's Ctrl-C is for our owner, who stops us in order
         )
         self.pid_path.write_text(f"{self._process.pid}\n")
-        wait_until(self._listening, timeout=20, what=f"Mosquitto on port {self.port}")
+        try:
+            wait_until(self._listening, timeout=20, what=f"Mosquitto on port {self.port}")
+        except BaseException:
+            self.stop()  # never leave a broker behind that its owner believes failed to start
+            raise
 
     def _listening(self) -> bool:
         if self._process is not None and self._process.poll() is not None:

@@ -86,7 +86,9 @@ class PostgresServer:
 
     def _run(self, *args: str) -> None:
         user = self._account.pw_name if self._account else None
-        result = subprocess.run(args, capture_output=True, text=True, user=user, cwd=self.base_dir, check=False)
+        # A session of its own: a Ctrl-C in the demo's terminal is for the demo, which stops us in order.
+        result = subprocess.run(args, capture_output=True, text=True, user=user, cwd=self.base_dir, check=False,
+                                start_new_session=True)  # fmt: skip
         if result.returncode != 0:
             raise RuntimeError(f"{Path(args[0]).name} failed ({result.returncode}): {result.stderr.strip()}")
 

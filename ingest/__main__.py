@@ -1,10 +1,8 @@
-"""``python -m ingest``: run one ingestor instance from the environment / URBANPULSE_CONFIG."""
+"""``python -m ingest`` (and ``urbanpulse ingest``): run one ingestor until SIGINT or SIGTERM, then leave cleanly."""
 
 from __future__ import annotations
 
-import signal
 import sys
-import threading
 
 from prometheus_client import start_http_server
 
@@ -13,23 +11,27 @@ from ingest.metrics import IngestMetrics
 from ingest.service import Ingestor
 from runtime.logs import configure_logging
 from runtime.settings import Settings
+from runtime.shutdown import handle_signals
+
+
+def serve(settings: Settings) -> int:
+    """The one start-up path of the ingestor; returns the exit status (2: our broker credentials refused)."""
+    metrics = IngestMetrics()
+    if settings.ingest.metrics_port:
+        start_http_server(settings.ingest.metrics_port, addr=settings.ingest.metrics_host, registry=metrics.registry)
+    with handle_signals() as shutdown:
+        try:
+            Ingestor(settings, metrics).run(shutdown.requested)
+        except BrokerAuthError as error:
+            print(f"urbanpulse ingest: {error}", file=sys.stderr)
+            return 2
+    return 0
 
 
 def main() -> int:
     settings = Settings()
     configure_logging(settings.log_level, settings.log_format)
-    metrics = IngestMetrics()
-    if settings.ingest.metrics_port:
-        start_http_server(settings.ingest.metrics_port, addr=settings.ingest.metrics_host, registry=metrics.registry)
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
-    try:
-        Ingestor(settings, metrics).run(stop)
-    except BrokerAuthError as error:
-        print(f"urbanpulse ingest: {error}", file=sys.stderr)
-        return 2
-    return 0
+    return serve(settings)
 
 
 if __name__ == "__main__":
