@@ -8,7 +8,7 @@ from pathlib import Path
 from alerts.delivery import close_channels, open_channels
 from alerts.engine import RuleSource, run_service
 from alerts.errors import RulesError
-from runtime.logs import configure_logging
+from runtime.process import launch
 from runtime.settings import Settings
 from runtime.shutdown import handle_signals
 
@@ -29,11 +29,5 @@ def serve(settings: Settings, rules: Path | None = None) -> int:
     return 0
 
 
-def main() -> int:
-    settings = Settings()
-    configure_logging(settings.log_level, settings.log_format)
-    return serve(settings)
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    launch(serve)

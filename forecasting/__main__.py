@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from forecasting.service import run_service
-from runtime.logs import configure_logging
+from runtime.process import launch
 from runtime.settings import Settings
 from runtime.shutdown import handle_signals
 
@@ -22,11 +22,5 @@ def serve(settings: Settings) -> int:
     return 0
 
 
-def main() -> int:
-    settings = Settings()
-    configure_logging(settings.log_level, settings.log_format)
-    return serve(settings)
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    launch(serve)

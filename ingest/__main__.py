@@ -9,7 +9,7 @@ from prometheus_client import start_http_server
 from ingest.errors import BrokerAuthError
 from ingest.metrics import IngestMetrics
 from ingest.service import Ingestor
-from runtime.logs import configure_logging
+from runtime.process import launch
 from runtime.settings import Settings
 from runtime.shutdown import handle_signals
 
@@ -28,11 +28,5 @@ def serve(settings: Settings) -> int:
     return 0
 
 
-def main() -> int:
-    settings = Settings()
-    configure_logging(settings.log_level, settings.log_format)
-    return serve(settings)
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    launch(serve)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import enum
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import assert_never
 
@@ -72,12 +73,14 @@ class HostileMessage:
     mutation: Mutation
 
 
-def hostile_messages(device_id: str, count: int, now: float, seed: int = 0) -> list[HostileMessage]:
-    """``count`` messages for ``device_id``; readings stamped within the hour before ``now``."""
+def hostile_messages(
+    device_id: str, count: int, now: float, seed: int = 0, mutations: Sequence[Mutation] = tuple(Mutation)
+) -> list[HostileMessage]:
+    """``count`` messages for ``device_id``, each made by one of ``mutations`` (``(Mutation.NONE,)``:
+    valid messages of the same shapes, a reference); readings stamped within the hour before ``now``."""
     rng = np.random.default_rng([seed, 12])
     channels = (protocol.READINGS_CHANNEL, protocol.STATUS_CHANNEL, protocol.HEARTBEAT_CHANNEL,
                 protocol.CONFIG_ACK_CHANNEL)  # fmt: skip
-    mutations = list(Mutation)
     out = []
     for index in range(count):
         channel = channels[int(rng.choice(4, p=[0.55, 0.15, 0.15, 0.15]))]
