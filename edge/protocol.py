@@ -15,6 +15,7 @@ from __future__ import annotations
 import enum
 import functools
 import json
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -176,19 +177,25 @@ def encode_pack(device_id: str, readings: Sequence[Reading]) -> bytes:
     The first record carries base name, base time, base unit and version; later records
     carry only what differs from them (relative time; a unit only where it is not the base
     unit, since SenML inherits ``bu`` but never ``u``), which keeps a 100-reading message small.
+
+    The base time is a whole second and every offset is rounded to the microsecond, so a reading
+    resolves to ``round(time, 6)`` in whatever pack it travels: a reading sent again in another
+    pack (after a restart, say) has the same key on the server and is stored once.
     """
     if not readings:
         raise ProtocolError("a pack needs at least one reading")
-    base_time = readings[0].time
+    if not all(math.isfinite(r.time) for r in readings):
+        raise ProtocolError("a reading's time must be a finite number of seconds")
+    base_time = math.floor(readings[0].time)
     base_unit = readings[0].unit
     records: list[dict[str, object]] = []
     for index, reading in enumerate(readings):
         record: dict[str, object] = {"n": reading.sensor, "v": reading.value}
         if index == 0:
             record = {"bn": base_name(device_id), "bt": base_time, "bu": base_unit, "bver": SENML_VERSION, **record}
-        offset = reading.time - base_time
+        offset = round(reading.time - base_time, 6)  # exact subtraction: the base is a whole second nearby
         if offset:
-            record["t"] = round(offset, 6)
+            record["t"] = offset
         if reading.unit != base_unit:
             record["u"] = reading.unit
         records.append(record)

@@ -33,7 +33,7 @@ from ingest.inbox import Delivery, MqttInbox
 from ingest.metrics import IngestMetrics
 from ingest.validation import DecodedMessage, Reason, Rejection, decode_message, unknown_device
 from runtime.backoff import Backoff
-from runtime.settings import Settings
+from runtime.settings import Settings, ValidationSettings
 from storage import registry, retention
 from storage.database import Database
 from storage.errors import PermanentError, StorageError, TransientError
@@ -42,6 +42,7 @@ from storage.writer import ReadingWriter, WritePath
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+Decoder = Callable[[str, bytes, float, ValidationSettings], DecodedMessage]
 
 
 class Ingestor:
@@ -50,8 +51,10 @@ class Ingestor:
         settings: Settings,
         metrics: IngestMetrics | None = None,
         write_path: WritePath = WritePath.ADAPTIVE,
+        decode: Decoder = decode_message,
     ) -> None:
         self.settings = settings
+        self._decode_pack = decode
         self.metrics = metrics or IngestMetrics()
         self._limits = settings.validation
         self._writer = ReadingWriter(write_path)
@@ -197,7 +200,7 @@ class Ingestor:
             try:
                 if channel == protocol.READINGS_CHANNEL:
                     packs.add(index)
-                    decoded.append(decode_message(message.topic, message.payload, message.received_at, self._limits))
+                    decoded.append(self._decode_pack(message.topic, message.payload, message.received_at, self._limits))
                     continue
                 outcome = decode_health(device_id, channel, message.payload, message.received_at)
             except Exception as error:  # noqa: BLE001 - a decoder bug must cost one message, not the service

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -14,6 +15,7 @@ from ingest.batch import Inbound, prepare_batch
 from ingest.health import ConfigAckEvent, HeartbeatEvent, StatusEvent, decode_health
 from ingest.validation import Reason, Rejection, _decode_records, decode_message
 from runtime.settings import ValidationSettings
+from storage.pgcopy import unix_seconds_to_pg_micros
 
 NOW = 1_800_000_000.0
 LIMITS = ValidationSettings(max_payload_bytes=1 << 20, max_future_skew_s=300, max_age_s=86_400)
@@ -183,3 +185,23 @@ def test_control_messages_decode_to_bounded_events_or_a_reason(channel: str, cha
         texts.append(outcome.reason)
     for text in texts:
         assert text is None or (text.isprintable() or not text)
+
+
+@PROPERTIES
+@given(
+    st.lists(st.floats(min_value=NOW - 86_400, max_value=NOW), min_size=2, max_size=30,
+             unique_by=lambda t: round(t, 6)),  # fmt: skip
+    st.integers(min_value=1),
+)
+def test_a_reading_has_the_same_key_in_whatever_pack_it_travels(times: list[float], split: int) -> None:
+    """After a restart a device packs its unsettled readings anew: each must land on the key it had."""
+    readings = [protocol.Reading("water_level", t, 1.0, "m") for t in times]
+    cut = 1 + split % (len(readings) - 1)
+
+    def keys(pack: list[protocol.Reading]) -> dict[float, int]:
+        result = decode_message(TOPIC, protocol.encode_pack(DEVICE, pack), NOW, LIMITS)
+        micros = unix_seconds_to_pg_micros(np.asarray(result.times))
+        return dict(zip([r.time for r in pack], micros.tolist(), strict=True))
+
+    whole = keys(readings)
+    assert {**keys(readings[:cut]), **keys(readings[cut:][::-1])} == whole
