@@ -133,6 +133,7 @@ class MosquittoBroker:
             raise RuntimeError("write_auth() before start(): the broker refuses anonymous clients")
         self._write_config()
         service_user.hand_over(self.base_dir, self._account)
+        self._stop_leftover()
         self._process = subprocess.Popen(
             [self.binary, "-c", str(self.config_path)],
             stdout=subprocess.DEVNULL,
@@ -145,6 +146,24 @@ class MosquittoBroker:
         except BaseException:
             self.stop()  # never leave a broker behind that its owner believes failed to start
             raise
+
+    def _stop_leftover(self) -> None:
+        """Stop a broker a killed owner (kill -9 of the demo) left running from this folder: nobody else would."""
+        try:
+            pid = int(self.pid_path.read_text())
+        except (FileNotFoundError, ValueError):
+            return
+        if not self._runs_here(pid):
+            return  # gone, or the pid now belongs to another program
+        log.warning("stopping the Mosquitto broker a previous run left in %s (pid %d)", self.base_dir, pid)
+        os.kill(pid, signal.SIGTERM)
+        wait_until(lambda: not self._runs_here(pid), timeout=20, what=f"the old broker (pid {pid}) to stop")
+
+    def _runs_here(self, pid: int) -> bool:
+        try:  # a zombie's command line is empty: it has already stopped
+            return str(self.config_path).encode() in Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            return False
 
     def _listening(self) -> bool:
         if self._process is not None and self._process.poll() is not None:
