@@ -16,10 +16,9 @@ import psycopg
 
 from alerts.checks import Recent
 from edge import protocol
+from forecasting.series import Array
 from ingest.storage.series import read_recent
 from ingest.storage.sqlvalues import unix_or_nan, utc
-
-Array = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True)

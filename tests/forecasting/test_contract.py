@@ -1,4 +1,5 @@
-"""One contract, run over every model: shapes, time axis, nested bands, isolation of bad series."""
+"""One contract, run over every model: shapes, time axis, nested bands, isolation of bad series, and
+one lifecycle - ``fit`` learns, ``update`` moves the origin, ``predict`` depends on nothing else."""
 
 from __future__ import annotations
 
@@ -7,32 +8,37 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from forecasting.baselines import SeasonalNaive, TimeOfWeekAverage, forward_fill
+from forecasting.baselines import HarmonicRidge, SeasonalNaive, VectorAR1
 from forecasting.compare import ProphetModel, StatsForecastModel, StatsmodelsETS
 from forecasting.daytype import DayTypeProfile
 from forecasting.direct import ProfileAR
 from forecasting.model import Model
-from forecasting.series import Series
+from forecasting.profile import TimeOfWeekAverage
+from forecasting.series import Forecast, Series, forward_fill
 from forecasting.water import WaterLevelModel
 
 STEP = 300.0
 DAY = 288  # steps
 START = 1_788_000_000.0 - 1_788_000_000.0 % 86_400  # a UTC midnight
 
-MODELS: dict[str, Callable[[], Model]] = {
-    "naive": lambda: SeasonalNaive(1),
-    "seasonal_naive_day": lambda: SeasonalNaive(DAY),
+ENGINE: dict[str, Callable[[], Model]] = {
+    "naive": lambda: SeasonalNaive(0),
+    "seasonal_naive_day": lambda: SeasonalNaive(86_400.0),
     "time_of_day": lambda: TimeOfWeekAverage(period_s=86_400.0),
     "time_of_week": lambda: TimeOfWeekAverage(),
-    "profile_ar": lambda: ProfileAR(period_s=86_400.0),
+    "profile_ar": lambda: ProfileAR(TimeOfWeekAverage(period_s=86_400.0)),
     "day_type_profile": lambda: DayTypeProfile(),
     "water_level": lambda: WaterLevelModel(),
-    # Other libraries behind the same interface (one series at a time; see forecasting/compare.py)
+    "var1": lambda: VectorAR1(),
+    "harmonic_ridge": lambda: HarmonicRidge(),
+}
+LIBRARIES: dict[str, Callable[[], Model]] = {  # one series at a time; see forecasting/compare.py
     "statsforecast_autoets": lambda: StatsForecastModel("AutoETS", season_length=12),
     "statsforecast_mstl": lambda: StatsForecastModel("MSTL", season_length=DAY),
     "statsmodels_ets": lambda: StatsmodelsETS(season_length=DAY),
     "prophet": lambda: ProphetModel(),
 }
+MODELS = ENGINE | LIBRARIES
 # Too slow for 200 long series here; their coverage is scored in the backtests instead
 # (tests/forecasting/test_real_traffic.py and bench/bench_forecasting.py compare).
 ONE_AT_A_TIME = {"statsforecast_autoets", "statsforecast_mstl", "statsmodels_ets", "prophet"}
@@ -113,7 +119,8 @@ def test_seasonal_models_beat_naive_beyond_the_first_hour() -> None:
         forecast = model.fit(history).predict(DAY)
         return float(np.mean(np.abs(forecast.mean[:, 12:] - future[:, 12:])))
 
-    naive, seasonal, profile = mae(SeasonalNaive(1)), mae(SeasonalNaive(DAY)), mae(TimeOfWeekAverage(86_400.0))
+    naive, seasonal = mae(SeasonalNaive(0)), mae(SeasonalNaive(86_400.0))
+    profile = mae(TimeOfWeekAverage(86_400.0))
     assert seasonal < 0.5 * naive and profile < 0.8 * seasonal  # averaging 15 days beats one noisy day
 
 
@@ -126,3 +133,54 @@ def test_forward_fill_carries_the_last_value_and_leaves_leading_gaps() -> None:
 def test_a_period_that_is_not_whole_steps_is_refused() -> None:
     with pytest.raises(ValueError, match="whole number of steps"):
         TimeOfWeekAverage(period_s=1000.0).fit(Series(START, STEP, _daily(1, 2)))
+
+
+# The lifecycle, on hourly data so that the libraries' one-series-at-a-time fits stay quick.
+HOURLY = 3600.0
+LIFECYCLE: dict[str, Callable[[], Model]] = ENGINE | {
+    "statsforecast_autoets": lambda: StatsForecastModel("AutoETS", season_length=24),
+    "statsforecast_mstl": lambda: StatsForecastModel("MSTL", season_length=[24, 168]),
+    "statsmodels_ets": lambda: StatsmodelsETS(season_length=24),
+    "prophet": lambda: ProphetModel(samples=50),
+}
+
+
+def _hourly(days: int, n_series: int = 3) -> Series:
+    rng = np.random.default_rng(7)
+    t = np.arange(24 * days)
+    walk = np.cumsum(rng.normal(0, 0.2, (n_series, len(t))), axis=1) * 0.3
+    values = 5 + 2 * np.sin(2 * np.pi * t / 24 + rng.uniform(0, 6, (n_series, 1))) + walk
+    return Series(START, HOURLY, values + rng.normal(0, 0.2, values.shape))
+
+
+def _same(a: Forecast, b: Forecast) -> bool:
+    return (a.start == b.start and np.allclose(a.mean, b.mean, equal_nan=True)
+            and all(np.allclose(a.lower[lv], b.lower[lv], equal_nan=True) for lv in a.lower)
+            and all(np.allclose(a.upper[lv], b.upper[lv], equal_nan=True) for lv in a.upper)
+            and np.array_equal(a.fallback, b.fallback))  # fmt: skip
+
+
+@pytest.fixture(params=sorted(LIFECYCLE))
+def make_lifecycle_model(request: pytest.FixtureRequest) -> Callable[[], Model]:
+    return LIFECYCLE[request.param]
+
+
+def test_predict_depends_only_on_the_fit_and_the_newest_data(make_lifecycle_model: Callable[[], Model]) -> None:
+    """Call order, earlier predictions and earlier origins change nothing: the same fit, updated to
+    the same data, forecasts the same - and an update reads no more than the newest stretch it needs."""
+    whole = _hourly(46)
+    train = Series(whole.start, HOURLY, whole.values[:, : 24 * 40])
+
+    def upto(days: int) -> Series:
+        return Series(whole.start, HOURLY, whole.values[:, : 24 * days])
+
+    direct = make_lifecycle_model().fit(train).update(upto(45)).predict(12)
+    busy = make_lifecycle_model().fit(train)
+    busy.predict(24)
+    busy.update(upto(42)).predict(6)
+    assert _same(busy.update(upto(45)).predict(12), direct)
+    assert _same(busy.predict(12), direct)  # asking twice: the same answer
+    assert direct.start == upto(45).end
+    window = upto(45).last(train.n_time)  # no more than the fit saw
+    assert _same(make_lifecycle_model().fit(train).update(window).predict(12), direct)
+    assert _same(make_lifecycle_model().fit(train).predict(12), make_lifecycle_model().fit(train).update(train).predict(12))
