@@ -41,6 +41,7 @@ from simulators.truth import GroundTruth
 
 MAX_AGE_MARGIN_S = 2 * 86_400.0  # admit a historical scenario's readings, with room for a slow run
 HISTORY_STEP_S = 300.0  # seeded history: the forecasts read 5-minute buckets anyway
+FORECAST_STEP_S = 300.0  # the forecast service issues one forecast per 5-minute bucket
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,7 @@ class SimulateSummary:
     seconds: float
     history_readings: int = 0
     forecasts_issued: int = 0
+    forecasts_promised: int = 0  # 5-minute buckets of simulated time the forecast service ran through
     alerts_fired: int = 0
     notifications: int = 0
 
@@ -118,6 +120,7 @@ class LiveSystem:
         self._ingest: threading.Thread | None = None
         self.sim_now = 0.0  # the simulated clock, as far as the fleet has published
         self.forecasts: list[CycleResult] = []
+        self.forecasts_from: float | None = None  # simulated time the forecast service started at
         self._services_stop = threading.Event()  # ends the forecast and alert services
         self._forecaster: threading.Thread | None = None
         self.alert_cycles: list[AlertCycle] = []
@@ -148,7 +151,9 @@ class LiveSystem:
 
     def start_forecasts(self) -> None:
         """The forecast service on the simulated clock: a forecast per completed 5-minute bucket."""
-        settings = ForecastSettings(every_s=0.5, history_days=21.0)  # what the water model learns best from
+        # 21 days: what the water model learns best from; every bucket issued, however late the machine
+        settings = ForecastSettings(every_s=0.5, history_days=21.0, catch_up=100_000)
+        self.forecasts_from = self.sim_now
         self._forecaster = threading.Thread(
             target=run_service, args=(self.stack.postgres.url(), settings, self._services_stop, self._sim_clock,
                                       self.forecasts.append), name="forecaster", daemon=True)  # fmt: skip
@@ -171,6 +176,12 @@ class LiveSystem:
                 "(SELECT count(*) FROM notification_outbox WHERE sent_at IS NOT NULL)"
             ).fetchone()
         return (int(row[0]), int(row[1])) if row else (0, 0)
+
+    def forecasts_promised(self) -> int:
+        """Issues owed by the simulated time covered: one per 5-minute bucket since the service started."""
+        if self.forecasts_from is None:
+            return 0
+        return int(self.sim_now // FORECAST_STEP_S - self.forecasts_from // FORECAST_STEP_S) + 1
 
     def _sim_clock(self) -> datetime:
         return datetime.fromtimestamp(self.sim_now, UTC)
@@ -252,6 +263,7 @@ def run_simulation(options: SimulateOptions, out: TextIO = sys.stderr) -> Simula
         seconds=round(time.monotonic() - system.started, 1),
         history_readings=history_readings,
         forecasts_issued=len(system.forecasts),
+        forecasts_promised=system.forecasts_promised(),
         alerts_fired=system.alerts_fired,
         notifications=system.notifications,
     )
@@ -304,7 +316,8 @@ def _report(summary: SimulateSummary, out: TextIO) -> None:
         f"done: published {summary.readings_published:,}, stored {summary.readings_stored:,} "
         f"(+{summary.duplicates_ignored:,} duplicates ignored), quarantined {summary.messages_quarantined:,}; "
         f"{summary.flood_events} floods, {summary.congestion_events} jams"
-        + (f"; {summary.forecasts_issued} forecasts issued" if summary.forecasts_issued else "")
+        + (f"; {summary.forecasts_issued} of {summary.forecasts_promised} forecasts issued"
+           if summary.forecasts_promised else "")
         + (
             f"; {summary.alerts_fired} alerts fired, {summary.notifications} notifications sent"
             if summary.alerts_fired

@@ -83,6 +83,31 @@ class Backtest:
                                 difference / base)  # fmt: skip
 
 
+    def paired_blocks(
+        self, a: str, b: str, step: int, block: int, level: float = 0.95, draws: int = 2000, seed: int = 0
+    ) -> PairedDifference:
+        """Like ``paired``, resampling blocks of ``block`` consecutive origins instead of series (a
+        moving-block bootstrap): for one gauge forecast from many origins, errors of neighbouring
+        origins are correlated and the series are too few to resample."""
+        score = {s.model: s for s in self.scores}
+        error_a, error_b = score[a].abs_error, score[b].abs_error
+        if error_a is None or error_b is None:
+            raise ValueError("paired comparison needs the backtest's absolute errors")
+        per_origin = np.nanmean(error_a[:, :, step - 1] - error_b[:, :, step - 1], axis=1)  # (origins,)
+        per_origin = per_origin[np.isfinite(per_origin)]
+        n = len(per_origin)
+        block = max(1, min(block, n))
+        rng = np.random.default_rng(seed)
+        starts = rng.integers(0, n - block + 1, (draws, -(-n // block)))
+        picks = (starts[:, :, None] + np.arange(block)[None, None, :]).reshape(draws, -1)[:, :n]
+        means = per_origin[picks].mean(axis=1)
+        tail = (1 - level) / 2
+        difference = float(per_origin.mean())
+        base = float(np.nanmean(error_b[:, :, step - 1]))
+        return PairedDifference(difference, float(np.quantile(means, tail)), float(np.quantile(means, 1 - tail)),
+                                difference / base)  # fmt: skip
+
+
 def _duration(seconds: float) -> str:
     return f"{seconds / 3600:g}h" if seconds >= 3600 else f"{seconds / 60:g}min"
 

@@ -199,6 +199,7 @@ class _HarmonicFit:
     constants: tide.TidalConstants | Array  # a tidal analysis, or Fourier coefficients (n, 1 + 2H)
     level: Array  # (n,) mean of each series: its harmonics where they could not be fitted (flagged)
     unfitted: Mask  # (n,) too short for the harmonics
+    scale: Array  # (n, 1, p) feature scales (intercept 1): one ridge for lags in metres and rain in mm
     beta: Array  # (n, 1 + lags + rain, K)
     errors: KnotErrors
 
@@ -277,6 +278,9 @@ class HarmonicRidge:
         target = history.values - harmonic
         n = history.n_series
         x = self._features(residual, history.end, history.step_s, origins)
+        scale = np.maximum(np.sqrt((x**2).mean(axis=1, keepdims=True)) if len(origins) else np.ones((n, 1, x.shape[2])),
+                           1e-9)  # fmt: skip
+        x = x / scale
         if len(origins) < 5 * (x.shape[2] + 1):
             beta = np.zeros((n, x.shape[2], len(knots)))
             errors = np.full((n, 0, len(knots)), np.nan)
@@ -287,7 +291,7 @@ class HarmonicRidge:
             late = fold == FOLDS - 1
             errors = y[:, late] - np.matmul(x[:, late], grams.solve(slice(0, FOLDS - 1), self.ridge))
             beta = grams.solve(slice(0, FOLDS), self.ridge)
-        self._fit = _HarmonicFit(history.step_s, constants, level, unfitted, beta, KnotErrors(knots, errors))
+        self._fit = _HarmonicFit(history.step_s, constants, level, unfitted, scale, beta, KnotErrors(knots, errors))
         return self.update(history)
 
     def update(self, history: Series) -> HarmonicRidge:
@@ -297,7 +301,7 @@ class HarmonicRidge:
         window = history.last(need + steps(GRACE_S, state.step_s))
         harmonic = self._harmonic(state.constants, window.times(), state.level)
         residual = np.nan_to_num(forward_fill(window.values - harmonic))
-        x_now = self._features(residual, window.end, state.step_s, np.array([window.n_time]))[:, 0]
+        x_now = (self._features(residual, window.end, state.step_s, np.array([window.n_time])) / state.scale)[:, 0]
         self._now = (history.end, x_now)
         return self
 

@@ -46,7 +46,6 @@ KM_PER_DEG_LAT = 110.57
 TRAFFIC = ("traffic_count", "traffic_speed")
 NEIGHBOUR_KM = 1.0  # traffic detectors within this distance feed each other's forecasts
 LATE_DATA = timedelta(hours=1)  # buckets re-read at every update: readings that arrived late
-MAX_CATCH_UP = 12  # buckets a late loop issues after the fact (an hour); older ones are skipped, logged
 STEP = Resolution.FIVE_MINUTES.step
 _COPY = (
     "COPY forecasts (sensor_id, issued_at, target_time, model, mean, lower_80, upper_80, lower_95, upper_95,"
@@ -305,16 +304,16 @@ def _write(
     return written
 
 
-def due_buckets(last: datetime | None, now: datetime) -> list[datetime]:
+def due_buckets(last: datetime | None, now: datetime, catch_up: int) -> list[datetime]:
     """Issue times owed at ``now``: every bucket start after ``last`` up to ``now``'s (at most
-    ``MAX_CATCH_UP``, the newest), or just ``now``'s on the first cycle."""
+    ``catch_up``, the newest), or just ``now``'s on the first cycle."""
     newest = floor_to(now, STEP)
     if last is None or newest < last:
         return [newest]
     owed = [last + k * STEP for k in range(1, round((newest - last) / STEP) + 1)]
-    if len(owed) > MAX_CATCH_UP:
-        log.warning("forecast loop %d buckets behind; issuing the newest %d", len(owed), MAX_CATCH_UP)
-    return owed[-MAX_CATCH_UP:]
+    if len(owed) > catch_up:
+        log.warning("forecast loop %d buckets behind; issuing the newest %d", len(owed), catch_up)
+    return owed[-catch_up:]
 
 
 def run_service(
@@ -335,7 +334,7 @@ def run_service(
     while True:
         now = clock()
         stopping = stop.is_set()  # read after the clock: a stop asked for by now still gets now's issue
-        for issue in due_buckets(last, now):
+        for issue in due_buckets(last, now, settings.catch_up):
             try:
                 with psycopg.connect(conninfo) as conn:
                     result, state = issue_cycle(conn, issue, settings, state)

@@ -40,7 +40,15 @@ from forecasting.model import DEFAULT_HORIZON_S, DEFAULT_LEVELS, check_batch, fi
 from forecasting.rain import MEMORY_S, RainFeatures, RainHistory, RainLink, catchment_rain, nearest_gauges
 from forecasting.ridge import FOLDS
 from forecasting.series import Array, Ints, Mask, PathForecast, Series, forward_fill, horizon_steps
-from forecasting.water_regression import WET_MM, Design, analog_errors, explained_share, hinge_columns, with_tide
+from forecasting.water_regression import (
+    WET_MM,
+    Design,
+    RainUse,
+    analog_errors,
+    explained_share,
+    hinge_columns,
+    with_tide,
+)
 
 __all__ = ["RainLink", "WaterLevelModel", "catchment_rain", "nearest_gauges", "tide_references"]
 
@@ -48,6 +56,7 @@ LAG_SPANS_S = (3600.0, 3 * 3600.0, 12 * 3600.0)  # candidates for how far back t
 RIDGES = (1e-3, 1e-2, 1e-1)  # candidates on standardised features
 TIDE_TIMES_RAIN = 3  # interactions: tide ahead x (last hour's rain, and the two upper hinges)
 TIDAL_SHARE = 0.5  # a series is a tide gauge when its harmonic fit explains this share of its variance
+SCALE_WINDOW_S = 3 * 86_400.0  # how far back the local scale of a tide gauge's errors looks
 
 
 def tide_references(tidal: Mask, xy: Array | None) -> Ints:
@@ -86,9 +95,11 @@ class _Fit:
     lag_edges: Ints  # residual blocks (steps before the origin) of the chosen depth
     rain: RainFeatures
     ridge: float
+    rain_use: RainUse
     beta: Array  # (n, 2 regimes, K, 1 + p)
     errors: KnotErrors  # cross-fitted error paths (n, J, K)
     path_rain: Array  # (n, J) catchment rain in the 3 h before each error path's origin
+    scale_floor: Array  # (n, K) the median local scale over the training origins (1 where not scaled)
 
 
 @dataclass(frozen=True)
@@ -101,6 +112,7 @@ class _Now:
     rain_hour: Array  # (n, 1)
     rain_recent: Array  # (n,)
     no_data: Mask  # (n,) nothing finite in the window read
+    scale: Array  # (n, K) local scale of the errors now (see ``local_scale``)
 
 
 class WaterLevelModel:
@@ -138,10 +150,10 @@ class WaterLevelModel:
         self._now: _Now | None = None
 
     @property
-    def chosen(self) -> tuple[float, float]:
-        """(lag span in s, ridge) that cross-validation chose at the last fit."""
+    def chosen(self) -> tuple[float, float, str]:
+        """(lag span in s, ridge, rain use) that cross-validation chose at the last fit."""
         state = fitted(self._fit, self.name)
-        return float(state.lag_edges[-1] * state.step_s), state.ridge
+        return float(state.lag_edges[-1] * state.step_s), state.ridge, state.rain_use.name.lower()
 
     def _rain_of(self, history: Series) -> RainHistory:
         if self.rain is None or self.link is None:
@@ -178,16 +190,19 @@ class WaterLevelModel:
         depths = sorted({blocks_within(all_edges, span, step) for span in self.lag_spans_s})
         p_all = len(all_edges) - 1 + features.width + 1 + TIDE_TIMES_RAIN
         if len(origins) < 4 * FOLDS * p_all:  # too short to learn from: tides only, no error paths
-            self._fit = _Fit(step, tides, all_edges[: depths[0] + 1], features, self.ridges[0],
+            self._fit = _Fit(step, tides, all_edges[: depths[0] + 1], features, self.ridges[0], RainUse.NONE,
                              np.zeros((n, 2, len(knots), 1)), KnotErrors(knots, np.zeros((n, 0, len(knots)))),
-                             np.zeros((n, 0)))  # fmt: skip
+                             np.zeros((n, 0)), np.ones((n, len(knots))))  # fmt: skip
             return self.update(history)
         regression = Design(residual, level, rain, features, tide_ref, all_edges, origins, pooled)
         choice = regression.choose(depths, self.ridges, knots)
         beta, errors = regression.solve(knots, choice)
         edges = all_edges[: choice[0] + 1]
-        self._fit = _Fit(step, tides, edges, features, choice[1], beta, KnotErrors(knots, errors),
-                         features.recent(rain, origins))  # fmt: skip
+        scale = local_scale(residual, origins, knots, step, tides.base_on)  # (n, J, K)
+        floor = np.where(tides.base_on[:, None], np.nanmedian(scale, axis=1), 1.0)
+        errors = errors / np.maximum(scale, floor[:, None, :])  # scale-free error paths
+        self._fit = _Fit(step, tides, edges, features, choice[1], choice[2], beta, KnotErrors(knots, errors),
+                         features.recent(rain, origins), floor)  # fmt: skip
         return self.update(history)
 
     def update(self, history: Series) -> WaterLevelModel:
@@ -207,8 +222,10 @@ class WaterLevelModel:
         rain = self._rain_of(grid)
         rain_features, rain_hour = state.rain.at(rain, np.array([need], dtype=np.int64))
         no_data = np.asarray(~np.isfinite(window.values).any(axis=1), dtype=np.bool_)
+        scale = local_scale(residual, now, state.errors.knots, state.step_s, state.tides.base_on)[:, 0]
         self._now = _Now(history.end, window.n_time, np.concatenate([lags, rain_features], axis=2), rain_hour,
-                         state.rain.recent(rain, np.array([need], dtype=np.int64))[:, 0], no_data)  # fmt: skip
+                         state.rain.recent(rain, np.array([need], dtype=np.int64))[:, 0], no_data,
+                         np.maximum(scale, state.scale_floor))  # fmt: skip
         return self
 
     def predict(self, horizon: int | timedelta, levels: Sequence[float] = DEFAULT_LEVELS) -> PathForecast:
@@ -230,7 +247,7 @@ class WaterLevelModel:
         future = base[:, 1:]
         at_knots = np.maximum(future[:, knots] + ahead, state.tides.floor[:, None])
         mean = np.maximum(future[:, :n_steps] + interpolate_knots(ahead, knots, n_steps), state.tides.floor[:, None])
-        chosen = analog_errors(state.errors.errors, state.path_rain, now.rain_recent, WET_MM)
+        chosen = analog_errors(state.errors.errors, state.path_rain, now.rain_recent, WET_MM) * now.scale[:, None, :]
         if chosen.shape[1]:
             lower, upper = KnotErrors(knots, chosen).bands(mean, levels)
             no_paths = ~np.isfinite(chosen).any(axis=(1, 2))
@@ -242,3 +259,29 @@ class WaterLevelModel:
         inside = knots < n_steps
         return PathForecast(self.name, now.end, state.step_s, mean, lower, upper, fallback, knots[inside],
                             at_knots[:, None, inside] + chosen[:, :, inside])  # fmt: skip
+
+
+def local_scale(residual: Array, origins: Ints, knots: Ints, step_s: float, scaled: Mask) -> Array:
+    """How unsettled the water is before each origin, per knot: the RMS of the residual's k-step
+    changes over the last ``SCALE_WINDOW_S`` (n, J, K); 1 for series not ``scaled``.
+
+    Errors ``k`` steps ahead grow with how much the residual (surge, flood, season) has been moving
+    over k steps lately, so the error paths are kept divided by this scale and multiplied back by
+    today's (normalised split-conformal): a storm or a flood widens the bands a calm training
+    period would have drawn too narrow.
+    """
+    window = max(1, round(SCALE_WINDOW_S / step_s))
+    out = np.ones((residual.shape[0], len(origins), len(knots)))
+    rows = np.flatnonzero(scaled)
+    if not len(rows):
+        return out
+    r = residual[rows]
+    for j, k in enumerate(knots):  # a few dozen knots, every series and origin at once
+        lag = int(k) + 1
+        change = np.zeros_like(r)
+        change[:, lag:] = (r[:, lag:] - r[:, :-lag]) ** 2
+        totals = np.concatenate([np.zeros((len(r), 1)), np.cumsum(change, axis=1)], axis=1)
+        hi, lo = origins, np.maximum(origins - window, lag)
+        count = np.maximum(hi - lo, 1)
+        out[rows, :, j] = np.sqrt(np.maximum(totals[:, hi] - totals[:, lo], 0.0) / count)
+    return out

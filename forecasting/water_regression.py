@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import IntEnum
+from typing import assert_never
 
 import numpy as np
 
@@ -18,7 +20,16 @@ from forecasting.rain import HINGES_MM_H, RainFeatures, RainHistory
 from forecasting.ridge import FOLDS, folds_of
 from forecasting.series import Array, Ints, Mask, row_means, row_variances
 
-Candidate = tuple[int, float]  # (lag blocks, ridge)
+
+class RainUse(IntEnum):
+    """How much of the rain the regression reads: cross-validation decides what the record supports."""
+
+    NONE = 0  # tide and residual only
+    RECENT = 1  # the catchment's last 3 hours, rate hinges, tide x rain
+    MEMORY = 2  # and each gauge's multi-day memory
+
+
+Candidate = tuple[int, float, RainUse]  # (lag blocks, ridge, rain)
 WET_MM = 0.5  # catchment rain in the last 3 h above which a moment counts as wet
 MIN_REGIME_ERRORS = 20  # fewer wet (or dry) error paths than this: calibrate on all of them
 ANALOGS = 60  # error paths read when it is raining: the origins with the most similar recent rain
@@ -86,8 +97,8 @@ class Design:
         x, y = self.x(rows, depth, k), self.y(rows, k)
         wet = self.wet[rows]
         alone = [own_regime(~wet, minimum, together), own_regime(wet, minimum, together)]
-        columns = [np.concatenate([[0], 1 + np.arange(d), 1 + np.arange(depth, x.shape[2])]) for d, _ in candidates]
-        ridges = [r for _, r in candidates]
+        columns = [self._columns(depth, d, use, x.shape[2]) for d, _, use in candidates]
+        ridges = [r for _, r, _ in candidates]
         if not together:
             return ridge_paths(x, y, self.fold, wet, alone, columns, ridges)
         # one regression over every pooled series' rows, ordered by origin so folds stay runs
@@ -97,10 +108,30 @@ class Design:
         fits = ridge_paths(flat, y.T.reshape(1, -1), fold, wet.T.reshape(1, -1), one, columns, ridges)
         return [[(b, e.reshape(len(self.origins), len(rows)).T) for b, e in per] for per in fits]
 
+    def _columns(self, depth: int, d: int, use: RainUse, p: int) -> Ints:
+        """Columns of the standardised design (intercept 0) a candidate reads, from features built
+        with ``depth`` lag blocks: ``d`` of them, and the rain ``use`` allows (the tide's always)."""
+        n_rain = self.features.width
+        memory = self.features.n_gauges * max(len(self.features.memory) - 1, 1)
+        keep = np.ones(p, dtype=bool)
+        keep[d:depth] = False
+        match use:
+            case RainUse.NONE:
+                keep[depth : depth + n_rain] = False
+                keep[depth + n_rain + 1 :] = False  # tide x rain
+            case RainUse.RECENT:
+                keep[depth + n_rain - memory : depth + n_rain] = False
+            case RainUse.MEMORY:
+                pass
+            case _:
+                assert_never(use)
+        return np.concatenate([[0], 1 + np.flatnonzero(keep)]).astype(np.int64)
+
     def choose(self, depths: Sequence[int], ridges: Sequence[float], knots: Ints) -> Candidate:
-        """The lag depth and ridge with the lowest cross-fitted error (relative to each target's
-        variance) over a few knots, pooled over all series."""
-        candidates = [(d, r) for d in depths for r in ridges]
+        """The lag depth, ridge and rain use with the lowest cross-fitted error (relative to each
+        target's variance) over a few knots, pooled over all series."""
+        uses = list(RainUse) if self.features.n_gauges else [RainUse.NONE]
+        candidates = [(d, r, u) for d in depths for r in ridges for u in uses]
         if len(candidates) == 1:
             return candidates[0]
         scores = np.zeros(len(candidates))
@@ -117,18 +148,20 @@ class Design:
         return candidates[int(np.argmin(scores))]
 
     def solve(self, knots: Ints, choice: Candidate) -> tuple[Array, Array]:
-        """Coefficients (n, 2, K, 1 + p) and cross-fitted error paths (n, J, K) for the chosen setting."""
-        depth, _ = choice
+        """Coefficients (n, 2, K, 1 + p) and cross-fitted error paths (n, J, K) for the chosen setting;
+        columns the chosen rain use leaves out get zero coefficients."""
+        depth, _, use = choice
         n = len(self.residual)
         p = self.x(np.arange(1), depth, 0).shape[2]
-        beta = np.empty((n, 2, len(knots), 1 + p))
+        columns = self._columns(depth, depth, use, p)
+        beta = np.zeros((n, 2, len(knots), 1 + p))
         errors = np.full((n, len(self.origins), len(knots)), np.nan)
         minimum = 4 * FOLDS * (p + 1)
         for rows, together in self._batches():
             for j, k in enumerate(knots):
                 (fits,) = self._fits(rows, together, depth, int(k), [choice], minimum)
                 for regime, (coefficients, error) in enumerate(fits):  # dry, wet
-                    beta[rows, regime, j] = coefficients
+                    beta[rows[:, None], regime, j, columns[None, :]] = coefficients
                     mine = self.wet[rows] == bool(regime)
                     errors[rows, :, j] = np.where(mine, error, errors[rows, :, j])
         return beta, errors
@@ -156,7 +189,7 @@ def ridge_paths(x: Array, y: Array, fold: Ints, wet: Mask, alone: list[Mask], co
     parts = []
     for regime in (~wet, wet):
         w = (finite & regime).astype(np.float64)
-        gram = np.stack([np.einsum("sjp,sjq->spq", z[:, lo:hi] * w[:, lo:hi, None], z[:, lo:hi]) for lo, hi in runs], 1)
+        gram = np.stack([_gram(z[:, lo:hi] * w[:, lo:hi, None], z[:, lo:hi]) for lo, hi in runs], 1)
         moment = np.stack([np.einsum("sjp,sj->sp", z[:, lo:hi], yw[:, lo:hi] * w[:, lo:hi]) for lo, hi in runs], 1)
         count = np.stack([w[:, lo:hi].sum(axis=1) for lo, hi in runs], 1)  # (S, F)
         parts.append((gram, moment, count))
@@ -188,6 +221,14 @@ def ridge_paths(x: Array, y: Array, fold: Ints, wet: Mask, alone: list[Mask], co
             fits.append((unstandardised, y - predicted))
         results.append(fits)
     return results
+
+
+def _gram(a: Array, b: Array) -> Array:
+    """``a' b`` per series (S, p, q): one BLAS product per series when batched, einsum for one long
+    pooled series (multi-threaded BLAS on a busy two-core machine is slower there)."""
+    if a.shape[0] == 1:
+        return np.asarray(np.einsum("sjp,sjq->spq", a, b), dtype=np.float64)
+    return np.asarray(np.matmul(np.ascontiguousarray(a.transpose(0, 2, 1)), b), dtype=np.float64)
 
 
 def _unstandardise(beta: Array, mu: Array, sigma: Array) -> Array:

@@ -58,6 +58,7 @@ class ForecastSettings(BaseModel):
     time_zone: str = Field("Asia/Ho_Chi_Minh", description="local time of the traffic profiles (IANA name)")
     holidays: str = Field("VN", description="public-holiday calendar of the traffic profiles (country code)")
     keep_days: float = Field(2.0, gt=0, description="older issues are deleted from the forecasts table")
+    catch_up: int = Field(12, ge=1, description="buckets a late loop still issues after the fact (newest kept)")
     shard: str = Field("0/1", pattern=r"^\d+/[1-9]\d*$", description="K/N: this copy forecasts sensor ids = K mod N")
 
     def shard_pair(self) -> tuple[int, int]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from forecasting.backtest import rolling_origin
-from forecasting.baselines import TimeOfWeekAverage
 from forecasting.direct import PROFILE_SMOOTH_S, ProfileAR
+from forecasting.profile import TimeOfWeekAverage
 from forecasting.series import Series
 
 DAY = 288
@@ -27,7 +27,10 @@ def _rhythm_with_persistent_disturbances(n_series: int, days: int, phi: float = 
 def test_profile_ar_beats_the_profile_at_short_horizons_and_matches_it_far_out() -> None:
     result = rolling_origin(
         _rhythm_with_persistent_disturbances(60, 28),
-        [lambda: TimeOfWeekAverage(86_400.0), lambda: ProfileAR(period_s=86_400.0)],
+        [
+            lambda: TimeOfWeekAverage(86_400.0),
+            lambda: ProfileAR(TimeOfWeekAverage(86_400.0, smooth_s=PROFILE_SMOOTH_S)),
+        ],
         horizon=DAY,
         n_origins=4,
     )
@@ -41,6 +44,6 @@ def test_profile_ar_beats_the_profile_at_short_horizons_and_matches_it_far_out()
 
 def test_a_history_too_short_to_learn_falls_back_to_the_profile() -> None:
     short = _rhythm_with_persistent_disturbances(3, 1)  # no origin has a whole day after it
-    forecast = ProfileAR(period_s=86_400.0).fit(short).predict(DAY)
+    forecast = ProfileAR(TimeOfWeekAverage(86_400.0, smooth_s=PROFILE_SMOOTH_S)).fit(short).predict(DAY)
     profile = TimeOfWeekAverage(86_400.0, smooth_s=PROFILE_SMOOTH_S).fit(short).predict(DAY)
     assert np.allclose(forecast.mean, profile.mean) and np.allclose(forecast.upper[0.8], profile.upper[0.8])

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from forecasting.backtest import rolling_origin
-from forecasting.baselines import SeasonalNaive, TimeOfWeekAverage
+from forecasting.baselines import SeasonalNaive
 from forecasting.compare import ProphetModel, StatsForecastModel
-from forecasting.direct import ProfileAR
+from forecasting.direct import PROFILE_SMOOTH_S, ProfileAR
+from forecasting.profile import TimeOfWeekAverage
 from forecasting.series import Series
 from tests.forecasting.real_data import oregon_counts
 
@@ -20,9 +21,9 @@ def test_profile_models_beat_seasonal_naive_on_held_out_real_counts() -> None:
     result = rolling_origin(
         counts,
         [
-            lambda: SeasonalNaive(WEEK),
+            lambda: SeasonalNaive(7 * 86_400.0),
             lambda: TimeOfWeekAverage(utc_offset_s=0.0),
-            lambda: ProfileAR(lags=8, utc_offset_s=0.0),
+            lambda: ProfileAR(TimeOfWeekAverage(utc_offset_s=0.0, smooth_s=PROFILE_SMOOTH_S), horizon_s=3 * 3600.0),
         ],
         horizon=12,
         n_origins=24,
@@ -48,7 +49,7 @@ def test_the_engine_matches_statsforecast_and_prophet_on_held_out_real_counts() 
     result = rolling_origin(
         subset,
         [
-            lambda: ProfileAR(lags=8, utc_offset_s=0.0),
+            lambda: ProfileAR(TimeOfWeekAverage(utc_offset_s=0.0, smooth_s=PROFILE_SMOOTH_S), horizon_s=3 * 3600.0),
             lambda: StatsForecastModel("AutoETS", season_length=96),
             lambda: ProphetModel(utc_offset_s=0.0),
         ],

@@ -9,7 +9,8 @@ import pytest
 
 from forecasting import metrics
 from forecasting.backtest import rolling_origin
-from forecasting.baselines import SeasonalNaive, TimeOfWeekAverage
+from forecasting.baselines import SeasonalNaive
+from forecasting.profile import TimeOfWeekAverage
 from forecasting.series import Series
 
 NAN = np.nan
@@ -61,7 +62,7 @@ def test_a_rolling_origin_backtest_ranks_models_on_the_same_windows() -> None:
     ticks = itertools.count()
     result = rolling_origin(
         _daily_batch(40, 21),
-        [lambda: SeasonalNaive(1), lambda: SeasonalNaive(288), lambda: TimeOfWeekAverage(86_400.0)],
+        [lambda: SeasonalNaive(0), lambda: SeasonalNaive(86_400.0), lambda: TimeOfWeekAverage(86_400.0)],
         horizon=36,
         n_origins=4,
         clock=lambda: float(next(ticks)),
@@ -77,7 +78,7 @@ def test_a_rolling_origin_backtest_ranks_models_on_the_same_windows() -> None:
 
 def test_a_backtest_needs_enough_history() -> None:
     with pytest.raises(ValueError, match="needs more than"):
-        rolling_origin(_daily_batch(2, 1), [lambda: SeasonalNaive(1)], horizon=200, min_history=200)
+        rolling_origin(_daily_batch(2, 1), [lambda: SeasonalNaive(0)], horizon=200, min_history=200)
 
 
 def test_a_paired_comparison_tells_a_real_difference_from_noise() -> None:
