@@ -169,9 +169,8 @@ class Forecaster:
         """Forecasts from the end of ``history`` (newer than the fit; nothing is relearned)."""
         issued = []
         if self._water is not None:
-            if self._water.rain is not None:
-                self._water.rain = history.rows(self.gauges)  # the rain an update reads: the newest
-            forecast = self._water.update(history.rows(self.water)).predict(horizon, LEVELS)
+            rain = history.rows(self.gauges) if self._water.rain is not None else None
+            forecast = self._water.update(history.rows(self.water), rain).predict(horizon, LEVELS)
             issued.append(Issued(self.water, forecast, forecast.exceedance(self.sensors.thresholds[self.water])))
         if self._traffic is not None:
             issued.append(Issued(self.traffic, self._traffic.update(history.rows(self.traffic)).predict(horizon)))

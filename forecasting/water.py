@@ -99,6 +99,7 @@ class _Fit:
     beta: Array  # (n, 2 regimes, K, 1 + p)
     errors: KnotErrors  # cross-fitted error paths (n, J, K)
     path_rain: Array  # (n, J) catchment rain in the 3 h before each error path's origin
+    scaled: Mask  # (n,) series whose error paths are scaled by the local scale (tide gauges that move)
     scale_floor: Array  # (n, K) the median local scale over the training origins (1 where not scaled)
 
 
@@ -192,22 +193,30 @@ class WaterLevelModel:
         if len(origins) < 4 * FOLDS * p_all:  # too short to learn from: tides only, no error paths
             self._fit = _Fit(step, tides, all_edges[: depths[0] + 1], features, self.ridges[0], RainUse.NONE,
                              np.zeros((n, 2, len(knots), 1)), KnotErrors(knots, np.zeros((n, 0, len(knots)))),
-                             np.zeros((n, 0)), np.ones((n, len(knots))))  # fmt: skip
+                             np.zeros((n, 0)), np.zeros(n, dtype=np.bool_), np.ones((n, len(knots))))  # fmt: skip
             return self.update(history)
         regression = Design(residual, level, rain, features, tide_ref, all_edges, origins, pooled)
         choice = regression.choose(depths, self.ridges, knots)
         beta, errors = regression.solve(knots, choice)
         edges = all_edges[: choice[0] + 1]
         scale = local_scale(residual, origins, knots, step, tides.base_on)  # (n, J, K)
-        floor = np.where(tides.base_on[:, None], np.nanmedian(scale, axis=1), 1.0)
-        errors = errors / np.maximum(scale, floor[:, None, :])  # scale-free error paths
+        median = np.median(scale, axis=1)  # (n, K)
+        scaled = np.asarray(tides.base_on & (median > 1e-9).all(axis=1), dtype=np.bool_)  # a still gauge: no
+        floor = np.where(scaled[:, None], median, 1.0)
+        errors = errors / np.where(scaled[:, None, None], np.maximum(scale, floor[:, None, :]), 1.0)
         self._fit = _Fit(step, tides, edges, features, choice[1], choice[2], beta, KnotErrors(knots, errors),
-                         features.recent(rain, origins), floor)  # fmt: skip
+                         features.recent(rain, origins), scaled, floor)  # fmt: skip
         return self.update(history)
 
-    def update(self, history: Series) -> WaterLevelModel:
-        """Newer data on the fitted model (same series, same step): nothing is relearned."""
+    def update(self, history: Series, rain: Series | None = None) -> WaterLevelModel:
+        """Newer data on the fitted model (same series, same step; ``rain``: newer rain for the same
+        gauges, when the batch given at construction has none yet): nothing is relearned."""
         state = fitted(self._fit, self.name)
+        if rain is not None:
+            gauges = 0 if self.rain is None else self.rain.n_series
+            if rain.n_series != gauges:
+                raise ValueError(f"{self.name}: newer rain must come from the {gauges} gauges it was fitted with")
+            self.rain = rain
         check_batch(len(state.tides.base_on), history, self.name)
         if not np.isclose(history.step_s, state.step_s):
             raise ValueError(f"{self.name}: fitted on {state.step_s} s steps, updated with {history.step_s} s")
@@ -219,12 +228,12 @@ class WaterLevelModel:
         lags = Cumulative(residual).means(now, state.lag_edges)
         # the rain's memory is read from the rain batch, however short the water history given
         grid = Series(history.end - need * state.step_s, state.step_s, np.empty((history.n_series, need)))
-        rain = self._rain_of(grid)
-        rain_features, rain_hour = state.rain.at(rain, np.array([need], dtype=np.int64))
+        rain_now = self._rain_of(grid)
+        rain_features, rain_hour = state.rain.at(rain_now, np.array([need], dtype=np.int64))
         no_data = np.asarray(~np.isfinite(window.values).any(axis=1), dtype=np.bool_)
-        scale = local_scale(residual, now, state.errors.knots, state.step_s, state.tides.base_on)[:, 0]
+        scale = local_scale(residual, now, state.errors.knots, state.step_s, state.scaled)[:, 0]
         self._now = _Now(history.end, window.n_time, np.concatenate([lags, rain_features], axis=2), rain_hour,
-                         state.rain.recent(rain, np.array([need], dtype=np.int64))[:, 0], no_data,
+                         state.rain.recent(rain_now, np.array([need], dtype=np.int64))[:, 0], no_data,
                          np.maximum(scale, state.scale_floor))  # fmt: skip
         return self
 

@@ -73,7 +73,7 @@ def test_a_rolling_origin_backtest_ranks_models_on_the_same_windows() -> None:
     assert abs(np.nanmean(profile.coverage[0.8]) - 0.8) < 0.06
     assert naive.fit_seconds == 4.0  # one tick per fit, from the injected clock
     table = result.table(steps=[3, 12, 36])
-    assert "MAE@15min" in table and "MAE@3h" in table and "seasonal_naive_288" in table and "cov80" in table
+    assert "MAE@15min" in table and "MAE@3h" in table and "seasonal_naive_24h" in table and "cov80" in table
 
 
 def test_a_backtest_needs_enough_history() -> None:
