@@ -29,7 +29,7 @@ from forecasting.lags import Cumulative, block_edges, blocks_within
 from forecasting.model import DEFAULT_HORIZON_S, DEFAULT_LEVELS, Profile, check_batch, fitted
 from forecasting.profile import TimeOfWeekAverage
 from forecasting.ridge import FOLDS, Grams, choose, folds_of, sample_rows
-from forecasting.series import Array, Forecast, Ints, Series, horizon_steps
+from forecasting.series import Array, Floats, Forecast, Ints, Series, horizon_steps
 
 # A 30-minute window steadies a profile learned from two or three weeks (chosen on backtests,
 # docs/benchmarks.md); lag spans and ridges are candidates that cross-validation picks from.
@@ -78,18 +78,18 @@ class ProfileAR:
         own = int(np.sum((state.columns > 0) & (state.columns < len(state.edges))))
         return float(state.edges[own] * state.step_s), state.ridge
 
-    def _neighbours(self, residual: Array, origins: Ints, edges: Ints) -> Array | None:
+    def _neighbours(self, residual: Floats, origins: Ints, edges: Ints) -> Array | None:
         """(n, J, b x R): the neighbours' newest block means at each origin (None without a graph)."""
         if self.graph is None:
             return None
-        newest = Cumulative(residual).means(origins, edges[: NEIGHBOUR_BLOCKS + 1])  # (n, J, b)
+        newest = Cumulative(residual, gaps=False).means(origins, edges[: NEIGHBOUR_BLOCKS + 1])  # (n, J, b)
         near = self.graph.gather(newest)  # (n, J, b, R)
         return near.reshape(*near.shape[:2], -1)
 
     @staticmethod
-    def _features(residual: Array, origins: Ints, edges: Ints, rows: slice | Ints, near: Array | None) -> Array:
+    def _features(residual: Floats, origins: Ints, edges: Ints, rows: slice | Ints, near: Array | None) -> Floats:
         """(S, J, 1 + B [+ b x R]) float32: intercept, own blocks, neighbours' newest blocks."""
-        own = Cumulative(residual[rows]).means(origins, edges)
+        own = Cumulative(residual[rows], gaps=False).means(origins, edges)
         parts = [np.ones((*own.shape[:2], 1)), own] + ([] if near is None else [near[rows]])
         return np.concatenate(parts, axis=2).astype(np.float32)
 
@@ -102,7 +102,10 @@ class ProfileAR:
     def fit(self, history: Series) -> ProfileAR:
         if self.graph is not None and self.graph.n_sensors != history.n_series:
             raise ValueError(f"{self.name}: graph of {self.graph.n_sensors} sensors, history of {history.n_series}")
-        residual = self._profile.cross_fitted_residual(history)  # out of sample, and fits the profile
+        # Out of sample, and fits the profile. Missing: assume the profile. Single precision halves
+        # the memory traffic (sensor values carry 4-5 significant digits); sums are kept in double.
+        residual = self._profile.cross_fitted_residual(history).astype(np.float32)
+        residual[np.isnan(residual)] = 0.0
         step, n, n_time = history.step_s, history.n_series, history.n_time
         edges = block_edges(max(self.lag_spans_s), step)
         knots = horizon_knots(horizon_steps(timedelta(seconds=self.horizon_s), step))
@@ -115,7 +118,7 @@ class ProfileAR:
             return self.update(history)
         fold = folds_of(len(origins))
         targets = origins[:, None] + knots[None, :]
-        sample = sample_rows(n, np.isfinite(residual).mean(axis=1) > 0.5)
+        sample = sample_rows(n, np.isfinite(history.values).mean(axis=1) > 0.5)
         candidates = self._candidates(edges, step, p)
         if len(sample) and (len(candidates) > 1 or len(self.ridges) > 1):
             choice = choose(self._features(residual, origins, edges, sample, near).astype(np.float64),
@@ -129,7 +132,7 @@ class ProfileAR:
         for lo in range(0, n, CHUNK_SERIES):  # chunks of series, each solved as one batch
             rows = slice(lo, min(lo + CHUNK_SERIES, n))
             x = self._features(residual, origins, edges, rows, near)[:, :, columns]
-            y = residual[rows][:, targets].astype(np.float64)
+            y = residual[rows][:, targets]
             grams = Grams.of(x, y, fold)
             early = grams.solve(slice(0, FOLDS - 1), ridge)
             errors[rows] = y[:, late] - np.matmul(x[:, late], early.astype(np.float32))
@@ -142,7 +145,7 @@ class ProfileAR:
         state = fitted(self._fit, self.name)
         check_batch(self._n, history, self.name)
         window = history.last(int(state.edges[-1]))
-        residual = window.values - self._profile.profile_at(window.start, window.n_time)
+        residual = np.nan_to_num(window.values - self._profile.profile_at(window.start, window.n_time))
         now = np.array([window.n_time], dtype=np.int64)
         near = self._neighbours(residual, now, state.edges)
         x_now = self._features(residual, now, state.edges, slice(None), near)[:, 0, state.columns].astype(np.float64)

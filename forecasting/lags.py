@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from forecasting.series import Array, Ints
+from forecasting.series import Array, Floats, Ints
 
 HOUR_S = 3600.0
 EDGES_S = (0.0, 300.0, 600.0, 900.0, 1800.0, 2700.0, HOUR_S, 2 * HOUR_S, 3 * HOUR_S, 6 * HOUR_S, 12 * HOUR_S,
@@ -33,18 +33,27 @@ def blocks_within(edges: Ints, span_s: float, step_s: float) -> int:
 class Cumulative:
     """Running sums of a batch's finite values and counts, for block means at any origins."""
 
-    def __init__(self, values: Array) -> None:
-        finite = np.isfinite(values)
+    def __init__(self, values: Floats, gaps: bool = True) -> None:
+        """``gaps=False``: the values have no NaN (filled already), so counts are the blocks' widths."""
         zero = np.zeros((values.shape[0], 1))
-        self.sums = np.concatenate([zero, np.cumsum(np.where(finite, values, 0.0), axis=1)], axis=1)
-        self.counts = np.concatenate([zero, np.cumsum(finite, axis=1, dtype=np.float64)], axis=1)
+        if gaps:
+            finite = np.isfinite(values)
+            self.sums = np.concatenate([zero, np.cumsum(np.where(finite, values, 0.0), axis=1)], axis=1)
+            self.counts: Array | None = np.concatenate([zero, np.cumsum(finite, axis=1, dtype=np.float64)], axis=1)
+        else:
+            self.sums = np.concatenate([zero, np.cumsum(values, axis=1, dtype=np.float64)], axis=1)
+            self.counts = None
 
     def blocks(self, origins: Ints, edges: Ints) -> tuple[Array, Array]:
         """Sums and counts (n, J, B) of the finite values in ``[o - edges[b + 1], o - edges[b])``
         for each origin ``o`` (the first column after the data; columns before 0 count as missing)."""
-        hi = np.maximum(origins[:, None] - edges[None, :-1], 0)
-        lo = np.maximum(origins[:, None] - edges[None, 1:], 0)
-        return self.sums[:, hi] - self.sums[:, lo], self.counts[:, hi] - self.counts[:, lo]
+        at = np.maximum(origins[:, None] - edges[None, :], 0)  # (J, B + 1): each block ends where the next starts
+        running = self.sums[:, at]
+        sums = running[..., :-1] - running[..., 1:]
+        if self.counts is None:
+            return sums, np.broadcast_to((at[:, :-1] - at[:, 1:]).astype(np.float64), sums.shape)
+        seen = self.counts[:, at]
+        return sums, seen[..., :-1] - seen[..., 1:]
 
     def means(self, origins: Ints, edges: Ints, empty: float = 0.0) -> Array:
         """Block means (n, J, B); ``empty`` where a block has no finite value."""

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from forecasting.series import Array, Ints, row_means, row_variances
+from forecasting.series import Array, Floats, Ints, row_means, row_variances
 
 FOLDS = 5  # contiguous blocks of origins: 0..2 train, 3 selects, 4 calibrates (then all fit)
 SELECT_SERIES = 256  # series the cross-validation scores (chosen evenly over the batch): settings are shared
@@ -30,7 +30,7 @@ class Grams:
     moment: Array
 
     @classmethod
-    def of(cls, x: Array, y: Array, fold: Ints) -> Grams:
+    def of(cls, x: Floats, y: Floats, fold: Ints) -> Grams:
         """From features (S, J, p) and targets (S, J, K), NaN targets counting as zero (no signal)."""
         edges = np.searchsorted(fold, np.arange(FOLDS + 1))
         xt = x.transpose(0, 2, 1)
@@ -68,14 +68,14 @@ class Choice:
     score: float  # validation MSE relative to the targets' variance, averaged over series and knots
 
 
-def choose(x: Array, y: Array, fold: Ints, candidates: Sequence[Ints], ridges: Sequence[float]) -> Choice:
+def choose(x: Array, y: Floats, fold: Ints, candidates: Sequence[Ints], ridges: Sequence[float]) -> Choice:
     """The (columns, ridge) pair with the lowest forward-chaining validation error: fitted on folds
     ``0 .. F-3``, scored on fold ``F-2`` - never on the last fold, whose errors set the bands, so
     the bands carry no selection bias. ``x`` (S, J, p), ``y`` (S, J, K) for a sample of series."""
     grams = Grams.of(x, y, fold)
     valid = fold == FOLDS - 2
     xv, yv = x[:, valid], y[:, valid]
-    variance = np.maximum(np.nan_to_num(row_variances(yv.transpose(0, 2, 1))), 1e-12)  # (S, K)
+    variance = np.maximum(np.nan_to_num(row_variances(yv.transpose(0, 2, 1).astype(np.float64))), 1e-12)  # (S, K)
     best: Choice | None = None
     for columns in candidates:
         for ridge in ridges:

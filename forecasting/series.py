@@ -12,11 +12,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 Array = npt.NDArray[np.float64]  # the one float-array alias of the project (alerts use it too)
+Floats = npt.NDArray[np.floating[Any]]  # single or double precision (batched regressions read float32)
 Ints = npt.NDArray[np.int64]
 Mask = npt.NDArray[np.bool_]
 
