@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from forecasting.series import Array
-from ingest.quality import QcFlag
+from storage.qc import QcFlag
 
 Mask = npt.NDArray[np.bool_]
 QC_SUSPECT, QC_FAIL = int(QcFlag.SUSPECT), int(QcFlag.FAIL)  # the flags ingest stores

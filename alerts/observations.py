@@ -17,8 +17,8 @@ import psycopg
 from alerts.checks import Recent
 from edge import protocol
 from forecasting.series import Array
-from ingest.storage.series import read_recent
-from ingest.storage.sqlvalues import unix_or_nan, utc
+from storage.series import read_recent
+from storage.sqlvalues import unix_or_nan, utc
 
 
 @dataclass(frozen=True)

@@ -170,8 +170,10 @@ def run(case: Case) -> Backtest:
     origins = list(range(case.fit_end, series.n_time - horizon + 1, case.every))
     names = [*case.engine, *case.baselines]
     factories = [*case.engine.values(), *case.baselines.values()]
-    print(f"\n## {case.title}\n{series.n_series} series x {series.n_time} steps; fitted once on the first "
-          f"{case.fit_end} steps, forecast from {len(origins)} origins every {_label(case.every, series.step_s)}")
+    print(
+        f"\n## {case.title}\n{series.n_series} series x {series.n_time} steps; fitted once on the first "
+        f"{case.fit_end} steps, forecast from {len(origins)} origins every {_label(case.every, series.step_s)}"
+    )
     began = time.perf_counter()
     result = fit_once(series, factories, horizon, origins, case.fit_end, LEVELS)
     by_name = dict(zip(names, result.scores, strict=True))
@@ -190,8 +192,10 @@ def run(case: Case) -> Backtest:
         best_base = min(case.baselines, key=lambda n: by_name[n].mae[k - 1])
         d = result.paired_blocks(by_name[best_engine].model, by_name[best_base].model, k, block)
         verdict = "beats" if d.high < 0 else ("loses to" if d.low > 0 else "ties")
-        print(f"  {_label(k, series.step_s):>7}: {best_engine} {verdict} {best_base}: {d.difference:+.4f} "
-              f"[{d.low:+.4f}, {d.high:+.4f}] ({d.relative:+.1%})")
+        print(
+            f"  {_label(k, series.step_s):>7}: {best_engine} {verdict} {best_base}: {d.difference:+.4f} "
+            f"[{d.low:+.4f}, {d.high:+.4f}] ({d.relative:+.1%})"
+        )
     print(f"({time.perf_counter() - began:.0f} s)")
     return result
 

@@ -82,7 +82,6 @@ class Backtest:
         return PairedDifference(difference, float(np.quantile(means, tail)), float(np.quantile(means, 1 - tail)),
                                 difference / base)  # fmt: skip
 
-
     def paired_blocks(
         self, a: str, b: str, step: int, block: int, level: float = 0.95, draws: int = 2000, seed: int = 0
     ) -> PairedDifference:

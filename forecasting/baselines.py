@@ -85,7 +85,6 @@ class SeasonalNaive:
         return Forecast(self.name, window.end, self._step_s, mean, lower, upper, fallback)
 
 
-
 @dataclass(frozen=True)
 class _VarFit:
     step_s: float
@@ -137,7 +136,8 @@ class VectorAR1:
         finite = np.isfinite(history.values)
         filled = forward_fill(history.values)
         spread = np.nanmax(np.where(finite, history.values, -np.inf), axis=1) + np.nanmax(
-            np.where(finite, -history.values, -np.inf), axis=1)  # max - min of the finite values
+            np.where(finite, -history.values, -np.inf), axis=1
+        )  # max - min of the finite values
         spread = np.where(finite.any(axis=1), spread, 0.0)
         joint = np.flatnonzero((finite.mean(axis=1) >= 0.5) & (spread > 0))
         carried = np.asarray(spread > 0, dtype=np.bool_)

@@ -170,7 +170,7 @@ def _same(a: Forecast, b: Forecast) -> bool:
     return (a.start == b.start and np.allclose(a.mean, b.mean, equal_nan=True)
             and all(np.allclose(a.lower[lv], b.lower[lv], equal_nan=True) for lv in a.lower)
             and all(np.allclose(a.upper[lv], b.upper[lv], equal_nan=True) for lv in a.upper)
-            and np.array_equal(a.fallback, b.fallback))  # fmt: skip
+            and np.array_equal(np.asarray(a.fallback), np.asarray(b.fallback)))  # fmt: skip
 
 
 @pytest.fixture(params=sorted(LIFECYCLE))

@@ -52,10 +52,12 @@ def test_the_tide_at_an_hour_does_not_depend_on_the_span_asked_for() -> None:
     constants = tide.TidalConstants(tuple(names), np.array([[1.0, 0.4, 0.3, 0.1]]), np.array([[10.0, 80.0, 60.0, 5.0]]),
                                     np.zeros(1))  # fmt: skip
     start = 1_700_000_000.0
-    hour = start + HOUR * np.arange(24)
+    hour = start + HOUR * np.arange(24, dtype=np.float64)
     alone = constants.predict(hour)
-    decade_ahead = constants.predict(start + HOUR * np.arange(10 * 8766))[:, :24]  # its middle: 5 years on
+    decade_ahead = constants.predict(start + HOUR * np.arange(10 * 8766, dtype=np.float64))[
+        :, :24
+    ]  # its middle: 5 years on
     assert np.abs(alone - decade_ahead).max() < 1e-6  # the old code: 6 cm apart
-    ten_years = Series(start, HOUR, constants.predict(start + HOUR * np.arange(10 * 8766)))
+    ten_years = Series(start, HOUR, constants.predict(start + HOUR * np.arange(10 * 8766, dtype=np.float64)))
     analysed = tide.analyse(ten_years, names=names, inference=())
     assert np.allclose(analysed.amplitude, constants.amplitude, atol=1e-4)  # one correction per hour, not per record

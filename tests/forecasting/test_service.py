@@ -14,12 +14,12 @@ import numpy as np
 import psycopg
 import pytest
 
-from api.seed import write_history
-from api.stack import site_details
+from api.simulation.seed import write_history
+from devstack.postgres import PostgresServer
+from devstack.stack import site_details
 from forecasting.service import BucketWindow, CycleResult, issue_cycle, run_cycle, run_service
 from ingest import provisioning
-from ingest.embedded.postgres import PostgresServer
-from ingest.settings import ForecastSettings
+from runtime.settings import ForecastSettings
 from simulators.city import CityConfig, Simulation, simulate
 from simulators.sites import city_sites
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from api.options import ConfigOption, server_settings
+from api.cli.options import ConfigOption, server_settings
 
 if TYPE_CHECKING:  # the models load on use, so other commands start fast
     from forecasting.model import Model
@@ -137,7 +137,7 @@ def warnings(
 ) -> None:
     """Score flood warnings on a simulated scenario: P(alarm level within the horizon) issued every
     5 minutes, against the simulator's ground truth (hits, false alarms, lead times)."""
-    from api.warning_skill import score_scenario
+    from api.simulation.warning_skill import score_scenario
     from simulators.scenarios import SCENARIOS
 
     if scenario not in SCENARIOS:

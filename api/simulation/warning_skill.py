@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from edge.protocol import Kind
 from forecasting.backtest import warning_probabilities
 from forecasting.metrics import EventSkill, event_skill
 from forecasting.series import Series
@@ -63,8 +64,8 @@ def score_scenario(
     say(f"simulating {history_days:g} days of history and the {scenario} scenario ({n_sites} sites)")
     sim = simulate(dataclasses.replace(config, start=config.start - back, duration_s=config.duration_s + back))
     kinds = [s.kind for s in sim.sensors]
-    water_rows = [i for i, k in enumerate(kinds) if k == "water_level"]
-    rain_rows = [i for i, k in enumerate(kinds) if k == "rainfall"]
+    water_rows = [i for i, k in enumerate(kinds) if k == Kind.WATER_LEVEL]
+    rain_rows = [i for i, k in enumerate(kinds) if k == Kind.RAINFALL]
     xy = grid_km(list(sites))
     water_sites = [sites[sim.sensors[i].site_index] for i in water_rows]
     water_xy = xy[[sim.sensors[i].site_index for i in water_rows]]
