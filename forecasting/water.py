@@ -42,6 +42,7 @@ from forecasting.ridge import FOLDS
 from forecasting.series import Array, Ints, Mask, PathForecast, Series, forward_fill, horizon_steps
 from forecasting.water_regression import (
     WET_MM,
+    Candidate,
     Design,
     RainUse,
     analog_errors,
@@ -52,9 +53,9 @@ from forecasting.water_regression import (
 
 __all__ = ["RainLink", "WaterLevelModel", "catchment_rain", "nearest_gauges", "tide_references"]
 
-# Candidates for how far back the residual is read. 12 h was a candidate too: it won on squared error
-# in the simulated city but added false street-flood warnings in the monsoon-storm test, so it was
-# dropped there (a choice made on that simulated scenario, not on the real data's evaluation windows).
+# Candidates for how far back the residual is read. 12 h was one too: it won on squared error in the
+# simulated city but added false street-flood warnings in the monsoon-storm test, so it was dropped -
+# a choice made on that simulated scenario (it costs 3-5 % at 3-6 h at Mayport), not on real data.
 LAG_SPANS_S = (3600.0, 3 * 3600.0)
 RIDGES = (1e-3, 1e-2, 1e-1)  # candidates on standardised features
 TIDE_TIMES_RAIN = 3  # interactions: tide ahead x (last hour's rain, and the two upper hinges)
@@ -97,8 +98,7 @@ class _Fit:
     tides: _Tides
     lag_edges: Ints  # residual blocks (steps before the origin) of the chosen depth
     rain: RainFeatures
-    ridge: float
-    rain_use: RainUse
+    choices: dict[bool, Candidate]  # per group (pooled street sensors or not): lag blocks, ridge, rain
     beta: Array  # (n, 2 regimes, K, 1 + p)
     errors: KnotErrors  # cross-fitted error paths (n, J, K)
     path_rain: Array  # (n, J) catchment rain in the 3 h before each error path's origin
@@ -154,10 +154,12 @@ class WaterLevelModel:
         self._now: _Now | None = None
 
     @property
-    def chosen(self) -> tuple[float, float, str]:
-        """(lag span in s, ridge, rain use) that cross-validation chose at the last fit."""
+    def chosen(self) -> dict[str, tuple[float, float, str]]:
+        """(lag span in s, ridge, rain use) that cross-validation chose at the last fit, for the tide
+        gauges (and other series with their own regression) and for the pooled sensors."""
         state = fitted(self._fit, self.name)
-        return float(state.lag_edges[-1] * state.step_s), state.ridge, state.rain_use.name.lower()
+        return {("pooled" if group else "own"): (float(state.lag_edges[d] * state.step_s), ridge, use.name.lower())
+                for group, (d, ridge, use) in state.choices.items()}  # fmt: skip
 
     def _rain_of(self, history: Series) -> RainHistory:
         if self.rain is None or self.link is None:
@@ -194,20 +196,21 @@ class WaterLevelModel:
         depths = sorted({blocks_within(all_edges, span, step) for span in self.lag_spans_s})
         p_all = len(all_edges) - 1 + features.width + 1 + TIDE_TIMES_RAIN
         if len(origins) < 4 * FOLDS * p_all:  # too short to learn from: tides only, no error paths
-            self._fit = _Fit(step, tides, all_edges[: depths[0] + 1], features, self.ridges[0], RainUse.NONE,
+            plain = (depths[0], self.ridges[0], RainUse.NONE)
+            self._fit = _Fit(step, tides, all_edges[: depths[0] + 1], features, {False: plain, True: plain},
                              np.zeros((n, 2, len(knots), 1)), KnotErrors(knots, np.zeros((n, 0, len(knots)))),
                              np.zeros((n, 0)), np.zeros(n, dtype=np.bool_), np.ones((n, len(knots))))  # fmt: skip
             return self.update(history)
         regression = Design(residual, level, rain, features, tide_ref, all_edges, origins, pooled)
-        choice = regression.choose(depths, self.ridges, knots)
-        beta, errors = regression.solve(knots, choice)
-        edges = all_edges[: choice[0] + 1]
+        choices = regression.choose(depths, self.ridges, knots)
+        beta, errors = regression.solve(knots, max(depths), choices)
+        edges = all_edges[: max(depths) + 1]
         scale = local_scale(residual, origins, knots, step, tides.base_on)  # (n, J, K)
         median = np.median(scale, axis=1)  # (n, K)
         scaled = np.asarray(tides.base_on & (median > 1e-9).all(axis=1), dtype=np.bool_)  # a still gauge: no
         floor = np.where(scaled[:, None], median, 1.0)
         errors = errors / np.where(scaled[:, None, None], np.maximum(scale, floor[:, None, :]), 1.0)
-        self._fit = _Fit(step, tides, edges, features, choice[1], choice[2], beta, KnotErrors(knots, errors),
+        self._fit = _Fit(step, tides, edges, features, choices, beta, KnotErrors(knots, errors),
                          features.recent(rain, origins), scaled, floor)  # fmt: skip
         return self.update(history)
 
