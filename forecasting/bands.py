@@ -11,7 +11,7 @@ errors borrow the pooled quantile of the batch.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -44,6 +44,10 @@ class KnotErrors:
 
     knots: Ints
     errors: Array
+    magnitude: Array = field(init=False, repr=False)  # |errors| sorted along origins: read by every predict
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "magnitude", np.sort(np.abs(self.errors), axis=1))
 
     @property
     def horizon(self) -> int:
@@ -52,7 +56,7 @@ class KnotErrors:
     def bands(self, mean: Array, levels: Sequence[float]) -> tuple[dict[float, Array], dict[float, Array]]:
         """(lower, upper) per level around ``mean`` (n_series, horizon)."""
         lower, upper = {}, {}
-        for level, w in error_quantiles(self.errors, tuple(levels)).items():
+        for level, w in error_quantiles(self.magnitude, tuple(levels), presorted=True).items():
             width = interpolate_knots(w, self.knots, mean.shape[1])
             lower[level], upper[level] = mean - width, mean + width
         return lower, upper
@@ -63,13 +67,14 @@ def steady_bands(mean: Array, errors: Array, levels: Sequence[float]) -> tuple[d
     return KnotErrors(np.zeros(1, dtype=np.int64), errors[:, :, None]).bands(mean, levels)
 
 
-def error_quantiles(errors: Array, levels: tuple[float, ...]) -> dict[float, Array]:
+def error_quantiles(errors: Array, levels: tuple[float, ...], presorted: bool = False) -> dict[float, Array]:
     """Half-widths per level: (n_series, n_knots) from ``errors`` (n_series, n_origins, n_knots), NaN allowed.
 
     The quantile is taken at ``ceil((n + 1) * level) / n`` of the n available errors, the
-    finite-sample correction of split-conformal prediction.
+    finite-sample correction of split-conformal prediction. ``presorted``: ``errors`` are already
+    magnitudes sorted along origins (NaN last).
     """
-    magnitude = np.sort(np.abs(errors), axis=1)  # once for every level; NaN sort last
+    magnitude = errors if presorted else np.sort(np.abs(errors), axis=1)  # once for every level; NaN last
     counts = np.sum(np.isfinite(magnitude), axis=1)  # (n_series, n_knots)
     pooled_counts = counts.sum(axis=0)  # (n_knots,)
     widths: dict[float, Array] = {}
