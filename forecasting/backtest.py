@@ -67,20 +67,7 @@ class Backtest:
         """MAE(a) - MAE(b) at ``step`` (1-based) and its ``level`` bootstrap interval, resampling whole
         series (a series' errors at successive origins are not independent): "a matches b" is a
         claim this interval can support or refute, a difference in the third digit cannot."""
-        score = {s.model: s for s in self.scores}
-        error_a, error_b = score[a].abs_error, score[b].abs_error
-        if error_a is None or error_b is None:
-            raise ValueError("paired comparison needs the backtest's absolute errors")
-        per_series = np.nanmean(error_a[:, :, step - 1] - error_b[:, :, step - 1], axis=0)  # (series,)
-        per_series = per_series[np.isfinite(per_series)]
-        rng = np.random.default_rng(seed)
-        picks = rng.integers(0, len(per_series), (draws, len(per_series)))
-        means = per_series[picks].mean(axis=1)
-        tail = (1 - level) / 2
-        difference = float(per_series.mean())
-        base = float(np.nanmean(error_b[:, :, step - 1]))
-        return PairedDifference(difference, float(np.quantile(means, tail)), float(np.quantile(means, 1 - tail)),
-                                difference / base)  # fmt: skip
+        return self._paired(a, b, step, 0, 1, level, draws, seed)
 
     def paired_blocks(
         self, a: str, b: str, step: int, block: int, level: float = 0.95, draws: int = 2000, seed: int = 0
@@ -88,23 +75,30 @@ class Backtest:
         """Like ``paired``, resampling blocks of ``block`` consecutive origins instead of series (a
         moving-block bootstrap): for one gauge forecast from many origins, errors of neighbouring
         origins are correlated and the series are too few to resample."""
+        return self._paired(a, b, step, 1, block, level, draws, seed)
+
+    def _paired(
+        self, a: str, b: str, step: int, over: int, block: int, level: float, draws: int, seed: int
+    ) -> PairedDifference:
+        """The paired difference averaged ``over`` axis 0 (origins) or 1 (series) of the errors,
+        bootstrapped over the other axis in runs of ``block``."""
         score = {s.model: s for s in self.scores}
         error_a, error_b = score[a].abs_error, score[b].abs_error
         if error_a is None or error_b is None:
             raise ValueError("paired comparison needs the backtest's absolute errors")
-        per_origin = np.nanmean(error_a[:, :, step - 1] - error_b[:, :, step - 1], axis=1)  # (origins,)
-        per_origin = per_origin[np.isfinite(per_origin)]
-        n = len(per_origin)
+        units = np.nanmean(error_a[:, :, step - 1] - error_b[:, :, step - 1], axis=over)
+        units = units[np.isfinite(units)]
+        n = len(units)
         block = max(1, min(block, n))
         rng = np.random.default_rng(seed)
         starts = rng.integers(0, n - block + 1, (draws, -(-n // block)))
         picks = (starts[:, :, None] + np.arange(block)[None, None, :]).reshape(draws, -1)[:, :n]
-        means = per_origin[picks].mean(axis=1)
+        means = units[picks].mean(axis=1)
         tail = (1 - level) / 2
-        difference = float(per_origin.mean())
+        difference = float(units.mean())
         base = float(np.nanmean(error_b[:, :, step - 1]))
-        return PairedDifference(difference, float(np.quantile(means, tail)), float(np.quantile(means, 1 - tail)),
-                                difference / base)  # fmt: skip
+        low, high = float(np.quantile(means, tail)), float(np.quantile(means, 1 - tail))
+        return PairedDifference(difference, low, high, difference / base)
 
 
 def _duration(seconds: float) -> str:

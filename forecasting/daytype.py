@@ -18,11 +18,10 @@ from datetime import timedelta
 import numpy as np
 import numpy.typing as npt
 
-from forecasting.bands import steady_bands, without_forecast
 from forecasting.calendar import LocalCalendar
 from forecasting.model import DEFAULT_LEVELS, check_batch, fitted
-from forecasting.profile import CALIBRATION_ERRORS, slot_means, smooth_circular
-from forecasting.series import Array, Forecast, Mask, Series, horizon_steps
+from forecasting.profile import CALIBRATION_ERRORS, profile_forecast, slot_means, smooth_circular
+from forecasting.series import Array, Forecast, Mask, Series
 
 HOLIDAY, TET = 7, 8
 N_GROUPS = 9
@@ -139,8 +138,4 @@ class DayTypeProfile:
 
     def predict(self, horizon: int | timedelta, levels: Sequence[float] = DEFAULT_LEVELS) -> Forecast:
         state = fitted(self._fit, self.name)
-        n_steps = horizon_steps(horizon, state.step_s)
-        mean = self.profile_at(self._origin, n_steps)
-        lower, upper = steady_bands(mean, state.errors, levels)
-        fallback = without_forecast(mean) | self.unseen_at(self._origin, n_steps).any(axis=1)
-        return Forecast(self.name, self._origin, state.step_s, mean, lower, upper, fallback)
+        return profile_forecast(self, self._origin, state.step_s, state.errors, horizon, levels)

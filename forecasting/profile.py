@@ -21,7 +21,7 @@ import numpy as np
 
 from forecasting.bands import steady_bands, without_forecast
 from forecasting.calendar import LOCAL_UTC_OFFSET_S
-from forecasting.model import DEFAULT_LEVELS, check_batch, fitted
+from forecasting.model import DEFAULT_LEVELS, Profile, check_batch, fitted
 from forecasting.series import Array, Forecast, Mask, Series, horizon_steps
 
 CALIBRATION_ERRORS = 600  # leave-one-out residuals kept for the bands, spread evenly over the history
@@ -152,11 +152,24 @@ class TimeOfWeekAverage:
 
     def predict(self, horizon: int | timedelta, levels: Sequence[float] = DEFAULT_LEVELS) -> Forecast:
         state = fitted(self._fit, self.name)
-        n_steps = horizon_steps(horizon, state.step_s)
-        mean = self.profile_at(self._origin, n_steps)
-        lower, upper = steady_bands(mean, state.errors, levels)
-        fallback = without_forecast(mean) | self.unseen_at(self._origin, n_steps).any(axis=1)
-        return Forecast(self.name, self._origin, state.step_s, mean, lower, upper, fallback)
+        return profile_forecast(self, self._origin, state.step_s, state.errors, horizon, levels)
+
+
+def profile_forecast(
+    profile: Profile,
+    origin: float,
+    step_s: float,
+    errors: Array,
+    horizon: int | timedelta,
+    levels: Sequence[float],
+) -> Forecast:
+    """A profile's forecast from ``origin``: the rhythm ahead, bands as wide at every step from its
+    out-of-sample ``errors`` (n_series, n_errors), flagged where it reads slots never seen."""
+    n_steps = horizon_steps(horizon, step_s)
+    mean = profile.profile_at(origin, n_steps)
+    lower, upper = steady_bands(mean, errors, levels)
+    fallback = without_forecast(mean) | profile.unseen_at(origin, n_steps).any(axis=1)
+    return Forecast(profile.name, origin, step_s, mean, lower, upper, fallback)
 
 
 def smooth_circular(values: Array, half: int) -> Array:
