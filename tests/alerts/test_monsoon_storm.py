@@ -32,7 +32,7 @@ from api.simulation.seed import write_history
 from devstack.stack import site_details
 from devstack.waiting import wait_until
 from edge import protocol
-from forecasting.service import run_cycle as forecast_cycle
+from forecasting.service import ServiceState, issue_cycle
 from ingest import broker_auth, provisioning
 from runtime.backoff import Backoff
 from runtime.settings import AlertsSettings, ForecastSettings
@@ -118,13 +118,16 @@ def test_monsoon_storm_warns_ahead_acknowledges_resolves_and_groups_by_district(
     book_file = stack.workdir / "rules.json"
     book_file.write_text(book.model_dump_json())
     crashed = False
+    forecast_settings = ForecastSettings(history_days=HISTORY_DAYS)
+    forecasts: ServiceState | None = None
     try:
         with psycopg.connect(stack.database_url) as conn:
             t = first
             while t <= last:
                 sim_now[0] = t
                 write_history(conn, sim, since=t - STEP, until=t + 1)
-                forecast_cycle(conn, datetime.fromtimestamp(t, UTC), ForecastSettings(history_days=HISTORY_DAYS))
+                # as the service does: fitted once, then updated with each new bucket
+                _, forecasts = issue_cycle(conn, datetime.fromtimestamp(t, UTC), forecast_settings, forecasts)
                 conn.commit()
                 if not crashed and t >= config.start + 3600 * CRASH_H:
                     _crash_engine_mid_cycle(stack.database_url, book_file, t)
