@@ -346,9 +346,10 @@ class _ProgressLine:
         if self.metrics is not None:
             m = self.metrics.snapshot()
             line += f"  stored {m.readings_stored:>10,}  quarantined {m.quarantined:>5,}  backlog {m.unacked:>6,}"
-        if self.system is not None and self.system.forecasts:
-            latest = self.system.forecasts[-1]
-            line += f"  forecasts {len(self.system.forecasts):>4}  likely alarms {latest.likely_alarms:>3}"
+        if self.system is not None and self.system.forecasts_from is not None:  # the service is on: say so
+            issued = self.system.forecasts
+            likely = f"{issued[-1].likely_alarms:>3}" if issued else "  -"  # "-": the first fit is under way
+            line += f"  forecasts {len(issued):>4}  likely alarms {likely}"
         if self.system is not None and self.system.alert_cycles:
             line += f"  open alerts {self.system.alert_cycles[-1].open_alerts:>3}"
         if self.out.isatty():
