@@ -149,6 +149,8 @@ def test_monsoon_storm_warns_ahead_acknowledges_resolves_and_groups_by_district(
             outbox = conn.execute("SELECT count(*), count(sent_at) FROM notification_outbox").fetchone()
             assert outbox is not None
             caps = conn.execute("SELECT msg_type, xml FROM cap_messages ORDER BY sent").fetchall()
+            entered = {(int(r[0]), str(r[1])): int(r[2]) for r in conn.execute(
+                "SELECT alert_id, to_state, count(*) FROM alert_events GROUP BY 1, 2")}  # fmt: skip
             audit = conn.execute(
                 "SELECT to_state, actor, note FROM alert_events WHERE alert_id = %s ORDER BY at, recorded_at",
                 (acknowledged,),
@@ -193,7 +195,10 @@ def test_monsoon_storm_warns_ahead_acknowledges_resolves_and_groups_by_district(
         districts = {district_of[item["id"]] for item in message["alerts"]}
         assert len(districts) == 1 and message["group"].endswith(districts.pop() or "unplaced")
     told = [(m["tier"], item["id"], item["state"]) for m in messages for item in m["alerts"]]
-    assert crashed and len(told) == len(set(told)), "nobody is told the same state of the same alert twice"
+    # each state an alert entered is told once: twice only when it entered it twice (a flapping
+    # alert reopened), never because the engine was killed between telling and recording it
+    twice = sorted({t for t in told if told.count(t) > entered.get((t[1], t[2]), 0)})
+    assert crashed and not twice, f"told more often than the alert entered that state: {twice}"
     assert wait_until(lambda: len(got) >= outbox[0] - len(messages), timeout=10, what="MQTT notifications")
     listener.loop_stop()
 
