@@ -28,7 +28,7 @@ ENGINE: dict[str, Callable[[], Model]] = {
     "time_of_week": lambda: TimeOfWeekAverage(),
     "profile_ar": lambda: ProfileAR(TimeOfWeekAverage(period_s=86_400.0)),
     "day_type_profile": lambda: DayTypeProfile(),
-    "water_level": lambda: WaterLevelModel(),
+    "water_level": lambda: WaterLevelModel(max_origins=1500),
     "var1": lambda: VectorAR1(),
     "harmonic_ridge": lambda: HarmonicRidge(),
 }
@@ -181,20 +181,20 @@ def make_lifecycle_model(request: pytest.FixtureRequest) -> Callable[[], Model]:
 def test_predict_depends_only_on_the_fit_and_the_newest_data(make_lifecycle_model: Callable[[], Model]) -> None:
     """Call order, earlier predictions and earlier origins change nothing: the same fit, updated to
     the same data, forecasts the same - and an update reads no more than the newest stretch it needs."""
-    whole = _hourly(46)
-    train = Series(whole.start, HOURLY, whole.values[:, : 24 * 40])
+    whole = _hourly(26)
+    train = Series(whole.start, HOURLY, whole.values[:, : 24 * 20])
 
     def upto(days: int) -> Series:
         return Series(whole.start, HOURLY, whole.values[:, : 24 * days])
 
-    direct = make_lifecycle_model().fit(train).update(upto(45)).predict(12)
+    direct = make_lifecycle_model().fit(train).update(upto(25)).predict(12)
     busy = make_lifecycle_model().fit(train)
     busy.predict(24)
-    busy.update(upto(42)).predict(6)
-    assert _same(busy.update(upto(45)).predict(12), direct)
+    busy.update(upto(22)).predict(6)
+    assert _same(busy.update(upto(25)).predict(12), direct)
     assert _same(busy.predict(12), direct)  # asking twice: the same answer
-    assert direct.start == upto(45).end
-    window = upto(45).last(train.n_time)  # no more than the fit saw
+    assert direct.start == upto(25).end
+    window = upto(25).last(train.n_time)  # no more than the fit saw
     assert _same(make_lifecycle_model().fit(train).update(window).predict(12), direct)
     fitted_only = make_lifecycle_model().fit(train).predict(12)
     assert _same(fitted_only, make_lifecycle_model().fit(train).update(train).predict(12))

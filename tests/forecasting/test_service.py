@@ -83,8 +83,9 @@ def test_the_newest_issue_is_the_one_read_and_old_issues_are_pruned(database_url
     _seeded(database_url, 3.0, end, n_sites=6)
     settings = ForecastSettings(keep_days=0.01)  # ~15 minutes
     with psycopg.connect(database_url) as conn:
-        for minutes in (-60, -30, -10, 0):
-            run_cycle(conn, datetime.fromtimestamp(end + 60 * minutes, UTC), settings)
+        state = None
+        for minutes in (-60, -30, -10, 0):  # fitted once, then updated: as the service runs
+            _, state = issue_cycle(conn, datetime.fromtimestamp(end + 60 * minutes, UTC), settings, state)
         issues = [r[0] for r in conn.execute("SELECT DISTINCT issued_at FROM forecasts ORDER BY 1")]
         newest = datetime.fromtimestamp(end, UTC)
         assert issues == [newest - timedelta(minutes=10), newest]  # older than 15 min before the newest: gone
