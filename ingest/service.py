@@ -27,7 +27,7 @@ from ingest.metrics import IngestMetrics
 from ingest.validation import DecodedMessage, Reason, Rejection, decode_message, unknown_device
 from runtime.backoff import Backoff
 from runtime.settings import Settings
-from storage import registry, retention
+from storage import latest, registry, retention
 from storage.database import Database
 from storage.errors import PermanentError, TransientError
 from storage.migrate import Engine, current_engine
@@ -225,6 +225,7 @@ class Ingestor:
             with conn.transaction():
                 device_health.write_events(conn, known_events)
                 device_health.write_arrivals(conn, prepared.arrivals)
+                latest.write_latest(conn, prepared.rows)
                 return self._writer.write(conn, prepared.rows, prepared.quarantine)
 
         result = self._db.run(write)

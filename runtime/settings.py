@@ -78,6 +78,30 @@ class AlertsSettings(BaseModel):
     retry_max_s: float = Field(600.0, gt=0)
 
 
+class ApiSettings(BaseModel):
+    """The HTTP API (``urbanpulse serve``). Stateless: run as many copies as you like behind a balancer."""
+
+    host: str = Field("127.0.0.1", description="address to listen on")
+    port: int = Field(8080, ge=0, le=65535)
+    anonymous_read: bool = Field(False, description="public data (sites, readings, CAP, open data) without login")
+    cors_origins: list[str] = Field(default_factory=list, description="browser origins allowed; none by default")
+    session_hours: float = Field(12.0, gt=0, le=24 * 30, description="a browser session lasts this long")
+    cookie_secure: bool = Field(False, description="mark the session cookie Secure (set it when served over https)")
+    login_window_s: float = Field(900.0, gt=0, description="failed logins are counted over this window")
+    login_max_per_user: int = Field(5, ge=1, description="failed logins per username in the window before 429")
+    login_max_per_address: int = Field(20, ge=1, description="failed logins per client address in the window")
+    pool_size: int = Field(8, ge=1, le=200, description="database connections per API process")
+    stale_after_s: float = Field(900.0, gt=0, description="a sensor or device silent this long is stale on the map")
+    sites_cache_s: float = Field(2.0, ge=0, le=60, description="the map's answer is re-rendered at most this often")
+    watch_probability: float = Field(0.3, gt=0, le=1, description="flood probability within 3 h that makes 'watch'")
+    events_keep_h: float = Field(48.0, ge=24, description="live-stream events kept for Last-Event-ID resumes")
+    client_queue: int = Field(1000, ge=10, description="events buffered per stream client before it is dropped")
+    map_style_url: str | None = Field(None, description="MapLibre style URL for the dashboard's map")
+    map_tile_url: str | None = Field(None, description="raster tile URL template ({z}/{x}/{y}) when no style is set")
+    map_attribution: str = Field("© OpenStreetMap contributors", description="shown on the map")
+    default_language: str = Field("vi", pattern="^(vi|en)$")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="URBANPULSE_", env_nested_delimiter="__", extra="forbid")
 
@@ -89,6 +113,7 @@ class Settings(BaseSettings):
     validation: ValidationSettings = ValidationSettings()
     forecast: ForecastSettings = ForecastSettings()
     alerts: AlertsSettings = AlertsSettings()
+    api: ApiSettings = ApiSettings()
 
     @field_validator("mqtt_url")
     @classmethod

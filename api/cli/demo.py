@@ -51,8 +51,10 @@ def demo(
     history_days: Annotated[
         float, typer.Option(min=0, max=28, help="Days of history before the day, written straight to the database.")
     ] = 21.0,
+    api_port: Annotated[int, typer.Option(min=0, max=65535, help="API and dashboard port (0: any free).")] = 8080,
 ) -> None:
-    """Run the whole system locally: private PostgreSQL and Mosquitto, ingestor, forecasts, the virtual city.
+    """Run the whole system locally: private PostgreSQL and Mosquitto, ingestor, forecasts, alerts, the HTTP API
+    and dashboard, the virtual city (the URL and a demo operator's password are printed).
 
     Seeds weeks of history, then replays the scenario's day ending now at SPEED (fresh readings)
     while the forecast service issues a forecast for every completed 5-minute bucket.
@@ -62,7 +64,7 @@ def demo(
     configure_logging("WARNING")
     options = SimulateOptions(scenario, sites, speed, ending_now=True, duration_s=duration, data_dir=data_dir,
                               truth_path=truth, summary_json=summary_json, history_days=history_days,
-                              forecast=True)  # fmt: skip
+                              forecast=True, api_port=api_port)  # fmt: skip
     _simulate_exit(run_simulation(options))
 
 

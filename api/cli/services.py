@@ -1,4 +1,4 @@
-"""``urbanpulse ingest`` and ``urbanpulse edge``: the long-running services, started the way
+"""``urbanpulse ingest``, ``serve`` and ``edge``: the long-running services, started the way
 ``python -m <package>`` starts them."""
 
 from __future__ import annotations
@@ -35,6 +35,19 @@ def ingest(config: ConfigOption = None) -> None:
     except BrokerAuthError as error:
         typer.echo(f"urbanpulse ingest: {error}", err=True)
         raise typer.Exit(2) from error
+
+
+@services_app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on (default: api.host).")] = None,
+    port: Annotated[int | None, typer.Option(min=0, max=65535, help="Port (default: api.port).")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Serve the HTTP API and the dashboard (stateless: run as many copies as you like)."""
+    from api.http.server import serve as run_server
+
+    settings = server_settings(config)
+    run_server(settings, host or settings.api.host, settings.api.port if port is None else port)
 
 
 @services_app.command()

@@ -25,6 +25,7 @@ from alerts.engine import CycleResult as AlertCycle
 from alerts.engine import RuleSource
 from alerts.engine import run_service as run_alerts
 from alerts.queries import fired_and_notified
+from api.simulation.api_server import ApiThread, demo_operator
 from api.simulation.clock import SimClock
 from api.simulation.seed import write_history
 from devstack.stack import VENDOR_DEVICE, LocalStack
@@ -63,6 +64,7 @@ class SimulateOptions:
     faults: dict[FaultKind, FaultParams] | None = None  # sensor-faults: the plan (default: one of each kind)
     history_days: float = 0.0  # simulated days before the scenario written straight to the database
     forecast: bool = False  # run the forecast service on the simulated clock
+    api_port: int | None = None  # serve the HTTP API and dashboard on this port (0: any free one)
 
 
 @dataclass(frozen=True)
@@ -129,6 +131,7 @@ class LiveSystem:
         self._alerter: threading.Thread | None = None
         self._alert_channels: dict[str, Channel] = {}
         self.alerts_fired = self.notifications = 0
+        self._api: ApiThread | None = None
 
     def connect(self, sites: list[Site], max_age_s: float, bare_devices: Sequence[str] = ()) -> Fleet:
         """Provision ``sites`` (with their places) and ``bare_devices``, start the ingestor, connect them all."""
@@ -170,6 +173,15 @@ class LiveSystem:
         self._alerter = threading.Thread(target=run_alerts, args=args, name="alerts", daemon=True)
         self._alerter.start()
 
+    def start_api(self, port: int) -> None:
+        """The HTTP API and dashboard, with a demo operator whose password is made for this run."""
+        login = demo_operator(self.stack.postgres.url())
+        self._api = ApiThread(self.stack.settings(), port)
+        self._api.start()
+        print(f"  dashboard and API  {self._api.url}/   (OpenAPI: {self._api.url}/docs)", file=self.out)
+        print(f"  log in as {login.username} / {login.password}   (operator: acknowledge, assign, silence)",
+              file=self.out)  # fmt: skip
+
     def alert_counts(self) -> tuple[int, int]:
         """(alerts that fired, notifications delivered) so far."""
         with psycopg.connect(self.stack.postgres.url()) as conn:
@@ -208,6 +220,8 @@ class LiveSystem:
             if worker is not None:
                 worker.join(timeout=60)
         close_channels(self._alert_channels)
+        if self._api is not None:
+            self._api.stop()
         self.alerts_fired, self.notifications = self.alert_counts() if self._alerter is not None else (0, 0)
         self._ingest_stop.set()
         if self._ingest is not None:
@@ -234,6 +248,8 @@ def run_simulation(options: SimulateOptions, out: TextIO = sys.stderr) -> Simula
         if options.forecast:
             system.start_forecasts()
             system.start_alerts()
+        if options.api_port is not None:
+            system.start_api(options.api_port)
         system.stop_after(options.duration_s)
         printer = _ProgressLine(out, system.metrics, system)
 
