@@ -313,14 +313,17 @@ def run_service(
     stop: threading.Event,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     on_cycle: Callable[[CycleResult], None] | None = None,
+    first: datetime | None = None,
 ) -> None:
     """Issue a forecast for every completed 5-minute bucket until ``stop``; after ``stop`` is set,
     the buckets already owed by ``clock`` are still issued, then the loop returns.
 
     ``clock`` says what "now" is: the wall clock in production, the simulated clock in the demo.
+    ``first``: the first bucket owed (default: the clock's at the first cycle) - the demo's promise
+    starts when it starts the service, not when the thread first reads a clock already moving.
     A failed cycle (database away, say) is logged and retried at the next tick; the loop goes on.
     """
-    last: datetime | None = None
+    last: datetime | None = None if first is None else floor_to(first, STEP) - STEP
     state: ServiceState | None = None
     while True:
         now = clock()

@@ -45,6 +45,7 @@ from simulators.truth import GroundTruth
 MAX_AGE_MARGIN_S = 2 * 86_400.0  # admit a historical scenario's readings, with room for a slow run
 HISTORY_STEP_S = 300.0  # seeded history: the forecasts read 5-minute buckets anyway
 FORECAST_STEP_S = 300.0  # the forecast service issues one forecast per 5-minute bucket
+FORECAST_DRAIN_S = 600.0  # at the end, how long the forecasts still owed may take (a hang guard, not a pace)
 
 
 @dataclass(frozen=True)
@@ -160,8 +161,9 @@ class LiveSystem:
         settings = ForecastSettings(every_s=0.5, history_days=21.0, catch_up=100_000)
         self.forecasts_from = self.clock.seconds
         self._forecaster = threading.Thread(
-            target=run_service, args=(self.stack.postgres.url(), settings, self._services_stop, self.clock.now,
-                                      self.forecasts.append), name="forecaster", daemon=True)  # fmt: skip
+            target=run_service, name="forecaster", daemon=True,
+            args=(self.stack.postgres.url(), settings, self._services_stop, self.clock.now, self.forecasts.append,
+                  self.clock.now()))  # fmt: skip
         self._forecaster.start()
 
     def start_alerts(self) -> None:
@@ -216,9 +218,12 @@ class LiveSystem:
             print(f"\nwarning: {error}", file=self.out)
         self.stop.set()
         self._services_stop.set()
-        for worker in (self._forecaster, self._alerter):
-            if worker is not None:
-                worker.join(timeout=60)
+        if self._forecaster is not None:  # it issues every bucket still owed, then returns: wait, however slow
+            self._forecaster.join(timeout=FORECAST_DRAIN_S)
+            if self._forecaster.is_alive():
+                print(f"\nwarning: forecasts still owed after {FORECAST_DRAIN_S:g} s; stopping", file=self.out)
+        if self._alerter is not None:
+            self._alerter.join(timeout=60)
         close_channels(self._alert_channels)
         if self._api is not None:
             self._api.stop()

@@ -136,6 +136,17 @@ def test_the_loop_issues_once_per_new_bucket_and_survives_a_database_outage(
     assert caplog.text.count("forecast cycle at") == 2 and "retrying next tick" in caplog.text
 
 
+def test_the_loop_owes_every_bucket_from_its_first_even_when_the_clock_has_moved_on(database_url: str) -> None:
+    end = datetime(2026, 10, 20, 12, tzinfo=UTC).timestamp()
+    _seeded(database_url, 2.0, end, n_sites=4)
+    stop = threading.Event()
+    results: list[CycleResult] = []
+    late = [end + 2 * STEP + 1]  # the loop's first look at the clock: two buckets after it was started
+    first = datetime.fromtimestamp(end + 30, UTC)
+    run_service(database_url, ForecastSettings(every_s=0.01), stop, _clock(late, stop), results.append, first)
+    assert [r.issued_at.timestamp() for r in results] == [end, end + STEP, end + 2 * STEP]
+
+
 def test_forecast_run_once_from_the_command_line(database_url: str) -> None:
     now = datetime.now(UTC).timestamp()
     _seeded(database_url, 2.0, now - now % STEP, n_sites=4)
