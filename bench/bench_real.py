@@ -48,6 +48,7 @@ from forecasting.graph import SensorGraph  # noqa: E402
 from forecasting.model import DEFAULT_LEVELS, Model  # noqa: E402
 from forecasting.profile import TimeOfWeekAverage  # noqa: E402
 from forecasting.rain import every_gauge  # noqa: E402
+from forecasting.recalibrate import Recalibrated  # noqa: E402
 from forecasting.series import Forecast, Series  # noqa: E402
 from forecasting.water import WaterLevelModel  # noqa: E402
 
@@ -139,7 +140,10 @@ def _column(series: Series, when: datetime) -> int:
 
 def mayport(data: Path) -> Case:
     level = mayport_2017(data)
-    engine: dict[str, Callable[[], Model]] = {"water_level": lambda: WaterLevelModel()}
+    engine: dict[str, Callable[[], Model]] = {
+        "water_level": lambda: WaterLevelModel(),
+        "water_level_recalibrated": lambda: Recalibrated(WaterLevelModel()),
+    }
     fit_end = _column(level, datetime(2017, 9, 1, tzinfo=UTC))
     return Case("Mayport 8720218 water level, hourly (2017)", level, fit_end, 3, (1, 3, 6, 12, 24), engine,
                 _water_baselines())  # fmt: skip
@@ -151,6 +155,8 @@ def donghoi(data: Path, year: int) -> Case:
     engine: dict[str, Callable[[], Model]] = {
         "water_level": lambda: WaterLevelModel(sets.rain, link),
         "water_level_without_rain": lambda: WaterLevelModel(name="water_level_without_rain"),
+        "water_level_recalibrated": lambda: Recalibrated(WaterLevelModel(sets.rain, link)),
+        "water_level_without_rain_recalibrated": lambda: Recalibrated(WaterLevelModel(name="water_level_without_rain")),
     }
     # 2010 has rain only from October: train through October, score November-December (the floods);
     # 2012: train January-August, score September-December.

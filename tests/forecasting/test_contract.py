@@ -14,6 +14,7 @@ from forecasting.daytype import DayTypeProfile
 from forecasting.direct import ProfileAR
 from forecasting.model import Model
 from forecasting.profile import TimeOfWeekAverage
+from forecasting.recalibrate import Recalibrated
 from forecasting.series import Forecast, Series, forward_fill
 from forecasting.water import WaterLevelModel
 
@@ -31,6 +32,7 @@ ENGINE: dict[str, Callable[[], Model]] = {
     "water_level": lambda: WaterLevelModel(max_origins=1500),
     "var1": lambda: VectorAR1(),
     "harmonic_ridge": lambda: HarmonicRidge(),
+    "recalibrated_naive": lambda: Recalibrated(SeasonalNaive(0)),
 }
 HOURLY = 3600.0
 LIBRARIES: dict[str, Callable[[], Model]] = {  # one series at a time (forecasting/compare.py): on hourly data
