@@ -22,6 +22,9 @@ from edge import protocol
 
 DEFAULT_DATABASE_URL = "postgresql://urbanpulse@127.0.0.1:5432/urbanpulse"
 DEFAULT_MQTT_URL = "mqtt://svc.ingest@127.0.0.1:1883"
+# Long enough to resume a session across a restart; short, because the broker keeps assigning a
+# departed instance its share of new messages until the session expires (docs/operations.md).
+DEFAULT_SESSION_EXPIRY_S = 60
 CONFIG_ENV = "URBANPULSE_CONFIG"
 
 
@@ -29,7 +32,12 @@ class IngestSettings(BaseModel):
     client_id: str = Field("urbanpulse-ingest-1", description="fixed per instance: the broker keeps its session")
     share_group: str = Field("ingest", description="MQTT v5 shared-subscription group split across instances")
     receive_maximum: int = Field(8192, ge=1, le=65535, description="unacknowledged messages the broker may send us")
-    session_expiry_s: int = Field(7 * 24 * 3600, ge=60, description="how long the broker keeps our backlog")
+    session_expiry_s: int = Field(
+        DEFAULT_SESSION_EXPIRY_S,
+        ge=0,
+        description="how long the broker keeps a departed instance's session (and the messages queued in it)",
+    )
+    drain_s: float = Field(10.0, ge=0, description="on stop: time to settle messages already received")
     max_batch_readings: int = Field(50_000, ge=1)
     max_batch_delay_s: float = Field(0.05, gt=0, description="latency bound: a batch commits at least this often")
     quarantine_payload_bytes: int = Field(16 * 1024, ge=256, description="raw payload kept per quarantine row")
@@ -48,6 +56,9 @@ class ValidationSettings(BaseModel):
     max_payload_bytes: int = Field(256 * 1024, ge=1024)
     max_future_skew_s: float = Field(300.0, ge=0)
     max_age_s: float = Field(30 * 24 * 3600.0, gt=0)
+    accept_relative_times: bool = Field(
+        False, description="resolve SenML times below 2**28 against arrival (clock-less devices; not resend-safe)"
+    )
 
 
 class ForecastSettings(BaseModel):

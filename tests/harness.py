@@ -25,7 +25,7 @@ from devstack.ports import free_port
 from devstack.postgres import PostgresServer
 from devstack.waiting import wait_until
 from edge import protocol
-from edge.link import DeviceLink
+from edge.link import DeviceLink, ResendPolicy
 from ingest import broker_auth, provisioning
 from runtime.settings import IngestSettings, Settings
 from simulators import basic
@@ -291,18 +291,19 @@ class Stack:
             add_user(conn, username, role, password, "test")
         return password
 
-    def link(self, device: DeviceCredential) -> DeviceLink:
+    def link(self, device: DeviceCredential, policy: ResendPolicy | None = None) -> DeviceLink:
         """A started, connected MQTT link for one device (the caller stops it)."""
         link = DeviceLink(
             protocol.MqttEndpoint("127.0.0.1", self.broker.port, False, device.device_id, device.password),
             device.device_id,
+            policy=policy,
         )
         link.start()
         wait_until(link.connected.is_set, timeout=10, what=f"device {device.device_id} to connect")
         return link
 
-    def fleet(self, devices: list[DeviceCredential]) -> Fleet:
-        fleet = Fleet("127.0.0.1", self.broker.port, devices)
+    def fleet(self, devices: list[DeviceCredential], policy: ResendPolicy | None = None) -> Fleet:
+        fleet = Fleet("127.0.0.1", self.broker.port, devices, policy=policy)
         fleet.start()
         return fleet
 

@@ -29,42 +29,38 @@ def run(
     rules: RulesOption = None,
     once: Annotated[bool, typer.Option("--once", help="Evaluate once, deliver the outbox, exit.")] = False,
 ) -> None:
-    """Evaluate every rule on the newest readings and forecasts, and notify (runs until interrupted)."""
-    import threading
-
+    """Evaluate every rule on the newest readings and forecasts, and notify (runs until SIGINT or SIGTERM)."""
     import psycopg
 
-    from alerts.delivery import deliver_due, open_channels
-    from alerts.engine import RuleSource, run_cycle, run_service
+    from alerts.__main__ import serve
+    from alerts.delivery import close_channels, deliver_due, open_channels
+    from alerts.engine import RuleSource, run_cycle
     from alerts.errors import RulesError
     from alerts.store import store_rules
     from runtime.backoff import Backoff
 
     settings = server_settings(config)
+    if not once:
+        raise typer.Exit(serve(settings, rules))
     try:
         source = RuleSource(rules or settings.alerts.rules_file)
     except RulesError as error:
         raise _fail("run", error) from error
     found = open_channels(settings.alerts.mqtt_url)
-    if once:
-        try:
-            with psycopg.connect(settings.database_url) as conn:
-                with conn.transaction():
-                    store_rules(conn, source.book)
-                result = run_cycle(conn, source.book, time.time(), settings.alerts, "mqtt" in found)
-            delivered = deliver_due(settings.database_url, found,
-                                    Backoff(settings.alerts.retry_initial_s, settings.alerts.retry_max_s))  # fmt: skip
-        except psycopg.Error as error:
-            raise _fail("run", error, 1) from error
-        typer.echo(f"{result.rules} rules: {result.transitions} changes, {result.open_alerts} open, "
-                   f"{result.messages} messages ({delivered.sent} sent, {delivered.failed} failed), "
-                   f"{result.cap_documents} CAP, {result.qc_flags} QC flags in {result.seconds:.2f} s")  # fmt: skip
-        return
-    stop = threading.Event()
     try:
-        run_service(settings.database_url, source, settings.alerts, found, stop)
-    except KeyboardInterrupt:
-        stop.set()
+        with psycopg.connect(settings.database_url) as conn:
+            with conn.transaction():
+                store_rules(conn, source.book)
+            result = run_cycle(conn, source.book, time.time(), settings.alerts, "mqtt" in found)
+        delivered = deliver_due(settings.database_url, found,
+                                Backoff(settings.alerts.retry_initial_s, settings.alerts.retry_max_s))  # fmt: skip
+    except psycopg.Error as error:
+        raise _fail("run", error, 1) from error
+    finally:
+        close_channels(found)
+    typer.echo(f"{result.rules} rules: {result.transitions} changes, {result.open_alerts} open, "
+               f"{result.messages} messages ({delivered.sent} sent, {delivered.failed} failed), "
+               f"{result.cap_documents} CAP, {result.qc_flags} QC flags in {result.seconds:.2f} s")  # fmt: skip
 
 
 @alerts_app.command("check")

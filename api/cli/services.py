@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from typing import Annotated
 
@@ -16,25 +15,11 @@ services_app = typer.Typer()
 
 @services_app.command()
 def ingest(config: ConfigOption = None) -> None:
-    """Run one ingestor (as many copies as you like: they share the MQTT subscription)."""
-    from prometheus_client import start_http_server
+    """Run one ingestor (as many copies as you like: they share the MQTT subscription); SIGINT or
+    SIGTERM stop it cleanly."""
+    from ingest.__main__ import serve
 
-    from ingest.errors import BrokerAuthError
-    from ingest.metrics import IngestMetrics
-    from ingest.service import Ingestor
-
-    settings = server_settings(config)
-    metrics = IngestMetrics()
-    if settings.ingest.metrics_port:
-        start_http_server(settings.ingest.metrics_port, addr=settings.ingest.metrics_host, registry=metrics.registry)
-    stop = threading.Event()
-    try:
-        Ingestor(settings, metrics).run(stop)
-    except KeyboardInterrupt:
-        stop.set()
-    except BrokerAuthError as error:
-        typer.echo(f"urbanpulse ingest: {error}", err=True)
-        raise typer.Exit(2) from error
+    raise typer.Exit(serve(server_settings(config)))
 
 
 @services_app.command()

@@ -91,9 +91,9 @@ def test_demo_runs_the_whole_system_and_stores_everything_it_publishes() -> None
     assert summary["readings_stored"] == summary["readings_published"]
     assert summary["messages_quarantined"] == 0
     assert summary["history_readings"] > 8 * 2 * 21 * 288  # three weeks of 5-minute history, 2+ sensors a site
-    # one forecast per simulated 5-minute bucket, judged on simulated time (a busy machine may issue
-    # some late, never skip one): 4 s at 1200x is over an hour of simulated time
-    assert summary["forecasts_promised"] >= 12
+    # One forecast per simulated 5-minute bucket (every 0.25 s of wall time at 1200x), judged on the simulated
+    # time the demo covered, not on wall time: a busy machine issues some late, at the end, and skips none.
+    assert summary["forecasts_promised"] >= 12  # 4 s at 1200x is over an hour of simulated time
     assert summary["forecasts_issued"] == summary["forecasts_promised"]
     assert "stored" in result.stderr and "source" in result.stderr and "likely alarms" in result.stderr
     assert "open alerts" in result.stderr  # the alert engine evaluates on the simulated clock too
