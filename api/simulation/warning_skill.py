@@ -79,7 +79,7 @@ def score_scenario(
     horizon = round(horizon_s / step_s)
     origins = [int(o) for o in np.flatnonzero((sim.times >= lo) & (sim.times < hi)) if o + horizon <= len(sim.times)]
     say(f"issuing warnings at {len(origins)} origins for {len(water_rows)} water sensors")
-    model = WaterLevelModel(rain, nearest_gauges(water_xy, rain_xy), water_xy)
+    model = WaterLevelModel(rain, nearest_gauges(water_xy, rain_xy), water_xy, horizon_s=horizon_s)
     issued = warning_probabilities(model, water, origins, horizon, thresholds)
     issue_times = sim.times[origins]
 
