@@ -26,6 +26,7 @@ import numpy as np
 import numpy.typing as npt
 import psycopg
 
+from edge.protocol import Kind
 from forecasting.calendar import LocalCalendar
 from forecasting.daytype import DayTypeProfile
 from forecasting.direct import PROFILE_SMOOTH_S, ProfileAR
@@ -43,7 +44,7 @@ from storage.sqlvalues import number_or_none
 log = logging.getLogger(__name__)
 
 LEVELS = (0.8, 0.95)
-TRAFFIC = ("traffic_count", "traffic_speed")
+TRAFFIC = (Kind.TRAFFIC_COUNT, Kind.TRAFFIC_SPEED)
 NEIGHBOUR_KM = 1.0  # traffic detectors within this distance feed each other's forecasts
 LATE_DATA = timedelta(hours=1)  # buckets re-read at every update: readings that arrived late
 STEP = Resolution.FIVE_MINUTES.step
@@ -120,9 +121,9 @@ class Forecaster:
     def __init__(self, sensors: Sensors, mine: npt.NDArray[np.bool_], settings: ForecastSettings) -> None:
         self.sensors, self.settings = sensors, settings
         self.calendar = LocalCalendar(settings.time_zone, settings.holidays)
-        self.water = np.flatnonzero(mine & (sensors.kinds == "water_level"))
+        self.water = np.flatnonzero(mine & (sensors.kinds == Kind.WATER_LEVEL))
         self.traffic = np.flatnonzero(mine & np.isin(sensors.kinds, TRAFFIC))
-        gauges = np.flatnonzero(sensors.kinds == "rainfall")
+        gauges = np.flatnonzero(sensors.kinds == Kind.RAINFALL)
         placed = np.asarray(np.isfinite(sensors.xy_km).all(axis=1))
         self.gauges = gauges[placed[gauges]]
         self._water: WaterLevelModel | None = None
@@ -231,7 +232,7 @@ def issue_cycle(
     began = time.perf_counter()
     issued_at = floor_to(as_of, STEP)
     sensors = load_sensors(conn)
-    mine = in_shard(sensors.ids, settings.shard_pair()) & np.isin(sensors.kinds, ("water_level", *TRAFFIC))
+    mine = in_shard(sensors.ids, settings.shard_pair()) & np.isin(sensors.kinds, (Kind.WATER_LEVEL, *TRAFFIC))
     history_span = timedelta(days=settings.history_days)
     stale = (
         state is None
