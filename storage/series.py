@@ -44,8 +44,8 @@ def bucket_source(engine: Engine, resolution: Resolution) -> str:
     """SQL for the buckets of ``%(ids)s`` (an array) starting in ``[%(first)s, %(end)s)``, with the
     columns ``sensor_id, bucket, samples, mean, minimum, maximum``.
 
-    On plain PostgreSQL the view ``readings_5m`` / ``readings_1h`` gives the same rows, but a bucket
-    bound cannot reach its raw branch's time index; this form bounds both branches directly.
+    On plain PostgreSQL the views ``readings_5m`` / ``readings_1h`` give the same rows, but a bucket
+    bound cannot reach their raw branches' time index; this form bounds both branches directly.
     """
     if engine == Engine.TIMESCALE:
         return (
@@ -53,14 +53,18 @@ def bucket_source(engine: Engine, resolution: Resolution) -> str:
             "WHERE sensor_id = ANY(%(ids)s) AND bucket >= %(first)s AND bucket < %(end)s"
         )
     width = f"interval '{int(resolution.step.total_seconds())} seconds'"
+    origin = "timestamptz '2000-01-01 00:00:00+00'"
+    # Per sensor: materialised before the watermark or its first invalidated hour, raw from there.
     return (
-        f"SELECT sensor_id, bucket, samples, total / samples AS mean, minimum, maximum FROM {resolution.table} "
-        "WHERE sensor_id = ANY(%(ids)s) AND bucket >= %(first)s AND bucket < %(end)s "
-        "AND bucket < (SELECT materialized_to FROM rollup_watermark) "
-        f"UNION ALL SELECT sensor_id, date_bin({width}, time, timestamptz '2000-01-01 00:00:00+00'), count(*), "
-        "avg(value), min(value), max(value) FROM readings "
-        "WHERE sensor_id = ANY(%(ids)s) AND time >= %(first)s AND time < %(end)s AND qc <> 4 "
-        "AND time >= (SELECT materialized_to FROM rollup_watermark) GROUP BY 1, 2"
+        "WITH marks AS (SELECT s.sensor_id, least((SELECT materialized_to FROM rollup_watermark), coalesce(("
+        f"SELECT min(date_bin(interval '1 hour', i.first, {origin})) FROM rollup_invalidations i "
+        "WHERE i.sensor_id = s.sensor_id), 'infinity')) AS mark FROM unnest(%(ids)s::int[]) AS s(sensor_id)) "
+        "SELECT r.sensor_id, r.bucket, r.samples, r.total / r.samples AS mean, r.minimum, r.maximum "
+        f"FROM marks m JOIN {resolution.table} r ON r.sensor_id = m.sensor_id "
+        "AND r.bucket >= %(first)s AND r.bucket < %(end)s AND r.bucket < m.mark "
+        f"UNION ALL SELECT x.sensor_id, date_bin({width}, x.time, {origin}), count(*), avg(x.value), min(x.value), "
+        "max(x.value) FROM marks m JOIN readings x ON x.sensor_id = m.sensor_id "
+        "AND x.time >= greatest(%(first)s, m.mark) AND x.time < %(end)s WHERE x.qc <> 4 GROUP BY 1, 2"
     )
 
 

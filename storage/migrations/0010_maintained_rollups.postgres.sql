@@ -5,6 +5,9 @@
 --
 -- * `rollup_watermark.materialized_to`: buckets before it are in `rollup_5m` / `rollup_1h`; the
 --   views aggregate raw readings from it on (real-time aggregation, always current).
+-- * A sensor with invalidated ranges is read raw from the first invalidated hour on until the
+--   refresh has rebuilt them: reads are exact at every moment, late data included (TimescaleDB's
+--   continuous aggregates show such data only after their next refresh).
 -- * The refresh job (storage.rollups, run by the ingestor) moves the watermark forward and
 --   materialises what it passed, in bulk.
 -- * A write below the watermark (a late backlog, a reading failed by QC, retention) is logged per
@@ -39,27 +42,40 @@ CREATE TABLE rollup_invalidations (
     first     timestamptz NOT NULL,
     last      timestamptz NOT NULL
 );
+CREATE INDEX rollup_invalidations_sensor ON rollup_invalidations (sensor_id);
 
 CREATE VIEW readings_5m AS
-SELECT sensor_id, bucket, samples, total / samples AS mean, minimum, maximum
-FROM rollup_5m
-WHERE bucket < (SELECT materialized_to FROM rollup_watermark)
+WITH mark AS (SELECT materialized_to AS mark FROM rollup_watermark),
+     spans AS (SELECT sensor_id, min(date_bin(interval '1 hour', first, timestamptz '2000-01-01 00:00:00+00')) AS lo
+               FROM rollup_invalidations GROUP BY sensor_id)
+SELECT r.sensor_id, r.bucket, r.samples, r.total / r.samples AS mean, r.minimum, r.maximum
+FROM rollup_5m r CROSS JOIN mark LEFT JOIN spans s USING (sensor_id)
+WHERE r.bucket < least(mark.mark, coalesce(s.lo, 'infinity'))
 UNION ALL
-SELECT sensor_id, date_bin(interval '5 minutes', time, timestamptz '2000-01-01 00:00:00+00') AS bucket,
-       count(*) AS samples, avg(value) AS mean, min(value) AS minimum, max(value) AS maximum
-FROM readings
-WHERE qc <> 4 AND time >= (SELECT materialized_to FROM rollup_watermark)
+SELECT x.sensor_id, date_bin(interval '5 minutes', x.time, timestamptz '2000-01-01 00:00:00+00'),
+       count(*), avg(x.value), min(x.value), max(x.value)
+FROM (SELECT sensor_id, time, value FROM readings, mark WHERE qc <> 4 AND time >= mark.mark
+      UNION ALL
+      SELECT x.sensor_id, x.time, x.value FROM spans s CROSS JOIN mark
+      JOIN readings x ON x.sensor_id = s.sensor_id AND x.time >= s.lo AND x.time < mark.mark
+      WHERE x.qc <> 4) AS x
 GROUP BY 1, 2;
 
 CREATE VIEW readings_1h AS
-SELECT sensor_id, bucket, samples, total / samples AS mean, minimum, maximum
-FROM rollup_1h
-WHERE bucket < (SELECT materialized_to FROM rollup_watermark)
+WITH mark AS (SELECT materialized_to AS mark FROM rollup_watermark),
+     spans AS (SELECT sensor_id, min(date_bin(interval '1 hour', first, timestamptz '2000-01-01 00:00:00+00')) AS lo
+               FROM rollup_invalidations GROUP BY sensor_id)
+SELECT r.sensor_id, r.bucket, r.samples, r.total / r.samples AS mean, r.minimum, r.maximum
+FROM rollup_1h r CROSS JOIN mark LEFT JOIN spans s USING (sensor_id)
+WHERE r.bucket < least(mark.mark, coalesce(s.lo, 'infinity'))
 UNION ALL
-SELECT sensor_id, date_bin(interval '1 hour', time, timestamptz '2000-01-01 00:00:00+00') AS bucket,
-       count(*) AS samples, avg(value) AS mean, min(value) AS minimum, max(value) AS maximum
-FROM readings
-WHERE qc <> 4 AND time >= (SELECT materialized_to FROM rollup_watermark)
+SELECT x.sensor_id, date_bin(interval '1 hour', x.time, timestamptz '2000-01-01 00:00:00+00'),
+       count(*), avg(x.value), min(x.value), max(x.value)
+FROM (SELECT sensor_id, time, value FROM readings, mark WHERE qc <> 4 AND time >= mark.mark
+      UNION ALL
+      SELECT x.sensor_id, x.time, x.value FROM spans s CROSS JOIN mark
+      JOIN readings x ON x.sensor_id = s.sensor_id AND x.time >= s.lo AND x.time < mark.mark
+      WHERE x.qc <> 4) AS x
 GROUP BY 1, 2;
 
 -- The triggers: one pass over the statement's rows, a log row only for sensors written below the
