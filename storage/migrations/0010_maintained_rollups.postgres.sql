@@ -80,23 +80,13 @@ GROUP BY 1, 2;
 
 -- The triggers: one pass over the statement's rows, a log row only for sensors written below the
 -- watermark (none in steady ingest).
-CREATE FUNCTION rollup_log_new_rows() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION rollup_log_rows() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     mark timestamptz;
 BEGIN
     SELECT materialized_to INTO mark FROM rollup_watermark FOR SHARE;
     INSERT INTO rollup_invalidations
     SELECT sensor_id, min(time), max(time) FROM changed_rows WHERE time < mark GROUP BY sensor_id;
-    RETURN NULL;
-END $$;
-
-CREATE FUNCTION rollup_log_old_rows() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-    mark timestamptz;
-BEGIN
-    SELECT materialized_to INTO mark FROM rollup_watermark FOR SHARE;
-    INSERT INTO rollup_invalidations
-    SELECT sensor_id, min(time), max(time) FROM old_rows WHERE time < mark GROUP BY sensor_id;
     RETURN NULL;
 END $$;
 
@@ -107,13 +97,13 @@ BEGIN
     RETURN NULL;
 END $$;
 
+-- One function logs every kind of write: each trigger names its rows `changed_rows` (an update's new
+-- rows share the old rows' keys, since readings are never re-keyed; a delete's are the old rows).
 CREATE TRIGGER readings_rollup_insert AFTER INSERT ON readings
-    REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION rollup_log_new_rows();
--- An update's new rows share the old rows' keys (readings are never re-keyed), so logging the new
--- rows covers both.
+    REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION rollup_log_rows();
 CREATE TRIGGER readings_rollup_update AFTER UPDATE ON readings
-    REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION rollup_log_new_rows();
+    REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION rollup_log_rows();
 CREATE TRIGGER readings_rollup_delete AFTER DELETE ON readings
-    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION rollup_log_old_rows();
+    REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION rollup_log_rows();
 CREATE TRIGGER readings_rollup_truncate AFTER TRUNCATE ON readings
     FOR EACH STATEMENT EXECUTE FUNCTION rollup_forget_all();
