@@ -345,22 +345,25 @@ class Ingestor:
     def _maybe_run_storage_jobs(self) -> None:
         """Plain PostgreSQL's stand-ins for TimescaleDB's policies: retention and the rollups' refresh."""
         now = time.monotonic()
-        if now < min(self._next_retention, self._next_rollups):
+        rollups_due, retention_due = now >= self._next_rollups, now >= self._next_retention
+        if not (rollups_due or retention_due):
             return
-        cfg = self.settings.ingest
+        cfg = self.settings.ingest  # each job waits its cadence even when this attempt fails
+        if rollups_due:
+            self._next_rollups = now + cfg.rollups_every_s
+        if retention_due:
+            self._next_retention = now + cfg.retention_every_s
         try:
             if self._engine is None:
                 self._engine = self._db.run(current_engine)
             if self._engine != Engine.POSTGRES:
                 self._next_retention = self._next_rollups = math.inf
                 return
-            if now >= self._next_rollups:
-                self._next_rollups = now + cfg.rollups_every_s
+            if rollups_due:
                 done = self._db.run(lambda conn: rollups.refresh_rollups(conn, datetime.now(UTC)))
                 if done.materialized_to is not None:
                     self.metrics.rollups_materialized_to.set(done.materialized_to.timestamp())
-            if now >= self._next_retention:
-                self._next_retention = now + cfg.retention_every_s
+            if retention_due:
                 deleted = self._db.run(retention.apply_retention)
                 if deleted:
                     log.info("retention removed %d old readings", deleted)
