@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from datetime import UTC, datetime, timedelta
 
@@ -9,6 +10,9 @@ import numpy as np
 import psycopg
 import pytest
 
+from devstack.ports import free_port
+from ingest.service import Ingestor
+from runtime.settings import IngestSettings, Settings
 from storage import registry
 from storage.migrate import Engine
 from storage.pgcopy import unix_seconds_to_pg_micros
@@ -173,3 +177,16 @@ def test_the_rollups_keep_the_continuous_aggregates_columns(database_url: str, v
             (view,),
         )]  # fmt: skip
     assert columns == ["sensor_id", "bucket", "samples", "mean", "minimum", "maximum"]
+
+
+def test_the_ingestors_storage_jobs_wait_their_cadence_while_the_database_is_unreachable(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A failed refresh is logged and skipped, not retried after every batch (each try costs a connect timeout)."""
+    unreachable = f"postgresql://nobody@127.0.0.1:{free_port()}/none"
+    ingestor = Ingestor(Settings(database_url=unreachable, ingest=IngestSettings(metrics_port=0)))
+    with caplog.at_level(logging.WARNING, logger="ingest.service"):
+        ingestor._maybe_run_storage_jobs()
+        ingestor._maybe_run_storage_jobs()  # at once: within both jobs' cadence
+    skipped = [r for r in caplog.records if "storage job skipped" in r.getMessage()]
+    assert len(skipped) == 1, [r.getMessage() for r in caplog.records]
