@@ -216,9 +216,9 @@ async function start(me, sites = Promise.resolve(null)) {
   document.body.dataset.ready = 'true'; // the map has drawn its sites: what the tests and the benchmark wait for
   emit('ready');
   if (!canOperate()) document.body.classList.add('read-only');
-  // What the first view does not draw: the city summary (and the map's district names), device
-  // health and the site panel's chart code, fetched once the map has drawn its sites rather than
-  // competing with it for the CPU (the API's answers for them take it a few hundred ms).
+  // What the map does not need: the city summary, device health and the site panel's chart code,
+  // fetched once the map has drawn its sites rather than competing with it for the CPU (the API's
+  // answers for them take it a few hundred ms). The map's district names come with the sites.
   api.areas().then(setAreas).catch(() => null);
   devices.load().catch(() => null);
   import('./chart.js').catch(() => null);

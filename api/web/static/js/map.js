@@ -94,7 +94,6 @@ export class CityMap {
     this.map.once('style.load', () => { performance.mark('urbanpulse:style'); this.styled = true; this.install(); });
     on('sites', () => { this.sitesSet = true; this.full = true; this.push(); });
     on('site', (f) => { this.dirty.add(String(f.id)); this.push(); });
-    on('areas', () => this.pushDistricts());
     on('select', (id) => this.showSelected(id));
     on('scope', (scope) => this.showScope(scope));
     /** Resolves once the first list of sites is in the map and drawn (the first idle frame after it). */
@@ -115,7 +114,6 @@ export class CityMap {
       map.addImage(name, image, { pixelRatio: PIXEL_RATIO });
     }
     this.pushSites();
-    this.pushDistricts();
     this.showScope(state.scope, false);
   }
 
@@ -245,6 +243,7 @@ export class CityMap {
       const features = [];
       for (const f of state.sites.values()) if (f.geometry) features.push(mapFeature(f));
       const data = { type: 'FeatureCollection', features };
+      this.pushDistricts();
       if (source) source.setData(data);
       else {
         this.installSites(data);
@@ -300,12 +299,19 @@ export class CityMap {
     this.live.delete(id);
   }
 
+  /** District names at the centre of each district's sites, in the same wave as the sites. */
   pushDistricts() {
-    if (!this.styled || !state.areas) return;
-    const features = state.areas.districts.filter((d) => d.bbox && d.district).map((d) => ({
-      type: 'Feature',
-      geometry: { type: 'Point', coordinates: [(d.bbox[0] + d.bbox[2]) / 2, (d.bbox[1] + d.bbox[3]) / 2] },
-      properties: { name: d.district },
+    const boxes = new Map(); // district -> [west, south, east, north]
+    for (const f of state.sites.values()) {
+      const district = f.properties.district;
+      if (!district || !f.geometry) continue;
+      const [lon, lat] = f.geometry.coordinates;
+      const b = boxes.get(district);
+      if (!b) { boxes.set(district, [lon, lat, lon, lat]); continue; }
+      b[0] = Math.min(b[0], lon); b[1] = Math.min(b[1], lat); b[2] = Math.max(b[2], lon); b[3] = Math.max(b[3], lat);
+    }
+    const features = [...boxes].map(([name, b]) => ({
+      type: 'Feature', geometry: { type: 'Point', coordinates: [(b[0] + b[2]) / 2, (b[1] + b[3]) / 2] }, properties: { name },
     }));
     this.setSource('districts', { type: 'FeatureCollection', features }, [{
       id: 'district-labels', type: 'symbol', source: 'districts', maxzoom: 13.5,
