@@ -11,7 +11,8 @@ readings, and 2 % of them in alarm:
   time from navigation start until the map has drawn every site (the page's ``urbanpulse:map-drawn``
   mark, set at MapLibre's first idle frame after the sites went into the map, when it also sets
   ``data-ready``), the time to MapLibre's next idle frame once the benchmark has seen ``data-ready``
-  (the earlier measure: it also waits for what the page draws next, the district names), and the
+  (the earlier measure: it also waits for whatever the page does right after, such as rendering
+  device health, since MapLibre's frames share the main thread with it), and the
   bytes transferred (Resource Timing ``transferSize`` of the page and everything it fetched, the
   live stream excluded, when ``data-ready`` was seen). The
   same is measured with ``--reference-sites`` sites in the same run, so the cost of the city's
