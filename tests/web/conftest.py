@@ -23,8 +23,10 @@ from tests.web.storm import STALE_AFTER_ENV, StormCity, firing
 OpenSession = Callable[..., Session]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    # Per module, not per session: Playwright's sync API keeps an asyncio loop running in this
+    # thread while it is open, and a later test on the same worker that calls asyncio.run() fails.
     with sync_playwright() as playwright:
         chromium = launch(playwright)
         yield chromium
