@@ -12,8 +12,9 @@ are correlated; distant ones are not. Cells are drawn per day (deterministic und
 rendered onto the sites as a Gaussian footprint whose intensity and width follow the cell's life.
 
 The statistics (docs/simulators.md compares them with published radar climatologies): cell
-lifetimes median ~55 min (a quarter under 45 min), speeds median ~15 km/h (2-45), core radii
-median ~3.5 km; a system of 1-6 cells lives one to three hours.
+lifetimes median ~53 min (quartiles 42-68), speeds median ~15 km/h (10th-90th percentile 8-27),
+footprint radii median ~4.3 km, one cell in fifteen absorbed by a merger; a system of 1-6
+generations lives one to three hours.
 """
 
 from __future__ import annotations
