@@ -5,7 +5,9 @@ A cycle reads the last ``history_days`` of 5-minute buckets through ``ingest.sto
 levels with ``WaterLevelModel`` (rain from the rain gauges, tide, exceedance probability of each
 sensor's alarm level), traffic with ``ProfileAR`` on a day-type profile (a daily one while the
 history is shorter than two weeks) - and writes mean, 80/95 % bands and probabilities for the
-next ``horizon``. Rain itself is not forecast: it enters the water model as an input.
+next ``horizon``. Streets registered with drainage metadata also get the street-flood outlook
+(``forecasting.outlooks``: rain nowcast + drainage model): their exceedance probabilities and
+their watch/warning tier (table ``flood_outlooks``).
 
 Stateless: every cycle starts from the database, so a restart loses nothing and several copies
 can split the sensors (``shard``). A cycle for an issue time already written replaces it.
@@ -13,6 +15,7 @@ can split the sensors (``shard``). A cycle for an issue time already written rep
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -28,6 +31,14 @@ from forecasting.baselines import TimeOfWeekAverage
 from forecasting.daytype import DayTypeProfile
 from forecasting.direct import PROFILE_SMOOTH_S, ProfileAR
 from forecasting.model import Profile
+from forecasting.outlooks import (
+    OutlookCache,
+    load_drainage,
+    rain_rates,
+    street_outlook,
+    with_outlook,
+    write_outlooks,
+)
 from forecasting.series import Array, Forecast, Series
 from forecasting.water import WaterLevelModel, nearest_gauges
 from ingest.settings import ForecastSettings
@@ -134,8 +145,13 @@ def forecast_sensors(sensors: Sensors, history: Series, horizon: int, mine: npt.
     return issued
 
 
-def run_cycle(conn: psycopg.Connection, as_of: datetime, settings: ForecastSettings) -> CycleResult:
-    """Read, forecast, write: one issue at ``as_of`` floored to the bucket grid (data before it are used)."""
+def run_cycle(
+    conn: psycopg.Connection, as_of: datetime, settings: ForecastSettings, outlooks: OutlookCache | None = None
+) -> CycleResult:
+    """Read, forecast, write: one issue at ``as_of`` floored to the bucket grid (data before it are used).
+
+    ``outlooks`` keeps the street-flood outlook's fit between cycles (refitted every few hours);
+    without it the outlook is fitted afresh."""
     began = time.perf_counter()
     resolution = Resolution.FIVE_MINUTES
     step = resolution.step
@@ -150,7 +166,14 @@ def run_cycle(conn: psycopg.Connection, as_of: datetime, settings: ForecastSetti
     history = Series(floor_to(start, step).timestamp(), step.total_seconds(), block.mean)
     horizon = max(1, round(settings.horizon_h * 3600 / step.total_seconds()))
     issued = forecast_sensors(sensors, history, horizon, mine)
+    # Street floods (issue 17): rain nowcast + drainage model for registered streets; their exceedance
+    # probabilities replace the water model's and their watch/warning tiers go to flood_outlooks.
+    rates = rain_rates(block.mean, block.samples, step.total_seconds())
+    streets = street_outlook(sensors.ids, sensors.kinds, sensors.xy_km, sensors.thresholds,
+                             load_drainage(conn, sensors.ids), history, rates, mine, horizon, outlooks)  # fmt: skip
+    issued = [dataclasses.replace(i, probability=with_outlook(i.rows, i.probability, streets)) for i in issued]
     written = _write(conn, sensors, issued, issued_at, settings)
+    write_outlooks(conn, sensors.ids, streets, issued_at, settings.keep_days)
     fallbacks = sum(int(np.sum(i.forecast.fallback)) for i in issued if i.forecast.fallback is not None)
     likely = sum(int(np.sum(i.probability[:, -1] >= 0.5)) for i in issued if i.probability is not None)
     seconds = time.perf_counter() - began
@@ -207,13 +230,14 @@ def run_service(
     A failed cycle (database away, say) is logged and retried at the next tick; the loop goes on.
     """
     last: datetime | None = None
+    outlooks = OutlookCache()
     while not stop.is_set():
         as_of = clock()
         issue = floor_to(as_of, Resolution.FIVE_MINUTES.step)
         if issue != last:
             try:
                 with psycopg.connect(conninfo) as conn:
-                    result = run_cycle(conn, as_of, settings)
+                    result = run_cycle(conn, as_of, settings, outlooks)
                 last = issue
                 log.info("forecast issued at %s for %d sensors (%d fallbacks, %d rows, %d likely alarms) in %.2f s",
                          result.issued_at.isoformat(), result.sensors, result.fallbacks, result.rows_written,
