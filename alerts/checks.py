@@ -97,6 +97,21 @@ def forecast_exceedance(
     return Condition(known & (p >= raise_at), known & (p < clear_below), known, value, onset)
 
 
+def flood_tier(
+    tier: npt.NDArray[np.int64], probability: Array, crossing: Array, issued_at: Array, now: float, max_age_s: float,
+    wanted: int, clear_below: float,
+) -> Condition:  # fmt: skip
+    """From the newest outlook per street: ``tier`` (0 none, 1 watch, 2 warning), the wanted tier's
+    ``probability`` and the expected ``crossing`` (Unix s). Raised at or above ``wanted``; clear once
+    below it and its probability under ``clear_below``; the value is that probability."""
+    fresh = np.isfinite(issued_at) & (now - issued_at <= max_age_s) & np.isfinite(probability)
+    value = np.where(fresh, probability, np.nan)
+    at_least = tier >= wanted
+    with np.errstate(invalid="ignore"):
+        clear = fresh & ~at_least & (probability < clear_below)
+    return Condition(fresh & at_least, clear, fresh, value, np.where(fresh, crossing, np.nan))
+
+
 def forecast_below(
     mean: Array, targets: Array, issued_at: Array, now: float, within_s: float, max_age_s: float,
     level: float, hysteresis: float,

@@ -74,6 +74,18 @@ class ForecastExceedance(_Rule):
         return max(0.0, self.probability - 0.2) if self.clear_probability is None else self.clear_probability
 
 
+class FloodTier(_Rule):
+    """The newest street-flood outlook puts the street under ``tier`` (a warning also counts as a watch):
+    raised with the tier, cleared when that tier's probability falls below ``clear_probability``.
+    Published as CAP with the tier's urgency and certainty (a watch Expected/Possible, a warning
+    Immediate/Likely)."""
+
+    kind: Literal["flood_tier"]
+    tier: Literal["watch", "warning"]
+    clear_probability: float | None = Field(None, ge=0, lt=1, description="default: the forecast's own (0.02 / 0.3)")
+    max_outlook_age_s: float = Field(900.0, gt=0, description="an older outlook is no evidence")
+
+
 class Congestion(_Rule):
     """Speed below ``below_kmh`` on a segment: observed now, or in the forecast within ``within_s``."""
 
@@ -166,8 +178,8 @@ class ClockRule(_Rule):
 
 
 AnyRule = Annotated[
-    Threshold | RateOfRise | ForecastExceedance | Congestion | Stale | Flatline | Spike | RateOfChange
-    | Drift | Offline | Backlog | ClockRule,
+    Threshold | RateOfRise | ForecastExceedance | FloodTier | Congestion | Stale | Flatline | Spike
+    | RateOfChange | Drift | Offline | Backlog | ClockRule,
     Field(discriminator="kind"),
 ]  # fmt: skip
 DEVICE_RULES = ("offline", "backlog", "clock")
@@ -259,8 +271,8 @@ def parse_rules(text: str, source: str = "rules") -> RuleBook:
         raise RulesError(f"{source}: " + "; ".join(problems)) from error
 
 
-_KIND_TAGS = {"threshold", "rate_of_rise", "forecast_exceedance", "congestion", "stale", "flatline", "spike",
-              "rate_of_change", "drift", "offline", "backlog", "clock"}  # fmt: skip
+_KIND_TAGS = {"threshold", "rate_of_rise", "forecast_exceedance", "flood_tier", "congestion", "stale", "flatline",
+              "spike", "rate_of_change", "drift", "offline", "backlog", "clock"}  # fmt: skip
 
 
 def load_rules(path: Path) -> RuleBook:

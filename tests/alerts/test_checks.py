@@ -92,6 +92,22 @@ def test_forecast_exceedance_reports_probability_and_predicted_crossing() -> Non
     assert not too_old.known.any()
 
 
+def test_flood_tier_raises_at_the_tier_and_clears_only_below_its_probability() -> None:
+    tier = np.array([2, 1, 0, 0, 2])  # warning, watch, none (probability still up), none, warning (stale)
+    probability = np.array([0.8, 0.4, 0.35, 0.1, 0.9])
+    crossing = np.array([1000.0 + 2400, np.nan, np.nan, np.nan, 3000.0])
+    issued = np.array([1000.0, 1000.0, 1000.0, 1000.0, 0.0])
+    warning = checks.flood_tier(tier, probability, crossing, issued, now=1100.0, max_age_s=900, wanted=2,
+                                clear_below=0.3)  # fmt: skip
+    assert list(warning.raise_) == [True, False, False, False, False]
+    assert list(warning.clear) == [False, False, False, True, False]  # 0.35 holds a warning that was issued
+    assert list(warning.known) == [True, True, True, True, False]  # an outlook 1100 s old is no evidence
+    assert warning.onset is not None and warning.onset[0] == 3400.0
+    watch = checks.flood_tier(tier, probability, crossing, issued, now=1100.0, max_age_s=900, wanted=1,
+                              clear_below=0.02)  # fmt: skip
+    assert list(watch.raise_) == [True, True, False, False, False]  # a warning is also a watch
+
+
 def test_offline_backlog_and_clock_on_device_arrays() -> None:
     off = checks.offline(np.array([np.nan, 100.0, 190.0]), now=200.0, grace_s=60)
     assert list(off.raise_) == [False, True, False]
