@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 
 from alerts.rules import Severity
+from edge.protocol import Kind
 
 NS = "urn:oasis:names:tc:emergency:cap:1.2"
 HCMC = timezone(timedelta(hours=7))
@@ -92,23 +93,23 @@ class _Words:
 
 _TEXT = {
     "vi-VN": _Words(
-        {"water_level": ("Ngập nước", "Nguy cơ ngập", "Mực nước"),
-         "traffic_speed": ("Ùn tắc giao thông", "Nguy cơ ùn tắc", "Tốc độ")},
+        {Kind.WATER_LEVEL: ("Ngập nước", "Nguy cơ ngập", "Mực nước"),
+         Kind.TRAFFIC_SPEED: ("Ùn tắc giao thông", "Nguy cơ ùn tắc", "Tốc độ")},
         "Đã hết cảnh báo",
         "dự báo vượt mức báo động lúc {onset}, xác suất {p:.0%}",
         "đo được {value:.2f}, mức báo động {threshold:.2f}",
-        {"water_level": "Tránh đi qua khu vực ngập; không để xe ở nơi trũng thấp.",
-         "traffic_speed": "Chọn đường khác nếu có thể."},
+        {Kind.WATER_LEVEL: "Tránh đi qua khu vực ngập; không để xe ở nơi trũng thấp.",
+         Kind.TRAFFIC_SPEED: "Chọn đường khác nếu có thể."},
         "TP. Hồ Chí Minh",
     ),
     "en-US": _Words(
-        {"water_level": ("Flooding", "Flood risk", "Water level"),
-         "traffic_speed": ("Traffic congestion", "Congestion risk", "Speed")},
+        {Kind.WATER_LEVEL: ("Flooding", "Flood risk", "Water level"),
+         Kind.TRAFFIC_SPEED: ("Traffic congestion", "Congestion risk", "Speed")},
         "All clear",
         "forecast to pass its alarm level at {onset}, probability {p:.0%}",
         "measured {value:.2f}, alarm level {threshold:.2f}",
-        {"water_level": "Avoid the flooded area; do not leave vehicles in low-lying streets.",
-         "traffic_speed": "Take another route if you can."},
+        {Kind.WATER_LEVEL: "Avoid the flooded area; do not leave vehicles in low-lying streets.",
+         Kind.TRAFFIC_SPEED: "Take another route if you can."},
         "Ho Chi Minh City",
     ),
 }  # fmt: skip
@@ -135,7 +136,7 @@ def document(alert: CapAlert, sender: str, sender_name: str) -> str:
         add(root, "references", " ".join(f"{sender},{ident},{_time(sent)}" for ident, sent in alert.references))
     lead = None if alert.onset is None else alert.onset - alert.sent
     for language, text in _TEXT.items():
-        event, risk, quantity = text.names.get(alert.metric, text.names["water_level"])
+        event, risk, quantity = text.names.get(alert.metric, text.names[Kind.WATER_LEVEL])
         if alert.tier is not None:
             risk = TIER_WORDS[alert.tier][2 if language == "vi-VN" else 3]
         info = add(root, "info")

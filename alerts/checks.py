@@ -17,9 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from ingest.quality import QcFlag
+from forecasting.series import Array
+from storage.qc import QcFlag
 
-Array = npt.NDArray[np.float64]
 Mask = npt.NDArray[np.bool_]
 QC_SUSPECT, QC_FAIL = int(QcFlag.SUSPECT), int(QcFlag.FAIL)  # the flags ingest stores
 

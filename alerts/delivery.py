@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -20,6 +20,7 @@ import psycopg
 
 from edge import protocol
 from edge.mqtt_client import make_client
+from runtime.backoff import Backoff
 
 log = logging.getLogger(__name__)
 MQTT_TIMEOUT_S = 10.0
@@ -91,15 +92,6 @@ def _redact(target: str) -> str:
 
 
 @dataclass(frozen=True)
-class Backoff:
-    initial_s: float = 5.0
-    max_s: float = 600.0
-
-    def after(self, attempts: int) -> float:
-        return min(self.max_s, self.initial_s * 2.0 ** max(0, attempts - 1))
-
-
-@dataclass(frozen=True)
 class DeliveryResult:
     sent: int
     failed: int
@@ -107,7 +99,7 @@ class DeliveryResult:
 
 def deliver_due(
     conninfo: str,
-    channels: dict[str, Channel],
+    channels: Mapping[str, Channel],
     backoff: Backoff,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     limit: int = 200,
@@ -138,7 +130,7 @@ def _attempt(conn: psycopg.Connection, row: Any, channel: Channel, backoff: Back
     try:
         channel.send(target, title, body)
     except Exception as error:  # noqa: BLE001 - any channel failure is retried, never lost
-        wait = backoff.after(attempts + 1)
+        wait = backoff.delay(attempts + 1)
         log.warning("notification %d to %s failed (attempt %d): %s; retrying in %.0f s",
                     notification_id, _redact(target), attempts + 1, error, wait)  # fmt: skip
         conn.execute(

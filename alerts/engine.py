@@ -21,12 +21,13 @@ from pathlib import Path
 import psycopg
 
 from alerts import notify, store
-from alerts.delivery import Backoff, Channel, deliver_due
+from alerts.delivery import Channel, deliver_due
 from alerts.errors import RulesError
 from alerts.evaluate import evaluate
 from alerts.observations import load_subjects, read_inputs
 from alerts.rules import RuleBook, load_rules, parse_rules
-from ingest.settings import AlertsSettings
+from runtime.backoff import Backoff
+from runtime.settings import AlertsSettings
 
 log = logging.getLogger(__name__)
 ENGINE_LOCK_KEY = 0x616C_6572_7473  # "alerts": every copy of the engine uses this key

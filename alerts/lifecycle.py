@@ -21,8 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from alerts.checks import Condition
-
-Array = npt.NDArray[np.float64]
+from forecasting.series import Array
 
 
 class State(enum.IntEnum):

@@ -21,9 +21,9 @@ from alerts.routing import AlertView, GroupMessage
 from alerts.rules import FloodTier, RuleBook, Severity
 from alerts.store import active_silences
 from edge import protocol
-from ingest.storage.sqlvalues import unix_or_none, utc
+from storage.sqlvalues import unix_or_none, utc
 
-PUBLIC_METRICS = ("water_level", "traffic_speed")
+PUBLIC_METRICS = (protocol.Kind.WATER_LEVEL, protocol.Kind.TRAFFIC_SPEED)
 
 
 @dataclass(frozen=True)
@@ -173,7 +173,7 @@ def _cap(conn: psycopg.Connection, book: RuleBook, row: Candidate, reminder: boo
     onset = details.get("onset") or (row.pending_since.timestamp() if not forecast else None)
     item = cap.CapAlert(
         alert_id=row.alert_id, message_number=len(earlier) + 1, msg_type=msg_type, sent=now, rule=row.rule,
-        metric=row.metric or "water_level", forecast=forecast, severity=Severity(row.severity),
+        metric=row.metric or protocol.Kind.WATER_LEVEL, forecast=forecast, severity=Severity(row.severity),
         value=None if forecast else row.value, threshold=details.get("threshold"),
         probability=row.value if forecast else None, onset=onset, expires=now + book.cap.expires_s,
         place=row.place, ward=row.ward, district=row.district, latitude=row.latitude, longitude=row.longitude,

@@ -16,10 +16,9 @@ import psycopg
 
 from alerts.checks import Recent
 from edge import protocol
-from ingest.storage.series import read_recent
-from ingest.storage.sqlvalues import unix_or_nan, utc
-
-Array = npt.NDArray[np.float64]
+from forecasting.series import Array
+from storage.series import read_recent
+from storage.sqlvalues import unix_or_nan, utc
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,10 @@
 """The rules file: what to alert on, how loud, and whom to tell - versioned, validated at start-up.
 
-A TOML file shaped like ``docs/alerts.example.toml``: a ``version`` string (bump it with every
-change; it is stored with the rules), ``[[rules]]`` each with a ``kind`` and that kind's
-parameters, ``[grouping]``, ``[[contacts]]`` tiers and ``[cap]``. Loading refuses an unknown key,
-a duplicate rule name or a parameter out of range, naming the rule and the field, so a typo
-never silently disables an alarm. Pure: no database, no network.
+A TOML file shaped like ``alerts/default_rules.toml`` (the rules shipped with UrbanPulse): a
+``version`` string (bump it with every change; it is stored with the rules), ``[[rules]]`` each
+with a ``kind`` and that kind's parameters, ``[grouping]``, ``[[contacts]]`` tiers and ``[cap]``.
+Loading refuses an unknown key, a duplicate rule name or a parameter out of range, naming the rule
+and the field, so a typo never silently disables an alarm. Pure: no database, no network.
 """
 
 from __future__ import annotations
@@ -12,14 +12,12 @@ from __future__ import annotations
 import enum
 import tomllib
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from alerts.errors import RulesError
-
-VALUE_KINDS = ("water_level", "rainfall", "traffic_count", "traffic_speed")
-Metric = Literal["water_level", "rainfall", "traffic_count", "traffic_speed"]
+from edge.protocol import Kind
 
 
 class Severity(enum.StrEnum):
@@ -47,7 +45,7 @@ class Threshold(_Rule):
     """The observed value beyond a level (a number, or each sensor's own ``alarm_level``)."""
 
     kind: Literal["threshold"]
-    metric: Metric
+    metric: Kind
     level: float | Literal["alarm_level"]
     below: bool = False
     hysteresis: float = Field(0.0, ge=0, description="clears only this far back on the safe side")
@@ -55,7 +53,7 @@ class Threshold(_Rule):
 
 class RateOfRise(_Rule):
     kind: Literal["rate_of_rise"]
-    metric: Metric
+    metric: Kind
     rise: float = Field(gt=0, description="units of the metric")
     window_s: float = Field(600.0, gt=0)
 
@@ -64,7 +62,7 @@ class ForecastExceedance(_Rule):
     """``P(value > alarm level at or before now + within_s) >= probability`` in the newest forecast."""
 
     kind: Literal["forecast_exceedance"]
-    metric: Metric = "water_level"
+    metric: Kind = Kind.WATER_LEVEL
     probability: float = Field(0.5, gt=0, le=1)
     clear_probability: float | None = Field(None, ge=0, lt=1, description="hysteresis; default probability - 0.2")
     within_s: float = Field(3 * 3600.0, gt=0)
@@ -111,8 +109,8 @@ class Flatline(_Rule):
     kind: Literal["flatline"]
     count: int = Field(10, ge=3)
     count_at_rest: int = Field(90, ge=3, description="readings at zero before a resting sensor counts as stuck")
-    tolerance: dict[str, float] = Field(
-        default_factory=lambda: {"water_level": 0.001, "traffic_count": 0.0, "traffic_speed": 0.0}
+    tolerance: dict[Kind, float] = Field(
+        default_factory=lambda: {Kind.WATER_LEVEL: 0.001, Kind.TRAFFIC_COUNT: 0.0, Kind.TRAFFIC_SPEED: 0.0}
     )
 
 
@@ -120,11 +118,11 @@ class Spike(_Rule):
     """QARTOD spike test on the last three readings; the middle one is flagged SUSPECT or FAIL."""
 
     kind: Literal["spike"]
-    suspect: dict[str, float] = Field(
-        default_factory=lambda: {"water_level": 0.5, "traffic_count": 150.0, "traffic_speed": 30.0}
+    suspect: dict[Kind, float] = Field(
+        default_factory=lambda: {Kind.WATER_LEVEL: 0.5, Kind.TRAFFIC_COUNT: 150.0, Kind.TRAFFIC_SPEED: 30.0}
     )
-    fail: dict[str, float] = Field(
-        default_factory=lambda: {"water_level": 1.5, "traffic_count": 400.0, "traffic_speed": 60.0}
+    fail: dict[Kind, float] = Field(
+        default_factory=lambda: {Kind.WATER_LEVEL: 1.5, Kind.TRAFFIC_COUNT: 400.0, Kind.TRAFFIC_SPEED: 60.0}
     )
     window_s: float = Field(3600.0, gt=0, description="the alarm stays up while a spike lies in this window")
 
@@ -182,8 +180,9 @@ AnyRule = Annotated[
     | RateOfChange | Drift | Offline | Backlog | ClockRule,
     Field(discriminator="kind"),
 ]  # fmt: skip
-DEVICE_RULES = ("offline", "backlog", "clock")
-HEALTH_RULES = ("stale", "flatline", "spike", "rate_of_change", "drift", *DEVICE_RULES)
+RULE_TYPES: tuple[type[_Rule], ...] = get_args(get_args(AnyRule)[0])
+# Every rule's ``kind`` tag, read off the union above so a new kind cannot be forgotten here.
+RULE_KINDS = frozenset(get_args(rule.model_fields["kind"].annotation)[0] for rule in RULE_TYPES)
 
 
 class Grouping(BaseModel):
@@ -266,13 +265,9 @@ def parse_rules(text: str, source: str = "rules") -> RuleBook:
             if len(where) >= 2 and where[0] == "rules" and isinstance(where[1], int):
                 rules = data.get("rules", [])
                 name = rules[where[1]].get("name", f"#{where[1] + 1}") if where[1] < len(rules) else where[1]
-                where = [f"rule {name}", *[str(w) for w in where[2:] if w not in _KIND_TAGS]]
+                where = [f"rule {name}", *[str(w) for w in where[2:] if w not in RULE_KINDS]]
             problems.append(f"{'.'.join(str(w) for w in where) or 'file'}: {item['msg']}")
         raise RulesError(f"{source}: " + "; ".join(problems)) from error
-
-
-_KIND_TAGS = {"threshold", "rate_of_rise", "forecast_exceedance", "flood_tier", "congestion", "stale", "flatline",
-              "spike", "rate_of_change", "drift", "offline", "backlog", "clock"}  # fmt: skip
 
 
 def load_rules(path: Path) -> RuleBook:

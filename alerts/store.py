@@ -20,7 +20,7 @@ from alerts.lifecycle import OPEN, State, Timing, Tracks, advance
 from alerts.observations import Subjects
 from alerts.routing import Silence
 from alerts.rules import RuleBook
-from ingest.storage.sqlvalues import number_or_none, unix_or_nan, utc_or_none
+from storage.sqlvalues import number_or_none, unix_or_nan, utc_or_none
 
 ENGINE = "engine"
 _OPEN_LABELS = [s.label for s in OPEN]

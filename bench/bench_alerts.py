@@ -100,12 +100,12 @@ def bench_database(n_sensors: int, k: int, repeat: int) -> None:
     import psycopg
 
     from alerts.engine import run_cycle
-    from ingest.embedded.postgres import PostgresOptions, PostgresServer
-    from ingest.pgcopy import unix_seconds_to_pg_micros
-    from ingest.settings import AlertsSettings
-    from ingest.storage import registry
-    from ingest.storage.migrate import migrate
-    from ingest.storage.writer import ReadingRows, ReadingWriter
+    from devstack.postgres import PostgresOptions, PostgresServer
+    from runtime.settings import AlertsSettings
+    from storage import registry
+    from storage.migrate import migrate
+    from storage.pgcopy import unix_seconds_to_pg_micros
+    from storage.writer import ReadingRows, ReadingWriter
 
     subjects, inputs = city(n_sensors, k)
     book = load_rules(DEFAULT_RULES)

@@ -20,7 +20,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from api.stack import LocalStack
+from devstack.stack import LocalStack
 from ingest.service import Ingestor
 
 REPO = Path(__file__).resolve().parents[1]

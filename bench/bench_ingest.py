@@ -32,14 +32,14 @@ from pathlib import Path
 import numpy as np
 import psycopg
 
-from api.stack import LocalStack
+from devstack.ports import free_port
+from devstack.stack import LocalStack
+from devstack.waiting import wait_until
 from edge import protocol
 from edge.link import DeviceLink
-from ingest.embedded.ports import free_port
-from ingest.embedded.waiting import wait_until
-from ingest.pgcopy import encode_readings, unix_seconds_to_pg_micros
-from ingest.storage.writer import ReadingRows, ReadingWriter, WritePath
 from simulators.fleet import DeviceCredential
+from storage.pgcopy import encode_readings, unix_seconds_to_pg_micros
+from storage.writer import ReadingRows, ReadingWriter, WritePath
 
 REPO = Path(__file__).resolve().parents[1]
 KINDS = ("water_level", "rainfall", "traffic_count", "traffic_speed")

@@ -25,9 +25,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from api.stack import LocalStack  # noqa: E402
+from devstack.stack import LocalStack  # noqa: E402
+from devstack.waiting import wait_until  # noqa: E402
 from ingest import broker_auth  # noqa: E402
-from ingest.embedded.waiting import wait_until  # noqa: E402
 from simulators import city, run, scenarios  # noqa: E402
 from simulators.fleet import Fleet  # noqa: E402
 from simulators.sites import city_sites, sensors_of  # noqa: E402

@@ -12,6 +12,7 @@ since the Unix epoch; its unit a SenML symbol (RFC 8428 §12.1, RFC 8798) accept
 
 from __future__ import annotations
 
+import enum
 import functools
 import json
 import re
@@ -40,6 +41,15 @@ SENML_RELATIVE_TIME_LIMIT = 2**28
 SENML_VERSION = 10
 
 
+class Kind(enum.StrEnum):
+    """The kinds of measurement the contract knows; a sensor name starts with one (``kind[.channel]``)."""
+
+    WATER_LEVEL = "water_level"
+    RAINFALL = "rainfall"
+    TRAFFIC_COUNT = "traffic_count"
+    TRAFFIC_SPEED = "traffic_speed"
+
+
 @dataclass(frozen=True)
 class MetricKind:
     """A kind of measurement: its canonical stored unit and the units accepted on the wire.
@@ -48,25 +58,25 @@ class MetricKind:
     canonical unit (value_canonical = value * factor).
     """
 
-    name: str
+    name: Kind
     unit: str
     accepted_units: dict[str, float]
     description: str
 
 
-METRIC_KINDS: dict[str, MetricKind] = {
+METRIC_KINDS: dict[str, MetricKind] = {  # keyed by Kind (a str)
     kind.name: kind
     for kind in (
         MetricKind(
-            "water_level",
+            Kind.WATER_LEVEL,
             "m",
             {"m": 1.0, "cm": 0.01, "mm": 0.001},
             "water surface above the gauge datum",
         ),
-        MetricKind("rainfall", "mm", {"mm": 1.0}, "rain depth accumulated since the previous reading"),
-        MetricKind("traffic_count", "count", {"count": 1.0}, "vehicles counted since the previous reading"),
+        MetricKind(Kind.RAINFALL, "mm", {"mm": 1.0}, "rain depth accumulated since the previous reading"),
+        MetricKind(Kind.TRAFFIC_COUNT, "count", {"count": 1.0}, "vehicles counted since the previous reading"),
         MetricKind(
-            "traffic_speed",
+            Kind.TRAFFIC_SPEED,
             "km/h",
             {"km/h": 1.0, "m/s": 3.6},
             "mean speed of vehicles since the previous reading",

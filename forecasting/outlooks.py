@@ -17,10 +17,11 @@ import numpy as np
 import numpy.typing as npt
 import psycopg
 
+from edge.protocol import Kind
 from forecasting.drainage import StreetFacts
 from forecasting.floods import FloodOutlook, StreetFloods, Tier
 from forecasting.series import Array, Series
-from ingest.storage.sqlvalues import number_or_none
+from storage.sqlvalues import number_or_none
 
 DRAINAGE_KEYS = ("crown_m", "drain_mm_h", "river_km")
 
@@ -93,11 +94,11 @@ def street_outlook(
     than ``cache.refit_after_s`` is updated instead, and a new fit is kept there.
     """
     placed = np.isfinite(xy_km).all(axis=1)
-    water = (kinds == "water_level") & placed
+    water = (kinds == Kind.WATER_LEVEL) & placed
     registered = np.isfinite(drainage[:, 0])
     streets = np.flatnonzero(water & registered & mine)
     rivers = np.flatnonzero(water & ~registered)
-    gauges = np.flatnonzero((kinds == "rainfall") & placed)
+    gauges = np.flatnonzero((kinds == Kind.RAINFALL) & placed)
     if not len(streets) or not len(gauges):
         return None
     facts = StreetFacts(drainage[streets, 0], drainage[streets, 1], drainage[streets, 2])

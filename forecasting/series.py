@@ -1,7 +1,7 @@
 """The data every model reads and writes: a batch of regular series, and a forecast of them.
 
 A ``Series`` is ``(n_series, n_time)`` floats on one regular time axis with NaN for missing
-values - what ``ingest.storage.series.read_buckets`` returns for many sensors at once. A
+values - what ``storage.series.read_buckets`` returns for many sensors at once. A
 ``Forecast`` holds the mean path and the prediction bands for each requested level, on the
 axis that continues the history.
 """

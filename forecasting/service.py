@@ -1,6 +1,6 @@
 """``urbanpulse forecast run``: forecast every sensor from the database, into the ``forecasts`` table.
 
-A cycle reads the last ``history_days`` of 5-minute buckets through ``ingest.storage.series``
+A cycle reads the last ``history_days`` of 5-minute buckets through ``storage.series``
 (the continuous aggregates on TimescaleDB), fits the models on all sensors at once - water
 levels with ``WaterLevelModel`` (rain from the rain gauges, tide, exceedance probability of each
 sensor's alarm level), traffic with ``ProfileAR`` on a day-type profile (a daily one while the
@@ -30,6 +30,7 @@ import psycopg
 from forecasting.baselines import TimeOfWeekAverage
 from forecasting.daytype import DayTypeProfile
 from forecasting.direct import PROFILE_SMOOTH_S, ProfileAR
+from forecasting.geo import local_km
 from forecasting.model import Profile
 from forecasting.outlooks import (
     OutlookCache,
@@ -41,14 +42,13 @@ from forecasting.outlooks import (
 )
 from forecasting.series import Array, Forecast, Series
 from forecasting.water import WaterLevelModel, nearest_gauges
-from ingest.settings import ForecastSettings
-from ingest.storage.series import Resolution, floor_to, read_buckets
-from ingest.storage.sqlvalues import number_or_none
+from runtime.settings import ForecastSettings
+from storage.series import Resolution, floor_to, read_buckets
+from storage.sqlvalues import number_or_none
 
 log = logging.getLogger(__name__)
 
 LEVELS = (0.8, 0.95)
-KM_PER_DEG_LAT = 110.57
 TRAFFIC = ("traffic_count", "traffic_speed")
 _COPY = (
     "COPY forecasts (sensor_id, issued_at, target_time, model, mean, lower_80, upper_80, lower_95, upper_95,"
@@ -97,17 +97,9 @@ def load_sensors(conn: psycopg.Connection) -> Sensors:
     return Sensors(
         np.array([r[0] for r in rows], dtype=np.int64),
         np.array([r[1] for r in rows], dtype=np.str_),
-        _local_km(lat, lon),
+        local_km(lat, lon),
         np.array([np.nan if r[4] is None else r[4] for r in rows], dtype=np.float64),
     )
-
-
-def _local_km(lat: Array, lon: Array) -> Array:
-    """Equirectangular km around the sensors' centre: plenty for 'nearest gauge' inside one city."""
-    if not np.isfinite(lat).any():
-        return np.full((len(lat), 2), np.nan)
-    lat0, lon0 = np.nanmean(lat), np.nanmean(lon)
-    return np.column_stack([(lon - lon0) * KM_PER_DEG_LAT * np.cos(np.radians(lat0)), (lat - lat0) * KM_PER_DEG_LAT])
 
 
 def in_shard(ids: npt.NDArray[np.int64], shard: tuple[int, int]) -> npt.NDArray[np.bool_]:

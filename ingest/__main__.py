@@ -9,10 +9,10 @@ import threading
 from prometheus_client import start_http_server
 
 from ingest.errors import BrokerAuthError
-from ingest.logs import configure_logging
 from ingest.metrics import IngestMetrics
 from ingest.service import Ingestor
-from ingest.settings import Settings
+from runtime.logs import configure_logging
+from runtime.settings import Settings
 
 
 def main() -> int:

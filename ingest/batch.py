@@ -17,12 +17,12 @@ from typing import NamedTuple
 import numpy as np
 
 from edge import protocol
-from ingest.pgcopy import unix_seconds_to_pg_micros
 from ingest.quality import flag_batch
-from ingest.storage.writer import QuarantineRow, ReadingRows
 from ingest.validation import DecodedMessage, Rejection, unknown_device
+from storage.pgcopy import unix_seconds_to_pg_micros
+from storage.writer import QuarantineRow, ReadingRows
 
-KIND_ORDER = list(protocol.METRIC_KINDS)
+KIND_ORDER: list[str] = list(protocol.METRIC_KINDS)
 
 
 class Inbound(NamedTuple):

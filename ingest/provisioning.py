@@ -10,13 +10,14 @@ from dataclasses import dataclass
 import psycopg
 
 from ingest import broker_auth
-from ingest.storage import registry
+from storage import registry
 
 
 @dataclass(frozen=True)
 class ProvisionedDevice:
     device_id: str
     password: str
+    credential_hash: str  # what the registry and the broker's password file keep
 
     def edge_config(self, mqtt_host: str, mqtt_port: int, tls: bool = False) -> str:
         """The TOML an edge agent needs (``/etc/urbanpulse/edge.toml``); sensors are added on site."""
@@ -38,8 +39,9 @@ class ProvisionedDevice:
 def provision_device(conn: psycopg.Connection, device_id: str, **details: object) -> ProvisionedDevice:
     """Create (or re-key) a device; returns its new password, which is stored only hashed."""
     password = broker_auth.new_password()
-    registry.add_device(conn, device_id, broker_auth.hash_password(password), **details)  # type: ignore[arg-type]
-    return ProvisionedDevice(device_id, password)
+    hashed = broker_auth.hash_password(password)
+    registry.add_device(conn, device_id, hashed, **details)  # type: ignore[arg-type]
+    return ProvisionedDevice(device_id, password, hashed)
 
 
 def broker_password_hashes(conn: psycopg.Connection, service_hashes: dict[str, str]) -> dict[str, str]:

@@ -7,19 +7,13 @@ person (or a later QC pass) can tell. Flag codes follow the QARTOD manuals.
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
-
-class QcFlag(enum.IntEnum):
-    PASS = 1
-    NOT_EVALUATED = 2
-    SUSPECT = 3
-    FAIL = 4
-    MISSING = 9
+from edge.protocol import Kind
+from storage.qc import QcFlag
 
 
 @dataclass(frozen=True)
@@ -35,10 +29,10 @@ class GrossRange:
 # Canonical units (see edge.protocol.METRIC_KINDS). Chosen for Ho Chi Minh City street and
 # canal gauges, 1-minute-to-hourly rain totals and urban road segments.
 GROSS_RANGES: dict[str, GrossRange] = {
-    "water_level": GrossRange(fail_min=-10.0, fail_max=20.0, suspect_min=-3.0, suspect_max=5.0),
-    "rainfall": GrossRange(fail_min=0.0, fail_max=500.0, suspect_min=0.0, suspect_max=150.0),
-    "traffic_count": GrossRange(fail_min=0.0, fail_max=20_000.0, suspect_min=0.0, suspect_max=5_000.0),
-    "traffic_speed": GrossRange(fail_min=0.0, fail_max=250.0, suspect_min=0.0, suspect_max=130.0),
+    Kind.WATER_LEVEL: GrossRange(fail_min=-10.0, fail_max=20.0, suspect_min=-3.0, suspect_max=5.0),
+    Kind.RAINFALL: GrossRange(fail_min=0.0, fail_max=500.0, suspect_min=0.0, suspect_max=150.0),
+    Kind.TRAFFIC_COUNT: GrossRange(fail_min=0.0, fail_max=20_000.0, suspect_min=0.0, suspect_max=5_000.0),
+    Kind.TRAFFIC_SPEED: GrossRange(fail_min=0.0, fail_max=250.0, suspect_min=0.0, suspect_max=130.0),
 }
 
 

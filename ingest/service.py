@@ -20,27 +20,20 @@ import psycopg
 
 from edge import protocol
 from ingest import batch as batching
-from ingest.errors import PermanentError, TransientError
+from ingest import device_health
 from ingest.health import HealthEvent, decode_health
 from ingest.inbox import Delivery, MqttInbox
 from ingest.metrics import IngestMetrics
-from ingest.settings import Settings
-from ingest.storage import device_health, registry, retention
-from ingest.storage.database import Database
-from ingest.storage.migrate import Engine, current_engine
-from ingest.storage.writer import ReadingWriter, WritePath, WriteResult
 from ingest.validation import DecodedMessage, Reason, Rejection, decode_message, unknown_device
+from runtime.backoff import Backoff
+from runtime.settings import Settings
+from storage import registry, retention
+from storage.database import Database
+from storage.errors import PermanentError, TransientError
+from storage.migrate import Engine, current_engine
+from storage.writer import ReadingWriter, WritePath, WriteResult
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Backoff:
-    initial_s: float
-    max_s: float
-
-    def delay(self, attempt: int) -> float:
-        return float(min(self.max_s, self.initial_s * 2 ** min(attempt, 20)))
 
 
 class Ingestor:
@@ -52,7 +45,7 @@ class Ingestor:
     ) -> None:
         self.settings = settings
         self.metrics = metrics or IngestMetrics()
-        self._limits = settings.validation.limits()
+        self._limits = settings.validation
         self._writer = ReadingWriter(write_path)
         self._db = Database(settings.database_url, prepare=self._writer.prepare)
         cfg = settings.ingest
@@ -266,8 +259,8 @@ class Ingestor:
             except TransientError as error:
                 if self.inbox.fatal is not None:
                     raise self.inbox.fatal from error
-                delay = self._backoff.delay(tries)
                 tries += 1
+                delay = self._backoff.delay(tries)
                 self.metrics.retries.labels(stage=stage).inc()
                 log.warning("%s failed (%s); retry %d in %.1f s", stage, error, tries, delay)
                 if stop.wait(delay):

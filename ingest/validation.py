@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from edge import protocol
+from runtime.settings import ValidationSettings
 
 
 class Reason(enum.StrEnum):
@@ -43,15 +44,6 @@ class Reason(enum.StrEnum):
     STORAGE_REJECTED = "storage_rejected"
     BAD_STATUS = "bad_status"
     BAD_HEARTBEAT = "bad_heartbeat"
-
-
-@dataclass(frozen=True)
-class ValidationLimits:
-    """Bounds a record must meet; seconds throughout."""
-
-    max_payload_bytes: int = 256 * 1024
-    max_future_skew_s: float = 300.0
-    max_age_s: float = 30 * 24 * 3600.0
 
 
 @dataclass(frozen=True)
@@ -87,7 +79,7 @@ def _nan_constant(_token: str) -> float:
     return math.nan
 
 
-def decode_message(topic: str, payload: bytes, now: float, limits: ValidationLimits) -> DecodedMessage:
+def decode_message(topic: str, payload: bytes, now: float, limits: ValidationSettings) -> DecodedMessage:
     """Turn one readings message into accepted records and reasoned rejections.
 
     ``now`` is the receive time (seconds since the epoch); relative SenML times resolve
@@ -130,7 +122,9 @@ _TAIL_KEYS = frozenset({"n", "v", "t", "u"})
 _NUMBER_TYPES = frozenset({int, float})
 
 
-def _decode_clean_pack(device_id: str, pack: list[Any], now: float, limits: ValidationLimits) -> DecodedMessage | None:
+def _decode_clean_pack(
+    device_id: str, pack: list[Any], now: float, limits: ValidationSettings
+) -> DecodedMessage | None:
     """Bulk path for the common case, a pack with nothing wrong in it; None sends it to the per-record path.
 
     Checks each property over the whole pack at C speed (comprehensions, sets, NumPy) and
@@ -180,7 +174,7 @@ def _decode_clean_pack(device_id: str, pack: list[Any], now: float, limits: Vali
     return DecodedMessage(device_id, names, time_list, (value_array * scale).tolist())
 
 
-def _decode_records(device_id: str, pack: list[Any], now: float, limits: ValidationLimits) -> DecodedMessage:
+def _decode_records(device_id: str, pack: list[Any], now: float, limits: ValidationSettings) -> DecodedMessage:
     result = DecodedMessage(device_id=device_id)
     expected_base = protocol.base_name(device_id)
     base_name = ""

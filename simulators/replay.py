@@ -57,7 +57,7 @@ def _rows(path: Path) -> tuple[list[object], list[object], list[object]]:
         raise ReplayError(f"{path}: no such file")
     if path.suffix.lower() in (".parquet", ".pq"):
         try:
-            import pyarrow.parquet as pq  # type: ignore[import-untyped]
+            import pyarrow.parquet as pq
         except ImportError as error:
             raise ReplayError("reading Parquet needs pyarrow: pip install 'urbanpulse[server]'") from error
         table = pq.read_table(path)

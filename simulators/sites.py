@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from edge import protocol
+from forecasting.geo import local_km
 
 
 class SiteKind(StrEnum):
@@ -40,8 +41,6 @@ CONGESTED_SPEED_KMH = 15.0  # mean speed below which a segment counts as jammed
 DESIGN_RUNOFF = 0.8  # runoff coefficient of sealed city ground, as drainage design assumes it
 
 CITY_LAT0, CITY_LON0 = 10.7769, 106.7009  # Ben Thanh area, origin of the local km grid
-KM_PER_DEG_LAT = 110.57
-KM_PER_DEG_LON = 111.32 * float(np.cos(np.radians(CITY_LAT0)))
 
 
 @dataclass(frozen=True)
@@ -173,9 +172,7 @@ def sensors_of(sites: list[Site]) -> list[SensorRef]:
 
 def grid_km(sites: list[Site]) -> npt.NDArray[np.float64]:
     """Site positions as (n_sites, 2) km east/north of the city origin."""
-    lat = np.array([s.lat for s in sites])
-    lon = np.array([s.lon for s in sites])
-    return np.column_stack(((lon - CITY_LON0) * KM_PER_DEG_LON, (lat - CITY_LAT0) * KM_PER_DEG_LAT))
+    return local_km(np.array([s.lat for s in sites]), np.array([s.lon for s in sites]), (CITY_LAT0, CITY_LON0))
 
 
 def site_column(sites: list[Site], field: str) -> npt.NDArray[np.float64]:

@@ -3,6 +3,7 @@ private Mosquitto per test, all on free loopback ports in temporary folders."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import uuid
@@ -11,12 +12,24 @@ from pathlib import Path
 
 import pytest
 
-from ingest.embedded.mosquitto import MosquittoBroker
-from ingest.embedded.postgres import PostgresOptions, PostgresServer
-from ingest.storage.migrate import migrate
+from devstack.mosquitto import MosquittoBroker
+from devstack.postgres import PostgresOptions, PostgresServer
+from storage.migrate import migrate
 from tests.harness import Stack
 
 TEMPLATE = "urbanpulse_template"
+
+
+@pytest.fixture(autouse=True)
+def clean_environment() -> Iterator[None]:
+    """Each test starts without URBANPULSE_* settings (a developer's shell may export the demo's)
+    and whatever a test puts in the environment is gone after it."""
+    saved = dict(os.environ)
+    for name in [n for n in os.environ if n.startswith("URBANPULSE_") and n != "URBANPULSE_REQUIRE_TIMESCALE"]:
+        del os.environ[name]
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
 
 
 @pytest.fixture(scope="session")

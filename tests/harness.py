@@ -14,14 +14,14 @@ from pathlib import Path
 
 import psycopg
 
+from devstack.mosquitto import MosquittoBroker
+from devstack.ports import free_port
+from devstack.postgres import PostgresServer
+from devstack.waiting import wait_until
 from edge import protocol
 from edge.link import DeviceLink
 from ingest import broker_auth, provisioning
-from ingest.embedded.mosquitto import MosquittoBroker
-from ingest.embedded.ports import free_port
-from ingest.embedded.postgres import PostgresServer
-from ingest.embedded.waiting import wait_until
-from ingest.settings import IngestSettings, Settings
+from runtime.settings import IngestSettings, Settings
 from simulators import basic
 from simulators.fleet import DeviceCredential, Fleet
 
@@ -142,7 +142,6 @@ class Stack:
             "URBANPULSE_INGEST__RETRY_MAX_S": "1.0",
             **(extra_env or {}),
         }
-        env.pop("URBANPULSE_CONFIG", None)
         process = IngestorProcess(env, self.workdir / f"{client_id}.log", port)
         self.ingestors.append(process)
         if wait_subscribed:

@@ -18,7 +18,8 @@ def _recent(*rows: np.ndarray, times: np.ndarray = T) -> Recent:
 
 
 def _tide() -> np.ndarray:
-    return 1.0 + 0.5 * np.sin(T / 3600.0) + np.random.default_rng(0).normal(0, 0.003, K)
+    level: np.ndarray = 1.0 + 0.5 * np.sin(T / 3600.0) + np.random.default_rng(0).normal(0, 0.003, K)
+    return level
 
 
 def test_rate_of_rise_over_the_window_before_the_newest_reading() -> None:

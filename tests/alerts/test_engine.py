@@ -14,15 +14,16 @@ from pathlib import Path
 import numpy as np
 import psycopg
 
-from alerts.delivery import AppriseChannel, Backoff, deliver_due
+from alerts.delivery import AppriseChannel, deliver_due
 from alerts.engine import run_cycle
 from alerts.rules import parse_rules
+from devstack.waiting import wait_until
 from edge import protocol
-from ingest import provisioning
-from ingest.embedded.waiting import wait_until
-from ingest.health import HeartbeatEvent, StatusEvent
-from ingest.settings import AlertsSettings
-from ingest.storage import device_health, registry
+from ingest import device_health, provisioning
+from ingest.health import HealthEvent, HeartbeatEvent, StatusEvent
+from runtime.backoff import Backoff
+from runtime.settings import AlertsSettings
+from storage import registry
 from tests.alerts.conftest import Webhook
 from tests.harness import REPO
 
@@ -73,7 +74,6 @@ def test_a_kill_9_in_the_middle_neither_repeats_nor_forgets_a_notification(
     rules.write_text(RULES.format(hook=webhook.url))
     env = {**os.environ, "URBANPULSE_DATABASE_URL": database_url, "URBANPULSE_ALERTS__RULES_FILE": str(rules),
            "URBANPULSE_ALERTS__EVERY_S": "0.1"}  # fmt: skip
-    env.pop("URBANPULSE_CONFIG", None)
     log = (tmp_path / "engine.log").open("ab")
 
     def start() -> subprocess.Popen[bytes]:
@@ -153,7 +153,6 @@ def test_spikes_are_flagged_in_the_stored_readings_and_raise_a_health_alarm(data
 
 def _cli(*args: str, database_url: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "URBANPULSE_DATABASE_URL": database_url}
-    env.pop("URBANPULSE_CONFIG", None)
     return subprocess.run([sys.executable, "-m", "api", "alerts", *args], env=env, cwd=REPO, capture_output=True,
                           text=True, timeout=60)  # fmt: skip
 
@@ -218,7 +217,8 @@ def test_device_health_from_heartbeats_and_last_will_as_the_ingestor_stores_them
         for k in range(8):
             _write(conn, sensors, now - 400 + 50 * k, 1.0 + 0.01 * k)
         _write(conn, [sensors[3]], now - 10, 0.9)
-        events = [_beat("gauge-0", now - 180 + 60 * k, depth) for k, depth in enumerate((150, 400, 900))]
+        events: list[HealthEvent] = []
+        events += [_beat("gauge-0", now - 180 + 60 * k, depth) for k, depth in enumerate((150, 400, 900))]
         events += [_beat("gauge-1", now - 180 + 60 * k, depth) for k, depth in enumerate((900, 400, 150))]
         events += [_beat("gauge-2", now - 60, 0, clock="unsynced")]
         events += [StatusEvent("gauge-3", "offline", None, now - 120)]
@@ -232,7 +232,7 @@ def test_device_health_from_heartbeats_and_last_will_as_the_ingestor_stores_them
         for k in range(5):  # gauge-1 reads the same for five readings: flat, and flagged in the readings
             _write(conn, [sensors[1]], now + 10 + k, 1.5)
         run_cycle(conn, book, now + 20, AlertsSettings())
-        states = dict(conn.execute("SELECT rule || ':' || device_id, state FROM alerts").fetchall())
+        states: dict[str, str] = dict(conn.execute("SELECT rule || ':' || device_id, state FROM alerts").fetchall())
         suspect = conn.execute("SELECT count(*) FROM readings WHERE sensor_id = %s AND qc = 3", (sensors[1],))
         assert suspect.fetchone() == (5,)
     assert states["offline:gauge-3"] == "resolved" and states["flat:gauge-1"] == "firing"

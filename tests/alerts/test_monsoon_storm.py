@@ -18,23 +18,26 @@ import threading
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import paho.mqtt.client as mqtt
 import psycopg
+import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from alerts.delivery import AppriseChannel, Backoff, Channel, MqttChannel, deliver_due
+from alerts.delivery import AppriseChannel, Channel, MqttChannel, deliver_due
 from alerts.engine import DEFAULT_RULES, run_cycle
 from alerts.rules import ContactTier, Grouping, load_rules
 from alerts.store import acknowledge
-from api.seed import write_history
-from api.stack import site_details
+from api.simulation.seed import write_history
+from devstack.stack import site_details
+from devstack.waiting import wait_until
 from edge import protocol
 from forecasting.outlooks import OutlookCache
 from forecasting.service import run_cycle as forecast_cycle
 from ingest import broker_auth, provisioning
-from ingest.embedded.waiting import wait_until
-from ingest.settings import AlertsSettings, ForecastSettings
+from runtime.backoff import Backoff
+from runtime.settings import AlertsSettings, ForecastSettings
 from simulators.city import simulate
 from simulators.scenarios import scenario_config
 from simulators.sites import city_sites
@@ -51,7 +54,7 @@ import sys
 import psycopg
 from alerts.engine import run_cycle
 from alerts.rules import RuleBook
-from ingest.settings import AlertsSettings
+from runtime.settings import AlertsSettings
 book = RuleBook.model_validate_json(open(sys.argv[2]).read())
 with psycopg.connect(sys.argv[1]) as conn:
     while True:
@@ -95,6 +98,7 @@ def _subscriber(stack: Stack, password: str, topics: list[str], got: list[mqtt.M
     return client
 
 
+@pytest.mark.slow
 def test_monsoon_storm_warns_ahead_acknowledges_resolves_and_groups_by_district(stack: Stack, webhook: Webhook) -> None:
     sites = tuple(city_sites(24))
     config = scenario_config("monsoon-storm", sites, step_s=STEP)
@@ -153,6 +157,7 @@ def test_monsoon_storm_warns_ahead_acknowledges_resolves_and_groups_by_district(
                    FROM alerts a ORDER BY alert_id"""
             ).fetchall()
             outbox = conn.execute("SELECT count(*), count(sent_at) FROM notification_outbox").fetchone()
+            assert outbox is not None
             caps = conn.execute("SELECT msg_type, xml FROM cap_messages ORDER BY sent").fetchall()
             audit = conn.execute(
                 "SELECT to_state, actor, note FROM alert_events WHERE alert_id = %s ORDER BY at, recorded_at",
@@ -162,7 +167,7 @@ def test_monsoon_storm_warns_ahead_acknowledges_resolves_and_groups_by_district(
         mqtt_channel.close()
     floods = [e for e in sim.events if e.kind == "flood" and first < e.start < last]
     assert len(floods) >= 3
-    by_rule: dict[str, dict[str, tuple]] = {}
+    by_rule: dict[str, dict[str, tuple[Any, ...]]] = {}
     for a in alerts:
         by_rule.setdefault(a[1], {}).setdefault(a[2], a)  # the first alert per rule and device
 

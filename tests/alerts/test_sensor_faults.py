@@ -7,17 +7,19 @@ verdicts do not depend on this machine's speed).
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import numpy as np
 import psycopg
+import pytest
 
 from alerts.engine import DEFAULT_RULES, run_cycle
 from alerts.rules import ContactTier, Offline, load_rules
-from api.seed import write_history
-from api.stack import site_details
+from api.simulation.seed import write_history
+from devstack.stack import site_details
 from forecasting.service import run_cycle as forecast_cycle
-from ingest.settings import AlertsSettings, ForecastSettings
+from runtime.settings import AlertsSettings, ForecastSettings
 from simulators import run, scenarios
 from simulators.city import CityConfig, simulate
 from simulators.emission import Action, Outgoing
@@ -56,6 +58,7 @@ def _jitter_gain(truth: GroundTruth, fault: Fault) -> float:
     return float(np.sqrt(own**2 + 6 * fault.magnitude**2) / own)
 
 
+@pytest.mark.slow
 def test_each_injected_fault_raises_its_health_alarm_and_healthy_sensors_stay_quiet(stack: Stack) -> None:
     sites = tuple(city_sites(16))
     config = scenarios.scenario_config("sensor-faults", sites, hours=HOURS, step_s=STEP, seed=5)  # its fixed date
@@ -74,7 +77,7 @@ def test_each_injected_fault_raises_its_health_alarm_and_healthy_sensors_stay_qu
     expected_rows = 0
     steps = 0
 
-    def send(messages: list[Outgoing]) -> int:
+    def send(messages: Sequence[Outgoing]) -> int:
         nonlocal expected_rows
         for m in messages:
             if m.action == Action.PUBLISH and m.readings and (m.device, m.payload) not in payloads:
@@ -106,7 +109,9 @@ def test_each_injected_fault_raises_its_health_alarm_and_healthy_sensors_stay_qu
                GROUP BY 1, 2, 3"""
         ).fetchall()
     fired = {(rule, target) for rule, target, _, _ in raised}
-    found, missed, faint = [], [], []
+    found: list[str] = []
+    missed: list[str] = []
+    faint: list[str] = []
     for fault in truth.faults:
         rule = EXPECTED.get(fault.kind)
         if rule is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 
-from ingest.embedded.waiting import wait_until
+from devstack.waiting import wait_until
 from simulators.fleet import DeviceCredential
 from tests.harness import Stack
 
@@ -58,7 +58,7 @@ def test_every_kind_of_bad_input_is_quarantined_and_good_data_still_flows(stack:
     link.publish_raw(link.topic, _pack(dev, absurd))
     assert link.wait_acknowledged(30) and stranger.wait_acknowledged(30)
 
-    expected = {}
+    expected: dict[str, int] = {}
     for _, reason in cases:
         expected[reason] = expected.get(reason, 0) + 1
     expected["duplicate_record"] = 1
@@ -76,7 +76,7 @@ def test_every_kind_of_bad_input_is_quarantined_and_good_data_still_flows(stack:
         oversize = conn.execute(
             "SELECT length(payload), payload_bytes FROM quarantine WHERE reason = 'payload_too_large'"
         ).fetchone()
-        details = dict(conn.execute("SELECT reason, detail FROM quarantine").fetchall())
+        details: dict[str, str] = dict(conn.execute("SELECT reason, detail FROM quarantine").fetchall())
     assert rows == [("water_level", 0.5, 1), ("rainfall", 2.0, 1), ("water_level", 25.0, 4)]
     assert oversize is not None and oversize[0] == 16 * 1024 and oversize[1] > 256 * 1024
     assert "Cel" in details["unknown_unit"] and "ghost-001" in details["unknown_device"]

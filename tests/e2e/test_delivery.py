@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
-from ingest.embedded.waiting import wait_until
+from devstack.waiting import wait_until
 from tests.harness import Stack, stream_in_background
 
 DEVICES = 20
@@ -19,11 +19,13 @@ TOTAL = DEVICES * READINGS_PER_DEVICE  # 10,000
 def _assert_exact(stack: Stack) -> None:
     stack.wait_rows(TOTAL, timeout=90)
     with stack.connect() as conn:
-        rows, sensors, per_device = conn.execute(
+        counted = conn.execute(
             """SELECT count(*), count(DISTINCT r.sensor_id), min(n) FROM readings r,
                       LATERAL (SELECT count(*) AS n FROM readings x JOIN sensors s USING (sensor_id)
                                WHERE s.device_id = (SELECT device_id FROM sensors WHERE sensor_id = r.sensor_id)) c"""
         ).fetchone()
+    assert counted is not None
+    rows, sensors, per_device = counted
     assert rows == TOTAL
     assert sensors == DEVICES * 4
     assert per_device == READINGS_PER_DEVICE

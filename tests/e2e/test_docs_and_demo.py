@@ -11,6 +11,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+import pytest
+
 from tests.harness import REPO, Stack
 
 
@@ -40,6 +42,7 @@ def test_the_documented_mosquitto_pub_example_stores_a_reading(stack: Stack) -> 
         assert conn.execute("SELECT value FROM readings").fetchall() == [(0.82,)]
 
 
+@pytest.mark.slow
 def test_demo_runs_the_whole_system_and_stores_everything_it_publishes() -> None:
     data_dir = Path(tempfile.mkdtemp(prefix="urbanpulse-demo-"))
     data_dir.chmod(0o755)  # reachable by the postgres/mosquitto accounts when run as root

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.embedded.waiting import wait_until
+from devstack.waiting import wait_until
 from tests.harness import REPO, Stack
 
 READINGS = 300

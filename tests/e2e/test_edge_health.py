@@ -9,12 +9,12 @@ import sys
 import time
 from pathlib import Path
 
+from devstack.waiting import wait_until
 from edge import protocol
 from edge.agent import Agent, SensorSchedule
 from edge.forwarder import Forwarder
 from edge.heartbeat import HeartbeatSender
 from edge.store import ReadingStore
-from ingest.embedded.waiting import wait_until
 from tests.e2e.test_edge_outage import FastClock, Ramp
 from tests.harness import REPO, Stack
 

@@ -8,10 +8,10 @@ import threading
 import time
 from pathlib import Path
 
+from devstack.waiting import wait_until
 from edge.agent import Agent, SensorSchedule
 from edge.forwarder import Forwarder
 from edge.store import ReadingStore
-from ingest.embedded.waiting import wait_until
 from tests.harness import Stack
 
 

@@ -32,7 +32,7 @@ def test_urbanpulse_edge_runs_simulated_sensors_end_to_end(stack: Stack, tmp_pat
         assert agent.wait(timeout=20) == 0
     with stack.connect() as conn:
         query = "SELECT s.kind, count(*) FROM readings r JOIN sensors s USING (sensor_id) GROUP BY 1"
-        kinds = dict(conn.execute(query).fetchall())
+        kinds: dict[str, int] = dict(conn.execute(query).fetchall())
         flags = {qc for (qc,) in conn.execute("SELECT DISTINCT qc FROM readings")}
     assert set(kinds) == {"water_level", "rainfall", "traffic_count", "traffic_speed"}
     assert flags <= {1, 3}  # plausible values, not absurd ones

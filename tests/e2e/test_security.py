@@ -9,9 +9,9 @@ import time
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from devstack.waiting import wait_until
 from edge import protocol
 from edge.link import DeviceLink
-from ingest.embedded.waiting import wait_until
 from tests.harness import Stack
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ingest.embedded.waiting import wait_until
+from devstack.waiting import wait_until
 from simulators import run, scenarios
 from simulators.emission import Action, Outgoing
 from simulators.faults import FaultKind

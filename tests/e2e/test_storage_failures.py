@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 
+from devstack.waiting import wait_until
 from edge import protocol
-from ingest.embedded.waiting import wait_until
 from tests.harness import Stack
 
 

@@ -6,9 +6,9 @@ import subprocess
 import time
 from pathlib import Path
 
+from devstack.waiting import wait_until
 from edge import protocol
 from edge.link import DeviceLink
-from ingest.embedded.waiting import wait_until
 from tests.harness import Stack
 
 

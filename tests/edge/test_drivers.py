@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import sys
 
+from devstack.waiting import wait_until
 from edge.drivers.exec import ExecDriver, parse_value
 from edge.drivers.tipping_bucket import TippingBucket
-from ingest.embedded.waiting import wait_until
 
 
 def test_tipping_bucket_counts_tips_and_ignores_bounces() -> None:

@@ -3,20 +3,32 @@ drains work differently from its own structure, and plausible where a street nev
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import pytest
 
-from api.warning_skill import simulate_city, street_facts
-from forecasting.drainage import Parameters, StreetDrainage, StreetFacts, priors, quasi_normal, step
+from api.simulation.warning_skill import simulate_city, street_facts
+from forecasting.drainage import Floats, Parameters, StreetDrainage, StreetFacts, priors, quasi_normal, step
 from forecasting.raingrid import point_rain
 from forecasting.river import RiverAtStreets
 
 HISTORY_DAYS = 21.0
 
 
-def _fitted(scenario: str, seed: int = 0) -> tuple:
-    """A city's history and scenario; the model fitted on the history only (never on the scenario)."""
-    city = simulate_city(scenario, 48, HISTORY_DAYS, seed, 300.0)
+class Fitted(NamedTuple):
+    model: StreetDrainage
+    facts: StreetFacts
+    rain: np.ndarray
+    river: np.ndarray
+    depth: np.ndarray
+    first: int  # the scenario's first column: the model saw only the columns before
+
+
+@pytest.fixture(scope="module")
+def fitted() -> Fitted:
+    """monsoon-storm's city: the model fitted on the three weeks before the storm, never on the storm."""
+    city = simulate_city("monsoon-storm", 48, HISTORY_DAYS, 0, 300.0)
     first = int(HISTORY_DAYS * 288)
     rates = city.series(city.gauges, 12.0)
     rain = point_rain(rates.values, city.xy(city.gauges), city.xy(city.streets))
@@ -24,13 +36,13 @@ def _fitted(scenario: str, seed: int = 0) -> tuple:
     depth = city.series(city.streets).values
     facts = street_facts([city.site(i) for i in city.streets])
     model = StreetDrainage(facts).fit(depth[:, :first], rain[:, :first], river[:, :first], 300.0)
-    return city, model, facts, rain, river, depth, first
+    return Fitted(model, facts, rain, river, depth, first)
 
 
 def _replay(model: StreetDrainage, facts: StreetFacts, rain: np.ndarray, river: np.ndarray, start: int) -> np.ndarray:
     """Depth (n, T) from ``start`` with the true rain and river, each street's best parameter set, no assimilation."""
     p = model.params.take(np.argmax(model.params.weight, axis=1)[:, None])
-    held = np.zeros((len(facts.crown_m), 1))
+    held: Floats = np.zeros((len(facts.crown_m), 1))
     out = []
     for t in range(start - 72, rain.shape[1]):
         held = step(p, held, rain[:, t, None], river[:, t, None], facts.crown_m[:, None], 300.0)
@@ -38,11 +50,11 @@ def _replay(model: StreetDrainage, facts: StreetFacts, rain: np.ndarray, river: 
     return np.array(out).T[:, 72:]
 
 
-def test_fitted_on_the_history_it_tells_how_deep_a_storm_floods_each_street() -> None:
+def test_fitted_on_the_history_it_tells_how_deep_a_storm_floods_each_street(fitted: Fitted) -> None:
     """With the true rain and river, run freely through the storm (no depth readings used), the model
     fitted on the three weeks before gives each street's peak within a few cm, finds the clear floods
     and flags no street that stays dry - for a storm heavier than any in its history."""
-    city, model, facts, rain, river, depth, first = _fitted("monsoon-storm")
+    model, facts, rain, river, depth, first = fitted
     truth, said = np.nanmax(depth[:, first:], axis=1), _replay(model, facts, rain, river, first).max(axis=1)
     print(f"\ntrue peaks {np.round(truth, 2)}\nmodel      {np.round(said, 2)}")
     assert np.median(np.abs(said - truth)) < 0.03
@@ -51,8 +63,10 @@ def test_fitted_on_the_history_it_tells_how_deep_a_storm_floods_each_street() ->
     assert np.corrcoef(truth, said)[0, 1] > 0.6
 
 
-def test_a_street_that_never_flooded_still_floods_in_a_big_storm_at_high_tide_and_not_at_low_tide() -> None:
-    city, model, facts, rain, river, depth, first = _fitted("monsoon-storm")
+def test_a_street_that_never_flooded_still_floods_in_a_big_storm_at_high_tide_and_not_at_low_tide(
+    fitted: Fitted,
+) -> None:
+    model, facts, _, _, depth, first = fitted
     quiet = int(np.argmin(np.nanmax(depth[:, :first], axis=1)))
     assert np.nanmax(depth[quiet, :first]) < 0.10  # this street's history shows no flood
     p = model.params.take(np.argmax(model.params.weight, axis=1)[:, None])
@@ -61,7 +75,7 @@ def test_a_street_that_never_flooded_still_floods_in_a_big_storm_at_high_tide_an
     crown = facts.crown_m[quiet : quiet + 1, None]
 
     def peak(rate_mm_h: float, river_m: float) -> float:
-        held = np.zeros((1, 1))
+        held: Floats = np.zeros((1, 1))
         deepest = 0.0
         for k in range(36):  # an hour of rain, then two of nothing
             rain_now = rate_mm_h if k < 12 else 0.0

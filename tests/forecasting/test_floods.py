@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from api.warning_skill import score_scenario
+from api.simulation.warning_skill import score_scenario
 from forecasting.floods import Tier, held_on
 
 

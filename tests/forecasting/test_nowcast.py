@@ -19,7 +19,7 @@ GAUGES = np.array([(x, y) for x in np.arange(-16.0, 17.0, 4.0) for y in np.arang
 def _storm_rates(velocity: tuple[float, float], hours: float = 30.0, storms_every_h: float = 6.0) -> Series:
     """Gauge rates (mm/h) of cells with ``velocity`` that peak every few hours 8 km upwind of the
     network's centre (the last one at 27 h), then cross it."""
-    times = START + STEP * np.arange(int(hours * 3600 / STEP))
+    times = START + STEP * np.arange(int(hours * 3600 / STEP), dtype=np.float64)
     heading = np.array(velocity) / np.hypot(*velocity)
     cells = []
     for k, peak in enumerate(np.arange(3.0, hours, storms_every_h)):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from forecasting.backtest import rolling_origin
 from forecasting.baselines import SeasonalNaive, TimeOfWeekAverage
@@ -14,6 +15,7 @@ from tests.forecasting.real_data import oregon_counts
 WEEK = 7 * 96
 
 
+@pytest.mark.slow
 def test_profile_models_beat_seasonal_naive_on_held_out_real_counts() -> None:
     counts = oregon_counts()
     assert counts.values.shape == (22, 2496)
@@ -37,6 +39,7 @@ def test_profile_models_beat_seasonal_naive_on_held_out_real_counts() -> None:
         assert abs(float(np.nanmean(direct.coverage[level])) - level) < 0.04
 
 
+@pytest.mark.slow
 def test_the_engine_matches_statsforecast_and_prophet_on_held_out_real_counts() -> None:
     """Same windows for the engine and for the libraries that fit one series at a time (a subset, for time).
 

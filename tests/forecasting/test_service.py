@@ -15,12 +15,12 @@ import numpy as np
 import psycopg
 import pytest
 
-from api.seed import write_history
-from api.stack import site_details
+from api.simulation.seed import write_history
+from devstack.postgres import PostgresServer
+from devstack.stack import site_details
 from forecasting.service import CycleResult, run_cycle, run_service
 from ingest import provisioning
-from ingest.embedded.postgres import PostgresServer
-from ingest.settings import ForecastSettings
+from runtime.settings import ForecastSettings
 from simulators.city import CityConfig, Simulation, simulate
 from simulators.scenarios import scenario_config
 from simulators.sites import SiteKind, city_sites

@@ -46,7 +46,8 @@ def _mayport_2017() -> tuple[np.ndarray, np.ndarray]:
 
 
 def _phase_gap(a: np.ndarray | float, b: np.ndarray | float) -> np.ndarray:
-    return np.abs((np.asarray(a) - np.asarray(b) + 180.0) % 360.0 - 180.0)
+    gap: np.ndarray = np.abs((np.asarray(a) - np.asarray(b) + 180.0) % 360.0 - 180.0)
+    return gap
 
 
 def test_a_month_cannot_separate_k2_from_s2_or_p1_from_k1_but_a_year_can() -> None:
@@ -59,7 +60,7 @@ def test_a_month_cannot_separate_k2_from_s2_or_p1_from_k1_but_a_year_can() -> No
 def test_recovers_known_constants_exactly_from_a_synthetic_year() -> None:
     truth = _noaa_constants()
     names = list(truth)
-    times = datetime(2017, 1, 1, tzinfo=UTC).timestamp() + HOUR * np.arange(8760)
+    times = datetime(2017, 1, 1, tzinfo=UTC).timestamp() + HOUR * np.arange(8760, dtype=np.float64)
     amp = np.array([[truth[n][0] for n in names]])
     phase = np.array([[truth[n][1] for n in names]])
     level = tide.synthesize(times, names, amp, phase, 0.3)[0] + np.random.default_rng(0).normal(0, 0.02, 8760)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from api.warning_skill import score_scenario
+from api.simulation.warning_skill import score_scenario
 from forecasting import tide
 from forecasting.series import Series
 from forecasting.water import RainLink, WaterLevelModel, catchment_rain, nearest_gauges, tide_references
@@ -26,7 +26,7 @@ def _rainy_canals(days: int = 30, seed: int = 0) -> tuple[Series, Series, RainLi
     lag = np.arange(72)
     kernel = lag * np.exp(-lag / 12.0) / 12.0  # runoff reaches the canal after ~1 h (a gamma unit hydrograph)
     response = np.array([np.convolve(r, kernel)[:n] for r in rain]) * 0.05  # metres per mm
-    times = START + STEP * np.arange(n)
+    times = START + STEP * np.arange(n, dtype=np.float64)
     constants = tide.TidalConstants(
         ("M2", "K1"), np.array([[0.8, 0.3]] * 4), np.array([[40.0, 120.0]] * 4), np.zeros(4)
     )
@@ -37,7 +37,8 @@ def _rainy_canals(days: int = 30, seed: int = 0) -> tuple[Series, Series, RainLi
 
 def test_the_learned_rain_response_beats_tide_and_persistence_alone() -> None:
     level, rain, link = _rainy_canals()
-    horizon, errors = 12, {"with rain": [], "without": []}  # one hour
+    horizon = 12  # one hour
+    errors: dict[str, list[np.ndarray]] = {"with rain": [], "without": []}
     for origin in range(25 * DAY, 30 * DAY - horizon, 7):
         actual = level.values[:, origin : origin + horizon]
         history = Series(START, STEP, level.values[:, :origin])

@@ -6,9 +6,10 @@ import numpy as np
 
 from edge import protocol
 from ingest.batch import Inbound, prepare_batch
-from ingest.pgcopy import PG_EPOCH_UNIX_S
-from ingest.quality import QcFlag
-from ingest.validation import ValidationLimits, decode_message
+from ingest.validation import decode_message
+from runtime.settings import ValidationSettings
+from storage.pgcopy import PG_EPOCH_UNIX_S
+from storage.qc import QcFlag
 
 NOW = 1_800_000_000.0
 
@@ -24,7 +25,7 @@ def test_batch_rows_flags_dedup_and_unknown_devices() -> None:
         _message("dev-01", [water]),  # a redelivery next to its original
         _message("dev-09", [water]),  # not in the registry
     ]
-    decoded = [decode_message(m.topic, m.payload, m.received_at, ValidationLimits()) for m in messages]
+    decoded = [decode_message(m.topic, m.payload, m.received_at, ValidationSettings()) for m in messages]
     batch = prepare_batch(messages, decoded, {"dev-01": True, "dev-09": False}, {("dev-01", "water_level"): 42}, 64)
     assert batch.rows.sensor_ids.tolist() == [42, 42]
     assert batch.rows.time_us.tolist() == [int((NOW - PG_EPOCH_UNIX_S) * 1e6), int((NOW + 1 - PG_EPOCH_UNIX_S) * 1e6)]
@@ -39,7 +40,7 @@ def test_batch_rows_flags_dedup_and_unknown_devices() -> None:
 def test_record_quarantine_keeps_the_offending_record() -> None:
     payload = json.dumps([{"bn": "dev-01/", "bt": NOW, "n": "rainfall", "u": "K", "v": 3}]).encode()
     message = Inbound(protocol.readings_topic("dev-01"), payload, NOW)
-    decoded = [decode_message(message.topic, payload, NOW, ValidationLimits())]
+    decoded = [decode_message(message.topic, payload, NOW, ValidationSettings())]
     batch = prepare_batch([message], decoded, {}, {}, 1024)
     assert len(batch.rows) == 0 and batch.rows.qc.dtype == np.int16
     assert batch.quarantine[0].record_scope and json.loads(batch.quarantine[0].payload)["u"] == "K"

@@ -5,7 +5,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from ingest.embedded.service_user import usable_dir
+from devstack.service_user import usable_dir
 
 
 def test_a_folder_the_service_account_cannot_reach_gets_a_stable_stand_in() -> None:

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from ingest.settings import Settings, load_settings
+from runtime.settings import Settings, load_settings
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -37,3 +37,14 @@ def test_a_missing_config_file_is_named(monkeypatch: pytest.MonkeyPatch, tmp_pat
     monkeypatch.setenv("URBANPULSE_CONFIG", str(tmp_path / "nope.toml"))
     with pytest.raises(FileNotFoundError, match="nope.toml"):
         Settings()
+
+
+def test_loading_a_config_file_leaves_the_environment_alone(tmp_path: Path) -> None:
+    import os
+
+    config = tmp_path / "urbanpulse.toml"
+    config.write_text('[ingest]\nclient_id = "from-file"\n')
+    before = dict(os.environ)
+    assert load_settings(config).ingest.client_id == "from-file"
+    assert dict(os.environ) == before
+    assert Settings().ingest.client_id == "urbanpulse-ingest-1"  # the next load does not see the file

@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import psycopg
 
-from ingest.embedded.postgres import PostgresServer
-from ingest.storage import registry, retention
-from ingest.storage.migrate import Engine, available_migrations, current_engine, migrate
-from ingest.storage.series import Resolution, read_buckets
+from devstack.postgres import PostgresServer
+from storage import registry, retention
+from storage.migrate import Engine, available_migrations, current_engine, migrate
+from storage.series import Resolution, read_buckets
 
 
 def test_migrations_are_idempotent_and_safe_to_race(postgres: PostgresServer) -> None:

@@ -8,10 +8,11 @@ from collections.abc import Callable
 import pytest
 
 from edge import protocol
-from ingest.validation import Reason, ValidationLimits, _decode_clean_pack, _decode_records, decode_message
+from ingest.validation import Reason, _decode_clean_pack, _decode_records, decode_message
+from runtime.settings import ValidationSettings
 
 NOW = 1_800_000_000.0
-LIMITS = ValidationLimits(max_payload_bytes=4096, max_future_skew_s=300, max_age_s=86400)
+LIMITS = ValidationSettings(max_payload_bytes=4096, max_future_skew_s=300, max_age_s=86400)
 TOPIC = protocol.readings_topic("dev-01")
 
 
@@ -133,7 +134,7 @@ def test_bulk_and_per_record_paths_agree_on_clean_and_faulty_packs() -> None:
         pack = _random_pack(rng, 40 + trial)
         if trial % 3:
             rng.choice(faults)(pack)
-        limits = ValidationLimits(max_payload_bytes=1 << 20, max_future_skew_s=300, max_age_s=86400)
+        limits = ValidationSettings(max_payload_bytes=1 << 20, max_future_skew_s=300, max_age_s=86400)
         bulk = decode_message(TOPIC, json.dumps(pack).encode(), NOW, limits)
         as_received = json.loads(json.dumps(pack), parse_constant=lambda _: math.nan)
         per_record = _decode_records("dev-01", as_received, NOW, limits)

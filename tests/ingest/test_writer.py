@@ -8,8 +8,8 @@ import numpy as np
 import psycopg
 import pytest
 
-from ingest.pgcopy import unix_seconds_to_pg_micros
-from ingest.storage.writer import QuarantineRow, ReadingRows, ReadingWriter, WritePath
+from storage.pgcopy import unix_seconds_to_pg_micros
+from storage.writer import QuarantineRow, ReadingRows, ReadingWriter, WritePath
 
 T0 = 1_800_000_000.0
 

@@ -21,7 +21,7 @@ def _cell(**changes: float) -> rain.StormCell:
 
 def test_a_cell_is_born_grows_to_its_peak_then_decays_and_dies() -> None:
     cell = _cell()
-    times = T0 + 60.0 * np.arange(-30, 75)
+    times = T0 + 60.0 * np.arange(-30, 75, dtype=np.float64)
     at_centre = np.array([[float(c) for c in cell.position(t)] for t in times])
     peak, width = rain.envelope(cell, times)
     assert peak[times < cell.birth].max() == 0.0 and peak[times > cell.death].max() == 0.0
@@ -35,7 +35,7 @@ def test_a_cell_is_born_grows_to_its_peak_then_decays_and_dies() -> None:
 
 def test_rain_moves_downwind_a_gauge_upwind_is_wet_first() -> None:
     cell = _cell(x_km=9.0, duration_s=7200.0)  # peaks 9 km east of the origin, moving west at 15 km/h
-    times = T0 + 60.0 * np.arange(-30, 120)
+    times = T0 + 60.0 * np.arange(-30, 120, dtype=np.float64)
     rates = rain.intensity([cell], times, np.array([[6.0, 0.0], [-6.0, 0.0]]))  # east (upwind), west
     assert (rates.max(axis=1) > 5.0).all()
     first_wet = [times[np.argmax(r > 5.0)] for r in rates]
@@ -51,7 +51,7 @@ def test_converging_cells_merge_the_weaker_dies_and_the_stronger_grows() -> None
     gap = np.hypot(*(np.array([float(v) for v in merged[0].position(meeting)])
                      - np.array([float(v) for v in merged[1].position(meeting)])))  # fmt: skip
     assert np.isclose(gap, rain.MERGE_DISTANCE * 8.0, atol=1e-6)
-    times = T0 + 60.0 * np.arange(0, 120)
+    times = T0 + 60.0 * np.arange(0, 120, dtype=np.float64)
     faded = rain.envelope(merged[1], times)[0]
     assert faded[times > meeting + rain.MERGE_FADE_S].max() == 0.0
     after = times > meeting + 600
@@ -93,7 +93,7 @@ def test_the_storm_scenarios_place_what_they_say() -> None:
     peaks = sorted(c.peak_time for c in both)
     assert peaks[-1] - peaks[0] > 2 * 3600  # two storms, hours apart
     config, low = _storms("storm-at-low-tide")
-    times = config.start + 300.0 * np.arange(144)
+    times = config.start + 300.0 * np.arange(144, dtype=np.float64)
     low_water = float(times[np.argmin(tide.phu_an(times))])
     assert abs(np.median([c.peak_time for c in low]) - low_water) < 2 * 3600
     # Another seed, another storm of the same kind.

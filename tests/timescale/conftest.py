@@ -18,7 +18,7 @@ import psycopg
 import pytest
 from psycopg.conninfo import make_conninfo
 
-from ingest.embedded.ports import free_port
+from devstack.ports import free_port
 
 ENGINE = Path(__file__).parent / "engine"
 
@@ -55,7 +55,7 @@ def timescale_url() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def timescale(timescale_url: str) -> Iterator[psycopg.Connection]:
-    from ingest.storage.migrate import migrate
+    from storage.migrate import migrate
 
     migrate(timescale_url)
     # PGlite is one backend session for every connection: server-side prepared statements of

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import psycopg
 
-from ingest.storage import registry
-from ingest.storage.migrate import Engine, current_engine, migrate
-from ingest.storage.series import Resolution, read_buckets
+from storage import registry
+from storage.migrate import Engine, current_engine, migrate
+from storage.series import Resolution, read_buckets
 
 START = datetime(2026, 10, 1, tzinfo=UTC)
 

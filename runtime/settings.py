@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -19,7 +19,6 @@ from pydantic_settings import (
 )
 
 from edge import protocol
-from ingest.validation import ValidationLimits
 
 DEFAULT_DATABASE_URL = "postgresql://urbanpulse@127.0.0.1:5432/urbanpulse"
 DEFAULT_MQTT_URL = "mqtt://svc.ingest@127.0.0.1:1883"
@@ -42,12 +41,13 @@ class IngestSettings(BaseModel):
 
 
 class ValidationSettings(BaseModel):
+    """Bounds every reading must meet (seconds throughout); the ingest validator reads them directly."""
+
+    model_config = ConfigDict(frozen=True)
+
     max_payload_bytes: int = Field(256 * 1024, ge=1024)
     max_future_skew_s: float = Field(300.0, ge=0)
     max_age_s: float = Field(30 * 24 * 3600.0, gt=0)
-
-    def limits(self) -> ValidationLimits:
-        return ValidationLimits(self.max_payload_bytes, self.max_future_skew_s, self.max_age_s)
 
 
 class ForecastSettings(BaseModel):
@@ -102,11 +102,11 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        config_file = os.environ.get(CONFIG_ENV)
-        if config_file:
-            path = Path(config_file)
+        named = settings_cls.model_config.get("toml_file") or os.environ.get(CONFIG_ENV)
+        if named:
+            path = Path(str(named))
             if not path.is_file():
-                raise FileNotFoundError(f"{CONFIG_ENV}={config_file}: no such file")
+                raise FileNotFoundError(f"settings file {path}: no such file")
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
         return tuple(sources)
 
@@ -115,7 +115,13 @@ class Settings(BaseSettings):
 
 
 def load_settings(config_file: Path | None = None) -> Settings:
-    """Settings from the environment, with ``config_file`` standing in for ``URBANPULSE_CONFIG``."""
-    if config_file is not None:
-        os.environ[CONFIG_ENV] = str(config_file)
-    return Settings()
+    """Settings from the environment over ``config_file`` (else ``URBANPULSE_CONFIG``) over defaults.
+
+    The file is bound to this one load: nothing is written to the environment, so one caller's
+    file never leaks into another's settings.
+    """
+    if config_file is None:
+        return Settings()
+    bound_config = SettingsConfigDict(**{**Settings.model_config, "toml_file": config_file})
+    bound: type[Settings] = type("Settings", (Settings,), {"model_config": bound_config})
+    return bound()

@@ -11,10 +11,10 @@ from __future__ import annotations
 import numpy as np
 import psycopg
 
-from ingest.pgcopy import unix_seconds_to_pg_micros
-from ingest.storage import registry
-from ingest.storage.writer import ReadingRows, ReadingWriter
 from simulators.city import Simulation
+from storage import registry
+from storage.pgcopy import unix_seconds_to_pg_micros
+from storage.writer import ReadingRows, ReadingWriter
 
 QC_PASS = 1
 ROWS_PER_BATCH = 500_000

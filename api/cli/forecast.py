@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from api.options import ConfigOption, server_settings
+from api.cli.options import ConfigOption, server_settings
 
 if TYPE_CHECKING:  # the models load on use, so other commands start fast
     from forecasting.model import Model
@@ -145,7 +145,7 @@ def warnings(
     """Score flood warnings on a simulated scenario: street-flood watches and warnings (rain nowcast +
     drainage model) with their bounds, today's water-level model for streets and canals, and the rain
     nowcast at the gauges, issued every 5 minutes and scored against the simulator's ground truth."""
-    from api.warning_skill import score_scenario, summary
+    from api.simulation.warning_skill import score_scenario, summary
     from simulators.scenarios import SCENARIOS
     from simulators.water import GATED_CITY, Drainage, DrainLaw
 

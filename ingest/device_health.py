@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 import psycopg
 
 from ingest.health import ConfigAckEvent, HealthEvent, HeartbeatEvent, StatusEvent
-from ingest.storage.sqlvalues import utc
+from storage.sqlvalues import utc
 
 
 def write_events(conn: psycopg.Connection, events: Sequence[HealthEvent]) -> None:

@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from ingest.logs import configure_logging
-from ingest.settings import Settings, load_settings
+from runtime.logs import configure_logging
+from runtime.settings import Settings, load_settings
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", "-c", help="TOML settings file (else URBANPULSE_CONFIG / env vars).")

@@ -16,10 +16,10 @@ import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
+from devstack import service_user
+from devstack.ports import LOOPBACK, accepts_connections, free_port
+from devstack.waiting import wait_until
 from ingest import broker_auth
-from ingest.embedded import service_user
-from ingest.embedded.ports import LOOPBACK, accepts_connections, free_port
-from ingest.embedded.waiting import wait_until
 
 log = logging.getLogger(__name__)
 
@@ -164,25 +164,3 @@ class MosquittoBroker:
     def restart(self) -> None:
         self.stop()
         self.start()
-
-
-def update_running_broker(base_dir: Path, password_hashes: Mapping[str, str]) -> bool:
-    """Merge accounts into a private broker's password file and make it reload (True if it was running)."""
-    passwd = base_dir / "passwd"
-    entries = broker_auth.parse_password_file(passwd.read_text()) if passwd.exists() else {}
-    entries.update(password_hashes)
-    temporary = passwd.with_suffix(".tmp")
-    temporary.write_text(broker_auth.render_password_file(entries))
-    temporary.chmod(0o600)
-    if passwd.exists():
-        stat = passwd.stat()
-        os.chown(temporary, stat.st_uid, stat.st_gid)
-    temporary.replace(passwd)
-    pid_file = base_dir / "broker.pid"
-    if not pid_file.exists():
-        return False
-    try:
-        os.kill(int(pid_file.read_text()), signal.SIGHUP)
-    except ProcessLookupError:
-        return False
-    return True

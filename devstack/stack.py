@@ -11,13 +11,13 @@ from pathlib import Path
 
 import psycopg
 
+from devstack.mosquitto import MosquittoBroker
+from devstack.postgres import PostgresOptions, PostgresServer
 from ingest import broker_auth, provisioning
-from ingest.embedded.mosquitto import MosquittoBroker
-from ingest.embedded.postgres import PostgresOptions, PostgresServer
-from ingest.settings import IngestSettings, Settings, ValidationSettings
-from ingest.storage.migrate import migrate
+from runtime.settings import IngestSettings, Settings, ValidationSettings
 from simulators.fleet import DeviceCredential
 from simulators.sites import Site, alarm_levels, drainage_facts
+from storage.migrate import migrate
 
 VENDOR_DEVICE = "demo-vendor"  # a device left free for people trying the protocol by hand
 

@@ -19,10 +19,10 @@ from pathlib import Path
 import psycopg
 from psycopg.conninfo import make_conninfo
 
+from devstack import service_user
+from devstack.ports import LOOPBACK, free_port
+from devstack.waiting import wait_until
 from ingest.broker_auth import new_password
-from ingest.embedded import service_user
-from ingest.embedded.ports import LOOPBACK, free_port
-from ingest.embedded.waiting import wait_until
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 import psycopg
 
-from ingest.storage.migrate import Engine, current_engine
+from storage.migrate import Engine, current_engine
 
 _ORIGIN = datetime.fromisoformat("2000-01-01T00:00:00+00:00")
 

@@ -1,7 +1,7 @@
 """One resilient database session for a long-running service.
 
 Connects lazily, prepares the session (staging table), translates psycopg errors once
-(``ingest.errors``) and drops a broken connection so the next attempt reconnects.
+(``storage.errors``) and drops a broken connection so the next attempt reconnects.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import TypeVar
 
 import psycopg
 
-from ingest.errors import TransientError, classify_database_error
+from storage.errors import TransientError, classify_database_error
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from api.options import ConfigOption, server_settings
+from api.cli.options import ConfigOption, server_settings
 
 alerts_app = typer.Typer(help="Alerts: the engine, listing, acknowledging, silencing, checking rules.",
                          no_args_is_help=True)  # fmt: skip
@@ -33,10 +33,11 @@ def run(
 
     import psycopg
 
-    from alerts.delivery import Backoff, deliver_due, open_channels
+    from alerts.delivery import deliver_due, open_channels
     from alerts.engine import RuleSource, run_cycle, run_service
     from alerts.errors import RulesError
     from alerts.store import store_rules
+    from runtime.backoff import Backoff
 
     settings = server_settings(config)
     try:
@@ -86,18 +87,16 @@ def list_alerts(
     """Open alerts, newest first: id, state, severity, rule, where, since."""
     import psycopg
 
+    from alerts.queries import ALL_STATES, OPEN_STATES, recent_alerts
+
     settings = server_settings(config)
-    states = ("pending", "firing", "acknowledged", "resolved", "expired") if all_states else (
-        "pending", "firing", "acknowledged")  # fmt: skip
     with psycopg.connect(settings.database_url) as conn:
-        rows = conn.execute(
-            """SELECT alert_id, state, severity, rule, coalesce(district, '-'), coalesce(device_id, '-'), last_change,
-                      coalesce(acked_by, '') FROM alerts WHERE state = ANY(%s) ORDER BY last_change DESC LIMIT 100""",
-            (list(states),),
-        ).fetchall()
-    for r in rows:
-        typer.echo(f"#{r[0]:<6} {r[1]:<12} {r[2]:<8} {r[3]:<22} {r[4]:<14} {r[5]:<24} {r[6]:%Y-%m-%d %H:%M} {r[7]}")
-    if not rows:
+        alerts = recent_alerts(conn, ALL_STATES if all_states else OPEN_STATES)
+    for a in alerts:
+        where = f"{a.district or '-':<14} {a.device_id or '-':<24}"
+        since = f"{a.last_change:%Y-%m-%d %H:%M}"
+        typer.echo(f"#{a.alert_id:<6} {a.state:<12} {a.severity:<8} {a.rule:<22} {where} {since} {a.acked_by or ''}")
+    if not alerts:
         typer.echo("no alerts")
 
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from edge.protocol import Kind
 from forecasting.backtest import warning_probabilities
 from forecasting.drainage import StreetFacts
 from forecasting.floods import StreetFloods, TierRules, held_on
@@ -112,14 +113,14 @@ def simulate_city(
     sim = simulate(dataclasses.replace(config, start=config.start - back, duration_s=config.duration_s + back))
     kind = [s.kind for s in sim.sensors]
     site_kind = [sites[s.site_index].kind for s in sim.sensors]
-    water = [i for i, k in enumerate(kind) if k == "water_level"]
+    water = [i for i, k in enumerate(kind) if k == Kind.WATER_LEVEL]
     streets = [i for i in water if site_kind[i] == SiteKind.STREET]
     rivers = [i for i in water if site_kind[i] == SiteKind.CANAL]
-    return _City(sim, sites, water, streets, rivers, [i for i, k in enumerate(kind) if k == "rainfall"])
+    return _City(sim, sites, water, streets, rivers, [i for i, k in enumerate(kind) if k == Kind.RAINFALL])
 
 
 def street_facts(sites: Sequence[Site]) -> StreetFacts:
-    """What a city registers of its streets (``api.stack.site_details`` writes the same into the registry)."""
+    """What a city registers of its streets (``devstack.stack.site_details`` writes the same into the registry)."""
     facts = [drainage_facts(s) for s in sites]
     return StreetFacts(*(np.array([f.get(k, np.nan) for f in facts]) for k in ("crown_m", "drain_mm_h", "river_km")))
 

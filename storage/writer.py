@@ -1,7 +1,7 @@
 """Idempotent, fast writes of reading batches and quarantine rows in one transaction.
 
 Redelivery is normal under at-least-once delivery, so a batch may contain rows the table
-already has. Two ways to stay idempotent, both measured in ``bench/bench_copy_paths.py``:
+already has. Two ways to stay idempotent, both measured by ``bench/bench_ingest.py`` (its write-path section):
 
 * ``merge``: binary COPY into a session temp table, then ``INSERT ... ON CONFLICT DO NOTHING``.
   Always correct, roughly half the speed of a plain COPY.
@@ -23,7 +23,7 @@ import numpy.typing as npt
 import psycopg
 from psycopg import errors as pg_errors
 
-from ingest.pgcopy import encode_readings
+from storage.pgcopy import encode_readings
 
 _STAGE_DDL = "CREATE TEMP TABLE IF NOT EXISTS readings_stage (LIKE readings INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
 _COPY_READINGS = "COPY {table} (sensor_id, time, value, qc) FROM STDIN (FORMAT BINARY)"

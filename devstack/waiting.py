@@ -13,7 +13,7 @@ class WaitTimeout(TimeoutError):
     pass
 
 
-def wait_until(probe: Callable[[], T], *, timeout: float, what: str, interval: float = 0.05) -> T:
+def wait_until(probe: Callable[[], T | None], *, timeout: float, what: str, interval: float = 0.05) -> T:
     """Call ``probe`` until it returns a truthy value and return it; raise WaitTimeout after ``timeout`` s.
 
     Exceptions from ``probe`` count as "not yet" (a server still starting refuses

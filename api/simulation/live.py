@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
@@ -24,13 +24,15 @@ from alerts.delivery import Channel, close_channels, open_channels
 from alerts.engine import CycleResult as AlertCycle
 from alerts.engine import RuleSource
 from alerts.engine import run_service as run_alerts
-from api.seed import write_history
-from api.stack import VENDOR_DEVICE, LocalStack
+from alerts.queries import fired_and_notified
+from api.simulation.clock import SimClock
+from api.simulation.seed import write_history
+from devstack.stack import VENDOR_DEVICE, LocalStack
+from devstack.waiting import WaitTimeout, wait_until
 from forecasting.service import CycleResult, run_service
-from ingest.embedded.waiting import WaitTimeout, wait_until
 from ingest.metrics import IngestMetrics, IngestSnapshot
 from ingest.service import Ingestor
-from ingest.settings import AlertsSettings, ForecastSettings
+from runtime.settings import AlertsSettings, ForecastSettings
 from simulators import replay, run, scenarios
 from simulators.city import CityConfig, simulate
 from simulators.emission import Emitter
@@ -116,7 +118,7 @@ class LiveSystem:
         self._ingest_stop = threading.Event()  # ends the ingestor, once everything is stored
         self.fleet: Fleet | None = None
         self._ingest: threading.Thread | None = None
-        self.sim_now = 0.0  # the simulated clock, as far as the fleet has published
+        self.clock = SimClock()  # simulated time, as far as the fleet has published; the services read it
         self.forecasts: list[CycleResult] = []
         self._services_stop = threading.Event()  # ends the forecast and alert services
         self._forecaster: threading.Thread | None = None
@@ -150,7 +152,7 @@ class LiveSystem:
         """The forecast service on the simulated clock: a forecast per completed 5-minute bucket."""
         settings = ForecastSettings(every_s=0.5, history_days=21.0)  # what the water model learns best from
         self._forecaster = threading.Thread(
-            target=run_service, args=(self.stack.postgres.url(), settings, self._services_stop, self._sim_clock,
+            target=run_service, args=(self.stack.postgres.url(), settings, self._services_stop, self.clock.now,
                                       self.forecasts.append), name="forecaster", daemon=True)  # fmt: skip
         self._forecaster.start()
 
@@ -159,21 +161,14 @@ class LiveSystem:
         broker's alerts topics and the CAP feed (``mosquitto_sub -t 'urbanpulse/v1/#'`` shows them)."""
         self._alert_channels = open_channels(self.stack.alerts_mqtt_url(), "urbanpulse-demo-alerts")
         args = (self.stack.postgres.url(), RuleSource(None), AlertsSettings(every_s=0.5), self._alert_channels,
-                self._services_stop, self._sim_clock, self.alert_cycles.append)  # fmt: skip
+                self._services_stop, self.clock.now, self.alert_cycles.append)  # fmt: skip
         self._alerter = threading.Thread(target=run_alerts, args=args, name="alerts", daemon=True)
         self._alerter.start()
 
     def alert_counts(self) -> tuple[int, int]:
         """(alerts that fired, notifications delivered) so far."""
         with psycopg.connect(self.stack.postgres.url()) as conn:
-            row = conn.execute(
-                "SELECT (SELECT count(*) FROM alerts WHERE fired_at IS NOT NULL), "
-                "(SELECT count(*) FROM notification_outbox WHERE sent_at IS NOT NULL)"
-            ).fetchone()
-        return (int(row[0]), int(row[1])) if row else (0, 0)
-
-    def _sim_clock(self) -> datetime:
-        return datetime.fromtimestamp(self.sim_now, UTC)
+            return fired_and_notified(conn)
 
     def stop_after(self, seconds: float | None) -> None:
         if seconds is not None:
@@ -224,12 +219,17 @@ def run_simulation(options: SimulateOptions, out: TextIO = sys.stderr) -> Simula
               f"{began:%Y-%m-%d %H:%M} (UTC+7) at {pace}; Ctrl-C stops", file=out)  # fmt: skip
         if options.history_days > 0:
             history_readings = system.seed_history(config, options.history_days)
-        system.sim_now = config.start
+        system.clock.advance(config.start)
         if options.forecast:
             system.start_forecasts()
             system.start_alerts()
         system.stop_after(options.duration_s)
-        progress = _ProgressLine(out, system.metrics, system)
+        printer = _ProgressLine(out, system.metrics, system)
+
+        def progress(p: run.Progress) -> None:
+            system.clock.advance(p.sim_time)  # the services' now, then the status line
+            printer(p)
+
         truth = run.run(config, fleet.send, options.speed, options.scenario, system.stop, progress)
     except KeyboardInterrupt:
         system.stop.set()
@@ -315,15 +315,12 @@ def _report(summary: SimulateSummary, out: TextIO) -> None:
 
 
 class _ProgressLine:
-    """One status line, rewritten in place on a terminal, at most twice a second; it also moves the
-    system's simulated clock (the forecast service's "now")."""
+    """One status line, rewritten in place on a terminal, at most twice a second."""
 
     def __init__(self, out: TextIO, metrics: IngestMetrics | None, system: LiveSystem | None = None) -> None:
         self.out, self.metrics, self.system, self.last = out, metrics, system, 0.0
 
     def __call__(self, p: run.Progress) -> None:
-        if self.system is not None:
-            self.system.sim_now = p.sim_time
         now = time.monotonic()
         if now - self.last < 0.5 and p.fraction < 1.0:
             return

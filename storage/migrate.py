@@ -38,7 +38,7 @@ class Migration:
 def available_migrations(engine: Engine) -> list[Migration]:
     """The migrations for ``engine`` in version order, read from the package's SQL files."""
     chosen: dict[int, Migration] = {}
-    folder = resources.files("ingest.storage") / "migrations"
+    folder = resources.files("storage") / "migrations"
     for entry in sorted(folder.iterdir(), key=lambda e: e.name):
         match = _FILE.match(entry.name)
         if not match or match.group("engine") not in (None, engine.value):
