@@ -18,6 +18,7 @@ from alerts.engine import DEFAULT_RULES, run_cycle
 from alerts.rules import ContactTier, Offline, load_rules
 from api.simulation.seed import write_history
 from devstack.stack import site_details
+from forecasting.outlooks import OutlookCache
 from forecasting.service import run_cycle as forecast_cycle
 from runtime.settings import AlertsSettings, ForecastSettings
 from simulators import run, scenarios
@@ -76,6 +77,7 @@ def test_each_injected_fault_raises_its_health_alarm_and_healthy_sensors_stay_qu
     payloads: set[tuple[str, bytes]] = set()
     expected_rows = 0
     steps = 0
+    outlooks = OutlookCache()  # the street-flood outlook is fitted once, then updated, as the service does
 
     def send(messages: Sequence[Outgoing]) -> int:
         nonlocal expected_rows
@@ -93,7 +95,8 @@ def test_each_injected_fault_raises_its_health_alarm_and_healthy_sensors_stay_qu
         stack.wait_rows(expected_rows, timeout=60)
         now = progress.sim_time + STEP - 1
         with psycopg.connect(stack.database_url) as conn:
-            forecast_cycle(conn, datetime.fromtimestamp(now, UTC), ForecastSettings(history_days=HISTORY_DAYS))
+            forecast_cycle(conn, datetime.fromtimestamp(now, UTC), ForecastSettings(history_days=HISTORY_DAYS),
+                           outlooks)  # fmt: skip
             conn.commit()
             run_cycle(conn, book, now, AlertsSettings())
 
