@@ -3,7 +3,10 @@
 ``AlertsError``
  ├── ``RulesError``: the rules file is missing, not TOML, or breaks the schema (raised at start-up
  │   and on reload; a running engine keeps its last good rules when a reload fails)
- └── ``NotFound``: an alert or silence named by a person does not exist
+ ├── ``NotFound``: an alert, silence (or, through the API, a user, sensor, forecast) named by a
+ │   person does not exist; ``code`` names the case for the API (``not_found``, ``no_forecast``)
+ └── ``StateConflict``: a person's action does not fit the alert's state (acknowledging a closed
+     alert); ``code`` names the case for the API (``not_open``, ``not_firing``)
 """
 
 from __future__ import annotations
@@ -18,4 +21,12 @@ class RulesError(AlertsError):
 
 
 class NotFound(AlertsError):
-    pass
+    def __init__(self, message: str, code: str = "not_found") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class StateConflict(AlertsError):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code

@@ -14,7 +14,7 @@ import numpy.typing as npt
 import psycopg
 from psycopg.types.json import Jsonb
 
-from alerts.errors import NotFound
+from alerts.errors import NotFound, StateConflict
 from alerts.evaluate import Judgement
 from alerts.lifecycle import OPEN, State, Timing, Tracks, advance
 from alerts.observations import Subjects
@@ -199,6 +199,12 @@ def write_qc_flags(conn: psycopg.Connection, judgements: Sequence[Judgement], su
            WHERE r.sensor_id = f.sensor_id AND r.time = f.time AND r.qc < f.qc""",
         (sensor, when, flag),
     )
+    conn.execute(  # the map shows the newest reading's flag
+        """UPDATE sensor_latest l SET qc = f.qc
+           FROM unnest(%s::int[], %s::timestamptz[], %s::int2[]) AS f(sensor_id, time, qc)
+           WHERE l.sensor_id = f.sensor_id AND l.time = f.time AND l.qc < f.qc""",
+        (sensor, when, flag),
+    )
     return cur.rowcount
 
 
@@ -221,7 +227,8 @@ def acknowledge(conn: psycopg.Connection, alert_id: int, by: str, note: str | No
     if row is None:
         raise NotFound(f"no alert {alert_id}")
     if row[0] != State.FIRING.label:
-        raise NotFound(f"alert {alert_id} is {row[0]}, not firing: nothing to acknowledge")
+        code = "not_firing" if State.of(row[0]) in OPEN else "not_open"
+        raise StateConflict(code, f"alert {alert_id} is {row[0]}, not firing: nothing to acknowledge")
     at = utc_or_none(now)
     conn.execute(
         """UPDATE alerts SET state = 'acknowledged', acked_at = %s, acked_by = %s, ack_note = %s, last_change = %s
@@ -247,7 +254,8 @@ def active_silences(conn: psycopg.Connection, now: float) -> list[Silence]:
     return [
         Silence(int(r[0]), dict(r[1]), r[2].timestamp(), r[3].timestamp())
         for r in conn.execute(
-            "SELECT silence_id, matchers, starts_at, ends_at FROM silences WHERE starts_at <= %s AND ends_at > %s",
+            """SELECT silence_id, matchers, starts_at, ends_at FROM silences
+               WHERE starts_at <= %s AND ends_at > %s AND expired_at IS NULL""",
             (utc_or_none(now), utc_or_none(now)),
         )
     ]

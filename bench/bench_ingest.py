@@ -135,16 +135,20 @@ def publish(
 
 # ---- ingestor process -------------------------------------------------------------------------
 class Ingestor:
-    def __init__(self, stack: LocalStack, log: Path) -> None:
-        settings = stack.settings("bench-ingest")
+    """``python -m ingest`` as its own process, watched through its Prometheus endpoint (also used by bench_fuzz)."""
+
+    def __init__(
+        self, stack: LocalStack, log: Path, client_id: str = "bench-ingest", log_level: str = "WARNING"
+    ) -> None:
+        settings = stack.settings(client_id)
         self.metrics_port = free_port()
         env = {
             **os.environ,
             "URBANPULSE_DATABASE_URL": settings.database_url,
             "URBANPULSE_MQTT_URL": settings.mqtt_url,
-            "URBANPULSE_INGEST__CLIENT_ID": "bench-ingest",
+            "URBANPULSE_INGEST__CLIENT_ID": client_id,
             "URBANPULSE_INGEST__METRICS_PORT": str(self.metrics_port),
-            "URBANPULSE_LOG_LEVEL": "WARNING",
+            "URBANPULSE_LOG_LEVEL": log_level,
         }
         self._log = log.open("ab")
         self.process = subprocess.Popen(
@@ -158,15 +162,17 @@ class Ingestor:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=2) as r:
             return "urbanpulse_ingest_subscribed 1.0" in r.read().decode()
 
-    def stored(self) -> int:
-        """Readings this ingestor has committed (its Prometheus counter: cheap to poll, unlike count(*))."""
+    def metric(self, name: str) -> float:
+        """Sum of a metric's samples (all labels) on the ingestor's /metrics endpoint."""
         import urllib.request
 
         with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=2) as r:
-            for line in r.read().decode().splitlines():
-                if line.startswith("urbanpulse_ingest_readings_stored_total "):
-                    return int(float(line.split()[1]))
-        return 0
+            lines = r.read().decode().splitlines()
+        return sum(float(line.rsplit(" ", 1)[1]) for line in lines if line.startswith(name) and line[len(name)] in " {")
+
+    def stored(self) -> int:
+        """Readings this ingestor has committed (its Prometheus counter: cheap to poll, unlike count(*))."""
+        return int(self.metric("urbanpulse_ingest_readings_stored_total"))
 
     def wait_stored(self, expected: int, timeout: float = 1800) -> float:
         """Wall time at which the ingestor had committed ``expected`` readings (polled every 20 ms)."""
@@ -183,10 +189,11 @@ class Ingestor:
                 return int(line.split()[1]) / 1024
         return float("nan")
 
-    def stop(self) -> None:
+    def stop(self) -> int:
         self.process.terminate()
-        self.process.wait(timeout=60)
+        status = self.process.wait(timeout=60)
         self._log.close()
+        return status
 
 
 def count_rows(url: str) -> int:

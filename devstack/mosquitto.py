@@ -1,9 +1,14 @@
 """A private Mosquitto broker on a free loopback port, secure by default.
 
 Anonymous clients are refused; accounts come from a password file and rights from an ACL
-file that ``ingest.broker_auth`` renders from the device registry. Persistence is on, so a
-restart keeps sessions and queued messages (the ingestor's backlog survives a broker
-restart). ``reload()`` re-reads the password and ACL files without dropping clients.
+file that ``ingest.broker_auth`` renders from the device registry. ``reload()`` re-reads the
+password and ACL files without dropping clients.
+
+Persistence is on: Mosquitto 2.0 snapshots its state (sessions, queued messages, retained
+messages) every ``autosave_interval_s`` and on a clean stop. A crash loses what arrived since the
+last snapshot, which is why no UrbanPulse device forgets a pack before the server's receipt
+(docs/operations.md states the window). The broker runs in a session of its own, so a Ctrl-C in
+the terminal that started it reaches only its owner, which stops it in order.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ log = logging.getLogger(__name__)
 BROKER_MAX_PACKET_BYTES = 4 * 1024 * 1024
 # A shared-subscription group holds the whole backlog while every ingestor is down.
 BROKER_MAX_QUEUED_MESSAGES = 2_000_000
+AUTOSAVE_INTERVAL_S = 30
 
 
 class MosquittoNotFound(RuntimeError):
@@ -35,7 +41,7 @@ class MosquittoNotFound(RuntimeError):
 
 
 class MosquittoBroker:
-    def __init__(self, base_dir: Path, port: int | None = None) -> None:
+    def __init__(self, base_dir: Path, port: int | None = None, autosave_interval_s: int = AUTOSAVE_INTERVAL_S) -> None:
         binary = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if os.path.exists("/usr/sbin/mosquitto") else None)
         if binary is None:
             raise MosquittoNotFound("mosquitto is not installed: `apt-get install mosquitto` (Debian/Ubuntu)")
@@ -44,6 +50,7 @@ class MosquittoBroker:
         # Absolute (the config names files by path) and reachable by the broker's account.
         self.base_dir = service_user.usable_dir(base_dir, self._account)
         self.port = port or free_port()
+        self.autosave_interval_s = autosave_interval_s
         self._process: subprocess.Popen[bytes] | None = None
         self.tls_port: int | None = None
         self._tls: tuple[Path, Path, Path] | None = None
@@ -104,7 +111,7 @@ class MosquittoBroker:
                     f"acl_file {self.base_dir / 'acl'}",
                     "persistence true",
                     f"persistence_location {self.base_dir}/",
-                    "autosave_interval 30",
+                    f"autosave_interval {self.autosave_interval_s}",
                     f"max_queued_messages {BROKER_MAX_QUEUED_MESSAGES}",
                     f"max_packet_size {BROKER_MAX_PACKET_BYTES}",
                     "set_tcp_nodelay true",
@@ -126,13 +133,37 @@ class MosquittoBroker:
             raise RuntimeError("write_auth() before start(): the broker refuses anonymous clients")
         self._write_config()
         service_user.hand_over(self.base_dir, self._account)
+        self._stop_leftover()
         self._process = subprocess.Popen(
             [self.binary, "-c", str(self.config_path)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
+            start_new_session=True,  # a terminal's Ctrl-C is for our owner, who stops us in order
         )
         self.pid_path.write_text(f"{self._process.pid}\n")
-        wait_until(self._listening, timeout=20, what=f"Mosquitto on port {self.port}")
+        try:
+            wait_until(self._listening, timeout=20, what=f"Mosquitto on port {self.port}")
+        except BaseException:
+            self.stop()  # never leave a broker behind that its owner believes failed to start
+            raise
+
+    def _stop_leftover(self) -> None:
+        """Stop a broker a killed owner (kill -9 of the demo) left running from this folder: nobody else would."""
+        try:
+            pid = int(self.pid_path.read_text())
+        except (FileNotFoundError, ValueError):
+            return
+        if not self._runs_here(pid):
+            return  # gone, or the pid now belongs to another program
+        log.warning("stopping the Mosquitto broker a previous run left in %s (pid %d)", self.base_dir, pid)
+        os.kill(pid, signal.SIGTERM)
+        wait_until(lambda: not self._runs_here(pid), timeout=20, what=f"the old broker (pid {pid}) to stop")
+
+    def _runs_here(self, pid: int) -> bool:
+        try:  # a zombie's command line is empty: it has already stopped
+            return str(self.config_path).encode() in Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            return False
 
     def _listening(self) -> bool:
         if self._process is not None and self._process.poll() is not None:
@@ -155,12 +186,28 @@ class MosquittoBroker:
             self._process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             self._process.kill()
-            self._process.wait(timeout=10)
+        self._reap()
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def kill9(self) -> None:
+        """Crash: SIGKILL, no snapshot. What arrived since the last autosave is gone."""
+        if self._process is None:
+            return
+        self._process.kill()
+        self._reap()
+
+    def _reap(self) -> None:
+        if self._process is None:
+            return
+        self._process.wait(timeout=10)
         if self._process.stderr:
             self._process.stderr.close()
         self._process = None
         self.pid_path.unlink(missing_ok=True)
 
-    def restart(self) -> None:
-        self.stop()
-        self.start()
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None

@@ -86,7 +86,9 @@ class PostgresServer:
 
     def _run(self, *args: str) -> None:
         user = self._account.pw_name if self._account else None
-        result = subprocess.run(args, capture_output=True, text=True, user=user, cwd=self.base_dir, check=False)
+        # A session of its own: a Ctrl-C in the demo's terminal is for the demo, which stops us in order.
+        result = subprocess.run(args, capture_output=True, text=True, user=user, cwd=self.base_dir, check=False,
+                                start_new_session=True)  # fmt: skip
         if result.returncode != 0:
             raise RuntimeError(f"{Path(args[0]).name} failed ({result.returncode}): {result.stderr.strip()}")
 
@@ -110,6 +112,7 @@ class PostgresServer:
 
     def start(self) -> None:
         self.init()
+        self._stop_leftover()
         settings = [
             f"-p {self.port}",
             f"-c listen_addresses={LOOPBACK}",
@@ -136,6 +139,18 @@ class PostgresServer:
         with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
             if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
                 conn.execute(f'CREATE DATABASE "{name}"')
+
+    def _stop_leftover(self) -> None:
+        """Stop a server a killed owner (kill -9 of the demo) left on this data directory: its lock
+        would make our start fail, and nobody else would ever stop it."""
+        if not (self.data_dir / "postmaster.pid").exists():
+            return
+        user = self._account.pw_name if self._account else None
+        status = subprocess.run([str(self.bin_dir / "pg_ctl"), "status", "-D", str(self.data_dir)], capture_output=True,
+                                user=user, cwd=self.base_dir, check=False, start_new_session=True)  # fmt: skip
+        if status.returncode == 0:  # 3: not running, the pid file is stale and the server cleans it up
+            log.warning("stopping the PostgreSQL server a previous run left in %s", self.data_dir)
+            self.stop()
 
     def stop(self) -> None:
         if (self.data_dir / "postmaster.pid").exists():

@@ -49,14 +49,19 @@ class LocalStack:
 
     @classmethod
     def start(cls, data_dir: Path, durable: bool = True) -> LocalStack:
+        """Both servers, or neither: a failure (or an interrupt) half-way stops what had started."""
         data_dir.mkdir(parents=True, exist_ok=True)
         postgres = PostgresServer(data_dir / "postgres", PostgresOptions(durable=durable))
         postgres.start()
-        migrate(postgres.url())
-        broker = MosquittoBroker(data_dir / "mosquitto")
-        stack = cls(data_dir, postgres, broker, broker_auth.new_password(), broker_auth.new_password())
-        broker.write_auth(stack.service_hashes())
-        broker.start()
+        try:
+            migrate(postgres.url())
+            broker = MosquittoBroker(data_dir / "mosquitto")
+            stack = cls(data_dir, postgres, broker, broker_auth.new_password(), broker_auth.new_password())
+            broker.write_auth(stack.service_hashes())
+            broker.start()
+        except BaseException:
+            postgres.stop()
+            raise
         return stack
 
     def provision(self, device_ids: list[str]) -> list[DeviceCredential]:
@@ -114,5 +119,7 @@ class LocalStack:
         return path
 
     def stop(self) -> None:
-        self.broker.stop()
-        self.postgres.stop()
+        try:
+            self.broker.stop()
+        finally:
+            self.postgres.stop()

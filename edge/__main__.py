@@ -15,7 +15,7 @@ from edge.drivers.registry import build_driver
 from edge.forwarder import Forwarder
 from edge.health import VERSION
 from edge.heartbeat import HeartbeatSender
-from edge.link import DeviceLink
+from edge.link import DeviceLink, ResendPolicy
 from edge.sd_notify import Notifier
 from edge.store import ReadingStore
 
@@ -33,7 +33,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"urbanpulse edge: {error}", file=sys.stderr)
         return 2
     store = ReadingStore(config.queue_path, config.max_queued_readings, config.durability)
-    link = DeviceLink(config.endpoint, config.device_id, version=VERSION)
+    policy = ResendPolicy(receipt_timeout_s=config.receipt_timeout_s, max_interval_s=config.resend_max_s)
+    link = DeviceLink(config.endpoint, config.device_id, version=VERSION, policy=policy)
     forwarder = Forwarder(
         store,
         link,

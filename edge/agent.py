@@ -7,6 +7,7 @@ and the forwarder sends it when the link allows, so an outage only grows the que
 from __future__ import annotations
 
 import logging
+import math
 import queue
 import threading
 import time
@@ -92,8 +93,13 @@ class Agent:
                 self.driver_errors += 1
                 log.exception("driver of %s failed", sensor.name)
                 continue
-            if value is not None:
-                readings.append(Reading(sensor.name, now, value, sensor.unit))
+            if value is None:
+                continue
+            if not math.isfinite(value):  # JSON cannot carry it, and it would block the queue forever
+                self.driver_errors += 1
+                log.error("driver of %s returned %r; reading discarded (counted as a driver error)", sensor.name, value)
+                continue
+            readings.append(Reading(sensor.name, now, value, sensor.unit))
         self._store.append(readings)  # one transaction per round spares the SD card
         self.readings_taken += len(readings)
         self._forwarder.pump()

@@ -39,6 +39,8 @@ class EdgeConfig:
     readings_per_message: int = 100
     max_in_flight: int = 64
     drain_max_readings_per_s: float | None = 1_000.0
+    receipt_timeout_s: float = 30.0
+    resend_max_s: float = 120.0
     heartbeat_s: float = 60.0
     tls_ca_file: str | None = None
 
@@ -53,6 +55,13 @@ def load_config(path: Path) -> EdgeConfig:
     except (OSError, tomllib.TOMLDecodeError) as error:
         raise ConfigError(f"{path}: {error}") from error
     return parse_config(raw, str(path))
+
+
+def _positive(table: dict[str, Any], key: str, default: float, source: str) -> float:
+    value = table.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ConfigError(f"{source}: forward.{key} must be a positive number of seconds")
+    return float(value)
 
 
 def parse_config(raw: dict[str, Any], source: str = "config") -> EdgeConfig:
@@ -96,6 +105,8 @@ def parse_config(raw: dict[str, Any], source: str = "config") -> EdgeConfig:
         readings_per_message=int(forward.get("readings_per_message", 100)),
         max_in_flight=int(forward.get("max_in_flight", 64)),
         drain_max_readings_per_s=forward.get("drain_max_readings_per_s", 1_000.0),
+        receipt_timeout_s=_positive(forward, "receipt_timeout_s", 30.0, source),
+        resend_max_s=_positive(forward, "resend_max_s", 120.0, source),
         heartbeat_s=float(raw.get("health", {}).get("heartbeat_s", 60.0)),
         tls_ca_file=raw.get("tls_ca_file"),
     )

@@ -1,8 +1,10 @@
-"""Moving stored readings to the broker: oldest first, a bounded number in flight, a bounded drain rate.
+"""Moving stored readings to the server: oldest first, a bounded number in flight, a bounded drain rate.
 
-Readings leave the store only when their message's PUBACK says delivered. Acknowledgements
-arrive on paho's thread and are applied on the agent's thread at the next ``pump()``, so the
-SQLite store is only ever touched from one thread.
+Readings leave the store only when their pack is settled: the server's receipt says it committed
+them (or quarantined them for good), or the broker refused them for good. A PUBACK is not enough,
+since a broker can lose what it acknowledged. Settlements arrive on paho's thread and are applied
+on the agent's thread at the next ``pump()``, so the SQLite store is only ever touched from one
+thread. After a restart, readings whose receipt never came are simply packed and sent again.
 """
 
 from __future__ import annotations
@@ -12,13 +14,16 @@ import logging
 import queue
 import time
 from collections.abc import Callable
+from typing import assert_never
 
 from edge.link import DeviceLink
+from edge.receipts import Settlement
 from edge.store import ReadingStore
 
 log = logging.getLogger(__name__)
 
-# paho refuses more than 65,535 unacknowledged QoS 1 messages; stay far below.
+# Packs published and not yet settled. paho refuses more than 65,535 unacknowledged QoS 1
+# messages; stay far below.
 DEFAULT_MAX_IN_FLIGHT = 64
 
 
@@ -45,8 +50,9 @@ class Forwarder:
         self._last_refill = clock()
         self._in_flight: dict[int, list[int]] = {}  # message token -> reading ids
         self._next_token = 0
-        self._settled: queue.SimpleQueue[tuple[int, bool]] = queue.SimpleQueue()
+        self._settled: queue.SimpleQueue[tuple[int, Settlement]] = queue.SimpleQueue()
         self.refused_readings = 0  # the broker refused them for good (e.g. ACL): counted, logged, dropped
+        self.quarantined_packs = 0  # the server quarantined all or part of them (it keeps them, with the reason)
 
     @property
     def in_flight_messages(self) -> int:
@@ -74,8 +80,8 @@ class Forwarder:
             published += 1
         return published
 
-    def _on_settled(self, token: int, delivered: bool) -> None:
-        self._settled.put((token, delivered))  # paho's thread: hand over, apply in pump()
+    def _on_settled(self, token: int, outcome: Settlement) -> None:
+        self._settled.put((token, outcome))  # paho's thread: hand over, apply in pump()
 
     def _refill(self) -> None:
         now = self._clock()
@@ -87,15 +93,22 @@ class Forwarder:
         self._last_refill = now
 
     def _apply_settlements(self) -> None:
-        delivered: list[int] = []
+        settled: list[int] = []
         while True:
             try:
-                token, ok = self._settled.get_nowait()
+                token, outcome = self._settled.get_nowait()
             except queue.Empty:
                 break
             ids = self._in_flight.pop(token, [])
-            if not ok:
-                self.refused_readings += len(ids)
-                log.error("the broker refused %d readings for good; dropping them (counted)", len(ids))
-            delivered += ids
-        self._store.remove(delivered)
+            match outcome:
+                case Settlement.REFUSED:
+                    self.refused_readings += len(ids)
+                    log.error("the broker refused %d readings for good; dropping them (counted)", len(ids))
+                case Settlement.PARTIAL | Settlement.QUARANTINED:
+                    self.quarantined_packs += 1
+                case Settlement.STORED:
+                    pass
+                case unreachable:
+                    assert_never(unreachable)
+            settled += ids
+        self._store.remove(settled)

@@ -15,11 +15,14 @@ from __future__ import annotations
 import enum
 import functools
 import json
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TypeGuard
 from urllib.parse import unquote, urlsplit
+
+from edge import safejson
 
 SCHEMA_VERSION = 1
 TOPIC_ROOT = "urbanpulse/v1/devices"
@@ -28,6 +31,7 @@ STATUS_CHANNEL = "status"  # retained birth message / Last Will: {"state": "onli
 HEARTBEAT_CHANNEL = "heartbeat"  # periodic health, see Heartbeat
 CONFIG_CHANNEL = "config"  # retained remote config, server -> device (RemoteConfig)
 CONFIG_ACK_CHANNEL = "config/ack"  # device -> server: applied or rejected, with the reason
+RECEIPTS_CHANNEL = "receipts"  # server -> device: which packs are durably settled (edge.receipts)
 DEVICE_CHANNELS_UP = (READINGS_CHANNEL, STATUS_CHANNEL, HEARTBEAT_CHANNEL, CONFIG_ACK_CHANNEL)
 ALERTS_TOPIC_ROOT = "urbanpulse/v1/alerts"  # server -> people: alert notifications, + "/<tier>/<area>"
 CAP_TOPIC = "urbanpulse/v1/cap"  # server -> public: the CAP 1.2 feed
@@ -39,6 +43,10 @@ SENSOR_NAME_PATTERN = re.compile(r"^(?P<kind>[a-z][a-z_]*)(?:\.(?P<channel>[a-z0
 SENML_RELATIVE_TIME_LIMIT = 2**28
 # SenML base version this contract speaks (RFC 8428 §4.4: absent means 10).
 SENML_VERSION = 10
+MAX_EPOCH_S = 4_102_444_800.0  # 2100-01-01T00:00:00Z: a device time beyond it is refused outright
+MAX_COUNT = 2**53  # counters in heartbeats: whole numbers a double still holds exactly
+MAX_VERSION_CHARS = 64
+MAX_REASON_CHARS = 1000
 
 
 class Kind(enum.StrEnum):
@@ -55,31 +63,44 @@ class MetricKind:
     """A kind of measurement: its canonical stored unit and the units accepted on the wire.
 
     ``accepted_units`` maps a SenML unit symbol to the factor that converts it to the
-    canonical unit (value_canonical = value * factor).
+    canonical unit (value_canonical = value * factor). ``minimum`` .. ``maximum`` (canonical
+    unit) is what the quantity can physically be: a value outside it, checked after the unit
+    conversion, is refused, never stored. Implausible values inside it are stored and flagged
+    (the server's QARTOD gross-range test), because a record flood is also "absurd".
     """
 
     name: Kind
     unit: str
     accepted_units: dict[str, float]
     description: str
+    minimum: float
+    maximum: float
 
 
 METRIC_KINDS: dict[str, MetricKind] = {  # keyed by Kind (a str)
     kind.name: kind
     for kind in (
+        # A gauge datum lies near sea level: a kilometre either way is beyond any canal or river.
         MetricKind(
             Kind.WATER_LEVEL,
             "m",
             {"m": 1.0, "cm": 0.01, "mm": 0.001},
             "water surface above the gauge datum",
+            -1_000.0,
+            1_000.0,
         ),
-        MetricKind(Kind.RAINFALL, "mm", {"mm": 1.0}, "rain depth accumulated since the previous reading"),
-        MetricKind(Kind.TRAFFIC_COUNT, "count", {"count": 1.0}, "vehicles counted since the previous reading"),
+        # The world's greatest 24-hour rainfall is about 1,825 mm (La Reunion, 1966).
+        MetricKind(Kind.RAINFALL, "mm", {"mm": 1.0}, "rain depth accumulated since the previous reading", 0.0, 2_000.0),
+        MetricKind(
+            Kind.TRAFFIC_COUNT, "count", {"count": 1.0}, "vehicles counted since the previous reading", 0.0, 1_000_000.0
+        ),
         MetricKind(
             Kind.TRAFFIC_SPEED,
             "km/h",
             {"km/h": 1.0, "m/s": 3.6},
             "mean speed of vehicles since the previous reading",
+            0.0,
+            500.0,
         ),
     )
 }
@@ -91,6 +112,11 @@ class ProtocolError(ValueError):
 
 def readings_topic(device_id: str) -> str:
     return device_topic(device_id, READINGS_CHANNEL)
+
+
+def receipts_topic(device_id: str) -> str:
+    """Where the server tells the device which of its packs are settled (edge.receipts)."""
+    return device_topic(device_id, RECEIPTS_CHANNEL)
 
 
 def device_topic(device_id: str, channel: str) -> str:
@@ -151,19 +177,25 @@ def encode_pack(device_id: str, readings: Sequence[Reading]) -> bytes:
     The first record carries base name, base time, base unit and version; later records
     carry only what differs from them (relative time; a unit only where it is not the base
     unit, since SenML inherits ``bu`` but never ``u``), which keeps a 100-reading message small.
+
+    The base time is a whole second and every offset is rounded to the microsecond, so a reading
+    resolves to ``round(time, 6)`` in whatever pack it travels: a reading sent again in another
+    pack (after a restart, say) has the same key on the server and is stored once.
     """
     if not readings:
         raise ProtocolError("a pack needs at least one reading")
-    base_time = readings[0].time
+    if not all(math.isfinite(r.time) for r in readings):
+        raise ProtocolError("a reading's time must be a finite number of seconds")
+    base_time = math.floor(readings[0].time)
     base_unit = readings[0].unit
     records: list[dict[str, object]] = []
     for index, reading in enumerate(readings):
         record: dict[str, object] = {"n": reading.sensor, "v": reading.value}
         if index == 0:
             record = {"bn": base_name(device_id), "bt": base_time, "bu": base_unit, "bver": SENML_VERSION, **record}
-        offset = reading.time - base_time
+        offset = round(reading.time - base_time, 6)  # exact subtraction: the base is a whole second nearby
         if offset:
-            record["t"] = round(offset, 6)
+            record["t"] = offset
         if reading.unit != base_unit:
             record["u"] = reading.unit
         records.append(record)
@@ -187,24 +219,49 @@ def encode_status(state: str, version: str = "") -> bytes:
     return json.dumps(body, separators=(",", ":")).encode()
 
 
-def _json_object(payload: bytes, what: str) -> dict[str, object]:
+def json_object(payload: bytes, what: str) -> dict[str, object]:
+    """The JSON object a control message carries; raises ProtocolError (never anything else)."""
     try:
-        data = json.loads(payload)
-    except (ValueError, UnicodeDecodeError) as error:
+        data = safejson.loads(payload)
+    except safejson.JsonRefused as error:
         raise ProtocolError(f"{what} message is not JSON: {error}") from error
     if not isinstance(data, dict):
         raise ProtocolError(f"{what} message is not a JSON object")
     return data
 
 
+def _text(data: dict[str, object], key: str, limit: int, what: str) -> str | None:
+    """An optional text field: absent -> None; a string longer than ``limit`` or unprintable is refused."""
+    if key not in data or data[key] is None:
+        return None
+    text = safejson.bounded_text(data[key], limit)
+    if text is None:
+        raise ProtocolError(f"{what} {key} must be printable text of at most {limit} characters, "
+                            f"got {safejson.describe(data[key])}")  # fmt: skip
+    return text
+
+
+def _real(data: dict[str, object], key: str, low: float, high: float, what: str) -> float:
+    value = data.get(key)
+    if not is_number(value) or not low <= value <= high:  # NaN fails both comparisons
+        raise ProtocolError(f"{what} {key} must be a number in [{low:g}, {high:g}], got {safejson.describe(value)}")
+    return float(value)
+
+
+def _count(data: dict[str, object], key: str, what: str) -> int:
+    value = data.get(key)
+    if type(value) is not int or not 0 <= value <= MAX_COUNT:
+        raise ProtocolError(f"{what} {key} must be a whole number in [0, 2**53], got {safejson.describe(value)}")
+    return value
+
+
 def decode_status(payload: bytes) -> tuple[str, str | None]:
     """(state, version) of a status message; raises ProtocolError saying what is wrong."""
-    data = _json_object(payload, STATUS_CHANNEL)
+    data = json_object(payload, STATUS_CHANNEL)
     state = data.get("state")
     if state not in (STATE_ONLINE, STATE_OFFLINE):
-        raise ProtocolError(f"status state {state!r} is not online/offline")
-    version = data.get("version")
-    return str(state), version if isinstance(version, str) else None
+        raise ProtocolError(f"status state {safejson.describe(state)} is not online/offline")
+    return str(state), _text(data, "version", MAX_VERSION_CHARS, "status")
 
 
 @dataclass(frozen=True)
@@ -228,19 +285,37 @@ class Heartbeat:
 
     @classmethod
     def decode(cls, payload: bytes) -> Heartbeat:
-        """Parse a heartbeat; raises ProtocolError when a field is missing or of the wrong type."""
-        try:
-            data = json.loads(payload)
-            beat = cls(**{name: data[name] for name in cls.__dataclass_fields__})
-        except (ValueError, KeyError, TypeError) as error:
-            raise ProtocolError(f"not a heartbeat: {error}") from error
-        numbers = (beat.time, beat.queue_depth, beat.evicted_total, beat.refused_total, beat.held_total, beat.uptime_s)
-        optional = (beat.oldest_queued_age_s, beat.disk_free_bytes, beat.cpu_temperature_c)
-        if not all(is_number(v) for v in numbers) or not all(v is None or is_number(v) for v in optional):
-            raise ProtocolError("not a heartbeat: a numeric field holds something else")
-        if beat.clock not in (CLOCK_SYNCED, CLOCK_UNSYNCED, CLOCK_IMPLAUSIBLE) or not isinstance(beat.version, str):
-            raise ProtocolError("not a heartbeat: bad clock state or version")
-        return beat
+        """Parse and bound a heartbeat; raises ProtocolError naming the first field that is wrong.
+
+        Every field is checked against what its database column holds, so a heartbeat that
+        decodes is one the server can store.
+        """
+        data = json_object(payload, HEARTBEAT_CHANNEL)
+        what = "heartbeat"
+        missing = [name for name in cls.__dataclass_fields__ if name not in data]
+        if missing:
+            raise ProtocolError(f"{what} lacks {', '.join(missing)}")
+        version = _text(data, "version", MAX_VERSION_CHARS, what)
+        if version is None or data["clock"] not in (CLOCK_SYNCED, CLOCK_UNSYNCED, CLOCK_IMPLAUSIBLE):
+            raise ProtocolError(f"{what} needs a version and clock synced/unsynced/implausible")
+        present = {key for key, value in data.items() if value is not None}
+        return cls(
+            time=_real(data, "time", 0.0, MAX_EPOCH_S, what),
+            queue_depth=_count(data, "queue_depth", what),
+            oldest_queued_age_s=(
+                _real(data, "oldest_queued_age_s", 0.0, MAX_EPOCH_S, what) if "oldest_queued_age_s" in present else None
+            ),
+            evicted_total=_count(data, "evicted_total", what),
+            refused_total=_count(data, "refused_total", what),
+            held_total=_count(data, "held_total", what),
+            disk_free_bytes=_count(data, "disk_free_bytes", what) if "disk_free_bytes" in present else None,
+            cpu_temperature_c=(
+                _real(data, "cpu_temperature_c", -273.15, 1_000.0, what) if "cpu_temperature_c" in present else None
+            ),
+            uptime_s=_real(data, "uptime_s", 0.0, MAX_EPOCH_S, what),
+            version=version,
+            clock=str(data["clock"]),
+        )
 
 
 def is_number(value: object) -> TypeGuard[int | float]:
@@ -271,25 +346,24 @@ class RemoteConfig:
     @classmethod
     def decode(cls, payload: bytes) -> RemoteConfig:
         """Parse and check a remote config; raises ProtocolError saying what is wrong."""
-        try:
-            data = json.loads(payload)
-        except (ValueError, UnicodeDecodeError) as error:
-            raise ProtocolError(f"config is not JSON: {error}") from error
-        if not isinstance(data, dict) or not isinstance(data.get("sensors"), dict):
+        data = json_object(payload, CONFIG_CHANNEL)
+        settings = data.get("sensors")
+        if not isinstance(settings, dict):
             raise ProtocolError("config must be an object with a 'sensors' object")
         version = data.get("version")
-        if not isinstance(version, int) or isinstance(version, bool):
-            raise ProtocolError("config 'version' must be an integer")
+        if type(version) is not int or not 0 <= version <= MAX_COUNT:
+            raise ProtocolError("config 'version' must be a whole number")
         sensors = {}
-        for name, setting in data["sensors"].items():
+        for name, setting in settings.items():
+            shown = safejson.describe(name)
             if not isinstance(setting, dict) or set(setting) - {"enabled", "interval_s"}:
-                raise ProtocolError(f"sensor {name!r}: only 'enabled' and 'interval_s' can be set")
+                raise ProtocolError(f"sensor {shown}: only 'enabled' and 'interval_s' can be set")
             enabled = setting.get("enabled", True)
             interval = setting.get("interval_s")
             if not isinstance(enabled, bool):
-                raise ProtocolError(f"sensor {name!r}: 'enabled' must be true or false")
+                raise ProtocolError(f"sensor {shown}: 'enabled' must be true or false")
             if interval is not None and (not is_number(interval) or not 0 < interval <= 86_400):
-                raise ProtocolError(f"sensor {name!r}: 'interval_s' must be a number of seconds in (0, 86400]")
+                raise ProtocolError(f"sensor {shown}: 'interval_s' must be a number of seconds in (0, 86400]")
             sensors[name] = SensorSetting(enabled, None if interval is None else float(interval))
         return cls(version, sensors)
 
@@ -302,13 +376,12 @@ def encode_config_ack(version: int | None, applied: bool, reason: str = "") -> b
 
 def decode_config_ack(payload: bytes) -> tuple[int | None, bool, str]:
     """(version, applied, reason) of a config answer; raises ProtocolError saying what is wrong."""
-    data = _json_object(payload, CONFIG_ACK_CHANNEL)
+    what = "config ack"
+    data = json_object(payload, CONFIG_ACK_CHANNEL)
     if data.get("status") not in ("applied", "rejected"):
-        raise ProtocolError("config ack needs status 'applied' or 'rejected'")
-    version = data.get("version")
-    if version is not None and (not isinstance(version, int) or isinstance(version, bool)):
-        raise ProtocolError("config ack version must be an integer")
-    return version, data["status"] == "applied", str(data.get("reason", ""))[:1000]
+        raise ProtocolError(f"{what} needs status 'applied' or 'rejected'")
+    version = None if data.get("version") is None else _count(data, "version", what)
+    return version, data["status"] == "applied", _text(data, "reason", MAX_REASON_CHARS, what) or ""
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,8 @@
-"""Decoding device status (birth / Last Will) and heartbeat messages: pure, ``received_at`` passed in."""
+"""Decoding device status (birth / Last Will), heartbeat and config-ack messages: pure, ``received_at`` passed in.
+
+The decoders (``edge.protocol``) bound every field to what its column holds, so an event that
+decodes is one the database accepts; anything else is a rejection with a reason, never an error.
+"""
 
 from __future__ import annotations
 
@@ -46,5 +50,11 @@ def decode_health(device_id: str, channel: str, payload: bytes, received_at: flo
         state, version_text = protocol.decode_status(payload)
         return StatusEvent(device_id, state, version_text, received_at)
     except protocol.ProtocolError as error:
-        reason_code = Reason.BAD_HEARTBEAT if channel == protocol.HEARTBEAT_CHANNEL else Reason.BAD_STATUS
-        return Rejection(reason_code, str(error))
+        return Rejection(_REASONS.get(channel, Reason.BAD_STATUS), str(error))
+
+
+_REASONS = {
+    protocol.HEARTBEAT_CHANNEL: Reason.BAD_HEARTBEAT,
+    protocol.CONFIG_ACK_CHANNEL: Reason.BAD_CONFIG_ACK,
+    protocol.STATUS_CHANNEL: Reason.BAD_STATUS,
+}

@@ -1,10 +1,16 @@
 """The MQTT side of the ingestor: a persistent, shared, manually acknowledged subscription.
 
 paho's network thread only appends messages to a queue; the pipeline thread acknowledges
-them after its database commit. The broker never has more than ``receive_maximum``
-unacknowledged messages out to us (MQTT v5 flow control), which bounds our memory.
-A message received before a reconnect is never acknowledged after it: packet ids belong to
-one connection, and the broker redelivers such messages anyway (idempotent writes absorb them).
+them after its database commit and then publishes the devices' receipts. The broker never has
+more than ``receive_maximum`` unacknowledged messages out to us (MQTT v5 flow control), which
+bounds our memory. A message received before a reconnect is never acknowledged after it: packet
+ids belong to one connection, and the broker redelivers such messages anyway (idempotent writes
+absorb them).
+
+The session outlives a connection by ``session_expiry_s`` (a restart under the same client id
+resumes it). A clean stop unsubscribes first, so the broker assigns this member no new
+messages, and ends the session on the way out (Session Expiry Interval 0 in DISCONNECT,
+MQTT v5 §3.14.2.2.2), so nothing waits for a member that is not coming back.
 """
 
 from __future__ import annotations
@@ -75,10 +81,26 @@ class MqttInbox:
         )
         self.client.loop_start()
 
-    def stop(self) -> None:
+    def leave(self) -> None:
+        """Unsubscribe: the broker stops assigning messages to us; those already sent still arrive."""
         self._stopping = True
-        self.client.disconnect()
+        if self.connected.is_set():
+            self.client.unsubscribe(self.topic_filters)
+
+    def stop(self) -> None:
+        """Disconnect and end the session: messages still queued in it are dropped by the broker,
+        and their devices publish them again for want of a receipt."""
+        self._stopping = True
+        end = Properties(PacketTypes.DISCONNECT)  # type: ignore[no-untyped-call]
+        end.SessionExpiryInterval = 0
+        self.client.disconnect(properties=end)
         self.client.loop_stop()
+
+    def publish(self, topic: str, payload: bytes) -> bool:
+        """Best effort, QoS 0 (a receipt that goes astray only makes its device publish once more)."""
+        if not self.connected.is_set():
+            return False
+        return self.client.publish(topic, payload, qos=0).rc == mqtt.MQTT_ERR_SUCCESS
 
     @property
     def connection(self) -> int:
@@ -107,8 +129,10 @@ class MqttInbox:
             return
         self._connection += 1
         self.connected.set()
-        # Re-subscribe on every connect: harmless on a resumed session, vital on a lost one.
-        client.subscribe([(f, 1) for f in self.topic_filters])
+        # Re-subscribe on every connect: harmless on a resumed session, vital on a lost one
+        # (and after a broker restart: Mosquitto 2.0 does not persist shared subscriptions).
+        if not self._stopping:
+            client.subscribe([(f, 1) for f in self.topic_filters])
         log.info(
             "connected to %s as %s, subscribed to %s", self.endpoint.redacted(), self.client_id, self.topic_filters
         )
@@ -130,5 +154,6 @@ class MqttInbox:
             log.warning("disconnected from the broker (%s); paho reconnects", reason)
 
     def _on_message(self, _client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
-        inbound = Inbound(message.topic, bytes(message.payload), time.time())
+        correlation = getattr(message.properties, "CorrelationData", None)
+        inbound = Inbound(message.topic, bytes(message.payload), time.time(), correlation)
         self.deliveries.put(Delivery(inbound, message.mid, message.qos, self._connection))

@@ -28,6 +28,9 @@ class IngestMetrics:
         self.quarantined = Counter(
             "urbanpulse_ingest_quarantined", "messages or records quarantined", ["reason"], registry=r
         )
+        self.receipts = Counter(
+            "urbanpulse_ingest_receipts", "receipts published to devices (one per device per batch)", registry=r
+        )
         self.retries = Counter("urbanpulse_ingest_retries", "transient failures retried", ["stage"], registry=r)
         self.batch_readings = Histogram(
             "urbanpulse_ingest_batch_readings",

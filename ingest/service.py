@@ -1,10 +1,15 @@
-"""The ingestor: MQTT inbox -> validate -> one transaction per batch -> acknowledge.
+"""The ingestor: MQTT inbox -> validate -> one transaction per batch -> acknowledge -> receipts.
 
 At-least-once end to end: a message is acknowledged only after the transaction holding its
-readings (or its quarantine entry) has committed. Transient failures are retried with
-capped exponential backoff while the messages stay unacknowledged; data the database
-rejects is quarantined message by message; nothing raises out of the loop but our own
-broker credentials being refused.
+readings (or its quarantine entries) has committed, and then its device is told which packs
+are settled (``ingest.settlement``), so the device can forget them. Transient failures are
+retried with capped exponential backoff while the messages stay unacknowledged.
+
+No message can stop the service: a failure while decoding, validating or storing one message
+ends in that message's quarantine with a reason, and it is acknowledged like any other. Data the
+database rejects as a batch is stored message by message, so only the culprit is quarantined.
+What still ends the service: our own broker credentials refused, or the quarantine itself
+refusing a write (a broken schema, not a client's doing) - then the messages stay with the broker.
 """
 
 from __future__ import annotations
@@ -15,25 +20,30 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
+import numpy as np
 import psycopg
 
 from edge import protocol
+from edge.receipts import Settlement
 from ingest import batch as batching
-from ingest import device_health
+from ingest import device_health, settlement
 from ingest.health import HealthEvent, decode_health
 from ingest.inbox import Delivery, MqttInbox
 from ingest.metrics import IngestMetrics
 from ingest.validation import DecodedMessage, Reason, Rejection, decode_message, unknown_device
 from runtime.backoff import Backoff
-from runtime.settings import Settings
-from storage import registry, retention
+from runtime.settings import Settings, ValidationSettings
+from storage import latest, registry, retention
 from storage.database import Database
-from storage.errors import PermanentError, TransientError
+from storage.errors import PermanentError, StorageError, TransientError
 from storage.migrate import Engine, current_engine
-from storage.writer import ReadingWriter, WritePath, WriteResult
+from storage.writer import Conflict, ReadingRows, ReadingWriter, WritePath
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+Decoder = Callable[[str, bytes, float, ValidationSettings], DecodedMessage]
 
 
 class Ingestor:
@@ -42,8 +52,10 @@ class Ingestor:
         settings: Settings,
         metrics: IngestMetrics | None = None,
         write_path: WritePath = WritePath.ADAPTIVE,
+        decode: Decoder = decode_message,
     ) -> None:
         self.settings = settings
+        self._decode_pack = decode
         self.metrics = metrics or IngestMetrics()
         self._limits = settings.validation
         self._writer = ReadingWriter(write_path)
@@ -70,7 +82,8 @@ class Ingestor:
 
     # ---- lifecycle -------------------------------------------------------------------
     def run(self, stop: threading.Event) -> None:
-        """Consume until ``stop`` is set. Raises BrokerAuthError if our credentials are refused.
+        """Consume until ``stop`` is set, then leave cleanly. Raises BrokerAuthError if our credentials
+        are refused.
 
         Two threads form a pipeline: this one collects and decodes batch N+1 (pure Python)
         while the writer thread stores and acknowledges batch N (mostly waiting on the
@@ -78,8 +91,11 @@ class Ingestor:
         """
         self.inbox.start()
         handoff: queue.Queue[_DecodedBatch] = queue.Queue(maxsize=1)
-        halt = threading.Event()
-        writer = threading.Thread(target=self._write_loop, args=(handoff, halt), name="ingest-writer", daemon=True)
+        finished = threading.Event()  # nothing more will be handed over
+        halt = threading.Event()  # give up retrying: what is unsettled stays with the broker
+        writer = threading.Thread(
+            target=self._write_loop, args=(handoff, finished, halt), name="ingest-writer", daemon=True
+        )
         writer.start()
         log.info("ingestor %s started", self.settings.ingest.client_id)
         try:
@@ -93,11 +109,35 @@ class Ingestor:
                 if deliveries:
                     self._hand_over(handoff, self._decode(deliveries), stop)
         finally:
-            halt.set()
-            writer.join(timeout=60)
-            self.inbox.stop()
-            self._db.close()
+            self._leave(handoff, writer, finished, halt)
             log.info("ingestor %s stopped", self.settings.ingest.client_id)
+
+    def _leave(
+        self,
+        handoff: queue.Queue[_DecodedBatch],
+        writer: threading.Thread,
+        finished: threading.Event,
+        halt: threading.Event,
+    ) -> None:
+        """Stop taking new messages, settle those already received (within ``drain_s``), end the session."""
+        deadline = time.monotonic() + self.settings.ingest.drain_s
+        give_up = threading.Timer(self.settings.ingest.drain_s, halt.set)
+        give_up.daemon = True
+        give_up.start()
+        self.inbox.leave()
+        self.metrics.subscribed.set(0)
+        while writer.is_alive() and self._writer_failure is None and not halt.is_set():
+            deliveries = self._collect(halt, wait=False)
+            if not deliveries:
+                break
+            self._hand_over(handoff, self._decode(deliveries), halt)
+        finished.set()
+        writer.join(timeout=max(0.0, deadline - time.monotonic()) + 1.0)
+        give_up.cancel()
+        halt.set()
+        writer.join(timeout=10)
+        self.inbox.stop()
+        self._db.close()
 
     def _hand_over(self, handoff: queue.Queue[_DecodedBatch], batch: _DecodedBatch, stop: threading.Event) -> None:
         while not stop.is_set() and self._writer_failure is None:
@@ -107,13 +147,15 @@ class Ingestor:
             except queue.Full:
                 continue
 
-    def _write_loop(self, handoff: queue.Queue[_DecodedBatch], halt: threading.Event) -> None:
+    def _write_loop(
+        self, handoff: queue.Queue[_DecodedBatch], finished: threading.Event, halt: threading.Event
+    ) -> None:
         try:
             while True:
                 try:
                     batch = handoff.get(timeout=0.2)
                 except queue.Empty:
-                    if halt.is_set():
+                    if finished.is_set() or halt.is_set():
                         return
                     self._maybe_run_retention()
                     continue
@@ -122,16 +164,17 @@ class Ingestor:
             self._writer_failure = error
 
     # ---- batching ------------------------------------------------------------------
-    def _collect(self, stop: threading.Event) -> list[Delivery]:
-        """Up to max_batch_readings readings, waiting at most max_batch_delay_s after the first."""
+    def _collect(self, stop: threading.Event, wait: bool = True) -> list[Delivery]:
+        """Up to max_batch_readings readings, waiting at most max_batch_delay_s after the first
+        (not at all when ``wait`` is false)."""
         cfg = self.settings.ingest
         taken: list[Delivery] = []
         readings = 0
-        deadline = None
+        deadline = None if wait else time.monotonic()
         while not stop.is_set():
             try:
                 timeout = 0.2 if deadline is None else max(0.0, deadline - time.monotonic())
-                delivery = self.inbox.deliveries.get(timeout=timeout)
+                delivery = self.inbox.deliveries.get(timeout=timeout) if timeout else self.inbox.deliveries.get_nowait()
             except queue.Empty:
                 break
             taken.append(delivery)
@@ -149,57 +192,78 @@ class Ingestor:
         messages = [d.message for d in deliveries]
         decoded: list[DecodedMessage] = []
         events: dict[int, HealthEvent] = {}
+        packs: set[int] = set()
         for index, message in enumerate(messages):
             try:
                 device_id, channel = protocol.parse_device_topic(message.topic)
             except protocol.ProtocolError:
                 device_id, channel = "", protocol.READINGS_CHANNEL  # decode_message explains the bad topic
-            if channel == protocol.READINGS_CHANNEL:
-                decoded.append(decode_message(message.topic, message.payload, message.received_at, self._limits))
+            try:
+                if channel == protocol.READINGS_CHANNEL:
+                    packs.add(index)
+                    decoded.append(self._decode_pack(message.topic, message.payload, message.received_at, self._limits))
+                    continue
+                outcome = decode_health(device_id, channel, message.payload, message.received_at)
+            except Exception as error:  # noqa: BLE001 - a decoder bug must cost one message, not the service
+                log.exception("decoding a message on %s failed; quarantined", message.topic)
+                rejection = Rejection(Reason.DECODE_ERROR, f"{type(error).__name__}: {error}")
+                decoded.append(DecodedMessage(device_id or None, rejections=[rejection]))
                 continue
-            outcome = decode_health(device_id, channel, message.payload, message.received_at)
             if isinstance(outcome, Rejection):
                 decoded.append(DecodedMessage(device_id, rejections=[outcome]))
             else:
                 decoded.append(DecodedMessage(device_id))
                 events[index] = outcome
-        return _DecodedBatch(deliveries, messages, decoded, events)
+        return _DecodedBatch(deliveries, messages, decoded, events, packs)
 
     def _process(self, batch: _DecodedBatch, stop: threading.Event) -> None:
         messages, decoded = batch.messages, batch.decoded
         try:
             try:
-                self._with_retry(lambda: self._store(messages, decoded, batch.events), stop, "store")
+                outcomes = self._with_retry(lambda: self._store(messages, decoded, batch.events), stop, "store")
             except PermanentError as error:
                 log.warning(
                     "batch of %d messages rejected by the database (%s); storing them one by one", len(messages), error
                 )
+                outcomes = []
                 for index, (message, result) in enumerate(zip(messages, decoded, strict=True)):
                     event = batch.events.get(index)
-                    self._store_alone(message, result, {0: event} if event else {}, stop)
+                    outcomes.append(self._store_alone(message, result, {0: event} if event else {}, stop))
         except _Stopped:
             return  # left unacknowledged: the broker redelivers them to whoever consumes next
         acked = sum(self.inbox.ack(d) for d in batch.deliveries)
         self._settled += len(batch.deliveries)
         self.metrics.messages.inc(acked)
         self.metrics.unacked.set(self._received - self._settled)
+        self._send_receipts(batch, outcomes)
 
     def _store_alone(
         self, message: batching.Inbound, result: DecodedMessage, events: dict[int, HealthEvent], stop: threading.Event
-    ) -> None:
+    ) -> Settlement:
         try:
-            self._with_retry(lambda: self._store([message], [result], events), stop, "store")
+            return self._with_retry(lambda: self._store([message], [result], events), stop, "store")[0]
         except PermanentError as error:
             rejected = DecodedMessage(result.device_id, rejections=[Rejection(Reason.STORAGE_REJECTED, str(error))])
-            self._with_retry(lambda: self._store([message], [rejected]), stop, "quarantine")
+            return self._with_retry(lambda: self._store([message], [rejected]), stop, "quarantine")[0]
 
     def _store(
         self,
         messages: list[batching.Inbound],
         decoded: list[DecodedMessage],
         events: dict[int, HealthEvent] | None = None,
-    ) -> WriteResult:
-        events = events or {}
+    ) -> list[Settlement]:
+        """Commit one batch; returns each message's outcome. Raises TransientError or PermanentError only."""
+        try:
+            return self._commit(messages, decoded, events or {})
+        except StorageError:
+            raise
+        except Exception as error:  # noqa: BLE001 - e.g. a value the driver cannot adapt: that batch's fault
+            log.exception("storing a batch of %d messages failed unexpectedly", len(messages))
+            raise PermanentError(f"unexpected {type(error).__name__}: {error}") from error
+
+    def _commit(
+        self, messages: list[batching.Inbound], decoded: list[DecodedMessage], events: dict[int, HealthEvent]
+    ) -> list[Settlement]:
         devices = {r.device_id for r in decoded if r.sensors and r.device_id is not None}
         devices |= {event.device_id for event in events.values()}
         known = self._db.run(lambda conn: self._check_devices(conn, devices))
@@ -212,31 +276,40 @@ class Ingestor:
         known_events = [event for i, event in sorted(events.items()) if i not in unknown]
         wanted = {(r.device_id, s) for r in decoded if r.device_id in known for s in r.sensors}
         self._db.run(lambda conn: self._resolve_sensors(conn, wanted))
-        prepared = batching.prepare_batch(
-            messages,
-            decoded,
-            {d: d in known for d in devices},
-            self._sensor_ids,
-            self.settings.ingest.quarantine_payload_bytes,
-        )
+        limit = self.settings.ingest.quarantine_payload_bytes
+        prepared = batching.prepare_batch(messages, decoded, {d: d in known for d in devices}, self._sensor_ids, limit)
         started = time.perf_counter()
 
-        def write(conn: psycopg.Connection) -> WriteResult:
+        def write(conn: psycopg.Connection) -> tuple[int, int, list[tuple[int, str]]]:
             with conn.transaction():
                 device_health.write_events(conn, known_events)
                 device_health.write_arrivals(conn, prepared.arrivals)
-                return self._writer.write(conn, prepared.rows, prepared.quarantine)
+                result = self._writer.write_readings(conn, prepared.rows)
+                latest.write_latest(conn, _without_conflicts(prepared.rows, result.conflicts))
+                conflicts = batching.conflict_quarantine(prepared, messages, decoded, result.conflicts, limit)
+                self._writer.write_quarantine(conn, prepared.quarantine + [row for _, row in conflicts])
+            entries = [(i, q.reason) for i, q in zip(prepared.quarantine_messages, prepared.quarantine, strict=True)]
+            return result.inserted, result.duplicates, entries + [(i, row.reason) for i, row in conflicts]
 
-        result = self._db.run(write)
+        inserted, duplicates, quarantined = self._db.run(write)
         self.metrics.commit_seconds.observe(time.perf_counter() - started)
         self.metrics.batch_readings.observe(len(prepared.rows))
-        self.metrics.readings_stored.inc(result.inserted)
-        self.metrics.readings_duplicate.inc(result.duplicates + prepared.duplicates_in_batch)
-        for reason, count in prepared.quarantined_by_reason.items():
+        self.metrics.readings_stored.inc(inserted)
+        self.metrics.readings_duplicate.inc(duplicates + prepared.duplicates_in_batch)
+        by_reason: dict[str, int] = {}
+        for _, reason in quarantined:
+            by_reason[reason] = by_reason.get(reason, 0) + 1
+        for reason, count in by_reason.items():
             self.metrics.quarantined.labels(reason=reason).inc(count)
-        if prepared.quarantine:
-            log.info("quarantined %d item(s): %s", len(prepared.quarantine), dict(prepared.quarantined_by_reason))
-        return result
+        if quarantined:
+            log.info("quarantined %d item(s): %s", len(quarantined), by_reason)
+        return settlement.settle(prepared.accepted, quarantined)
+
+    def _send_receipts(self, batch: _DecodedBatch, outcomes: list[Settlement]) -> None:
+        asked = {i: outcomes[i] for i in batch.packs}
+        device_ids = [result.device_id for result in batch.decoded]
+        for topic, payload in settlement.receipts(batch.messages, device_ids, asked):
+            self.metrics.receipts.inc(int(self.inbox.publish(topic, payload)))
 
     def _check_devices(self, conn: psycopg.Connection, devices: set[str]) -> set[str]:
         for device_id in devices - self._known_devices:
@@ -251,7 +324,7 @@ class Ingestor:
                 self._sensor_ids.update(registry.register_sensors(conn, missing))
 
     # ---- failure handling ------------------------------------------------------------------
-    def _with_retry(self, attempt: Callable[[], WriteResult], stop: threading.Event, stage: str) -> WriteResult:
+    def _with_retry(self, attempt: Callable[[], T], stop: threading.Event, stage: str) -> T:
         tries = 0
         while True:
             try:
@@ -288,7 +361,17 @@ class _DecodedBatch:
     messages: list[batching.Inbound]
     decoded: list[DecodedMessage]
     events: dict[int, HealthEvent]  # message index -> its status or heartbeat
+    packs: set[int]  # indices of readings messages (the ones a receipt may answer)
 
 
 class _Stopped(Exception):
     """Shutting down while a batch was still waiting to be stored."""
+
+
+def _without_conflicts(rows: ReadingRows, conflicts: tuple[Conflict, ...]) -> ReadingRows:
+    """The batch's rows minus those quarantined as conflicts (the stored value stays the latest)."""
+    if not conflicts:
+        return rows
+    keep = np.ones(len(rows), dtype=bool)
+    keep[[c.row for c in conflicts]] = False
+    return ReadingRows(rows.sensor_ids[keep], rows.time_us[keep], rows.values[keep], rows.qc[keep])

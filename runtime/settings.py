@@ -22,6 +22,9 @@ from edge import protocol
 
 DEFAULT_DATABASE_URL = "postgresql://urbanpulse@127.0.0.1:5432/urbanpulse"
 DEFAULT_MQTT_URL = "mqtt://svc.ingest@127.0.0.1:1883"
+# Long enough to resume a session across a restart; short, because the broker keeps assigning a
+# departed instance its share of new messages until the session expires (docs/operations.md).
+DEFAULT_SESSION_EXPIRY_S = 60
 CONFIG_ENV = "URBANPULSE_CONFIG"
 
 
@@ -29,7 +32,12 @@ class IngestSettings(BaseModel):
     client_id: str = Field("urbanpulse-ingest-1", description="fixed per instance: the broker keeps its session")
     share_group: str = Field("ingest", description="MQTT v5 shared-subscription group split across instances")
     receive_maximum: int = Field(8192, ge=1, le=65535, description="unacknowledged messages the broker may send us")
-    session_expiry_s: int = Field(7 * 24 * 3600, ge=60, description="how long the broker keeps our backlog")
+    session_expiry_s: int = Field(
+        DEFAULT_SESSION_EXPIRY_S,
+        ge=0,
+        description="how long the broker keeps a departed instance's session (and the messages queued in it)",
+    )
+    drain_s: float = Field(10.0, ge=0, description="on stop: time to settle messages already received")
     max_batch_readings: int = Field(50_000, ge=1)
     max_batch_delay_s: float = Field(0.05, gt=0, description="latency bound: a batch commits at least this often")
     quarantine_payload_bytes: int = Field(16 * 1024, ge=256, description="raw payload kept per quarantine row")
@@ -48,6 +56,9 @@ class ValidationSettings(BaseModel):
     max_payload_bytes: int = Field(256 * 1024, ge=1024)
     max_future_skew_s: float = Field(300.0, ge=0)
     max_age_s: float = Field(30 * 24 * 3600.0, gt=0)
+    accept_relative_times: bool = Field(
+        False, description="resolve SenML times below 2**28 against arrival (clock-less devices; not resend-safe)"
+    )
 
 
 class ForecastSettings(BaseModel):
@@ -74,6 +85,30 @@ class AlertsSettings(BaseModel):
     retry_max_s: float = Field(600.0, gt=0)
 
 
+class ApiSettings(BaseModel):
+    """The HTTP API (``urbanpulse serve``). Stateless: run as many copies as you like behind a balancer."""
+
+    host: str = Field("127.0.0.1", description="address to listen on")
+    port: int = Field(8080, ge=0, le=65535)
+    anonymous_read: bool = Field(False, description="public data (sites, readings, CAP, open data) without login")
+    cors_origins: list[str] = Field(default_factory=list, description="browser origins allowed; none by default")
+    session_hours: float = Field(12.0, gt=0, le=24 * 30, description="a browser session lasts this long")
+    cookie_secure: bool = Field(False, description="mark the session cookie Secure (set it when served over https)")
+    login_window_s: float = Field(900.0, gt=0, description="failed logins are counted over this window")
+    login_max_per_user: int = Field(5, ge=1, description="failed logins per username in the window before 429")
+    login_max_per_address: int = Field(20, ge=1, description="failed logins per client address in the window")
+    pool_size: int = Field(8, ge=1, le=200, description="database connections per API process")
+    stale_after_s: float = Field(900.0, gt=0, description="a sensor or device silent this long is stale on the map")
+    sites_cache_s: float = Field(2.0, ge=0, le=60, description="the map's answer is re-rendered at most this often")
+    watch_probability: float = Field(0.3, gt=0, le=1, description="flood probability within 3 h that makes 'watch'")
+    events_keep_h: float = Field(48.0, ge=24, description="live-stream events kept for Last-Event-ID resumes")
+    client_queue: int = Field(1000, ge=10, description="events buffered per stream client before it is dropped")
+    map_style_url: str | None = Field(None, description="MapLibre style URL for the dashboard's map")
+    map_tile_url: str | None = Field(None, description="raster tile URL template ({z}/{x}/{y}) when no style is set")
+    map_attribution: str = Field("© OpenStreetMap contributors", description="shown on the map")
+    default_language: str = Field("vi", pattern="^(vi|en)$")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="URBANPULSE_", env_nested_delimiter="__", extra="forbid")
 
@@ -85,6 +120,7 @@ class Settings(BaseSettings):
     validation: ValidationSettings = ValidationSettings()
     forecast: ForecastSettings = ForecastSettings()
     alerts: AlertsSettings = AlertsSettings()
+    api: ApiSettings = ApiSettings()
 
     @field_validator("mqtt_url")
     @classmethod

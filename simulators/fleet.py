@@ -1,17 +1,20 @@
 """A fleet of simulated devices, each with its own credentials and MQTT link.
 
 Publishes through ``edge.link.DeviceLink``, the same code path as a real device, so the
-broker's authentication and ACLs apply to every simulated reading.
+broker's authentication and ACLs apply to every simulated reading, and every pack is kept (in
+memory) and published again until the server's receipt settles it: the simulated city loses
+nothing to a broker crash or a departed ingestor either.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from edge import protocol
-from edge.link import DeviceLink
+from edge.link import DeviceLink, ResendPolicy
 from simulators import basic
 from simulators.emission import Action, Outgoing
 from simulators.network import SharedLoop
@@ -24,12 +27,22 @@ class DeviceCredential:
 
 
 class Fleet:
-    def __init__(self, host: str, port: int, devices: Sequence[DeviceCredential], tls: bool = False) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        devices: Sequence[DeviceCredential],
+        tls: bool = False,
+        policy: ResendPolicy | None = None,
+    ) -> None:
         self.network = SharedLoop()  # one network thread for every link, not one thread each
         self.links = [
             DeviceLink(
-                protocol.MqttEndpoint(host, port, tls, d.device_id, d.password), d.device_id, network=self.network
-            )  # fmt: skip
+                protocol.MqttEndpoint(host, port, tls, d.device_id, d.password),
+                d.device_id,
+                network=self.network,
+                policy=policy,
+            )
             for d in devices
         ]
         self.by_device = {link.device_id: link for link in self.links}
@@ -42,7 +55,7 @@ class Fleet:
         for message in messages:
             link = self.by_device[message.device]
             if message.action == Action.PUBLISH:
-                link.publish_raw(link.topic, message.payload)
+                link.publish_pack(message.payload)
                 readings += message.readings
                 self.published_messages += 1
             elif message.action == Action.DISCONNECT:
@@ -94,7 +107,14 @@ class Fleet:
         return total
 
     def wait_acknowledged(self, timeout: float) -> bool:
-        return all(link.wait_acknowledged(timeout) for link in self.links)
+        """True once every link's packs are settled by the server (``timeout`` seconds overall)."""
+        deadline = time.monotonic() + timeout
+        return all(link.wait_acknowledged(max(0.0, deadline - time.monotonic())) for link in self.links)
+
+    @property
+    def resent(self) -> int:
+        """Packs published again for want of a receipt, over all links."""
+        return sum(link.resent for link in self.links)
 
     def stop(self) -> None:
         for link in self.links:

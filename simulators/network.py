@@ -8,7 +8,8 @@ waits on every client's socket at once and calls paho's external-loop API (``loo
 
 Thread safety: paho calls the socket callbacks from whichever thread is working the client; on
 another thread they only queue a request and wake the loop, which alone touches the selector.
-Links the loop lost (broker restart) are reconnected every ``RECONNECT_S`` until detached.
+Links the loop lost (broker restart) are reconnected every ``RECONNECT_S`` until detached, and
+every ``TICK_S`` the loop calls its tickers (each link's resend of packs the server has not settled).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import selectors
 import socket
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -39,6 +41,7 @@ class SharedLoop:
         self._clients: set[mqtt.Client] = set()  # attached: reconnected when lost
         self._last_try: dict[mqtt.Client, float] = {}
         self._registered: set[Any] = set()  # sockets in the selector (touched by the loop thread only)
+        self._tickers: list[Callable[[], object]] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="mqtt-shared-loop", daemon=True)
         self._thread.start()
@@ -58,6 +61,17 @@ class SharedLoop:
             client.reconnect()
         except OSError as error:  # the loop retries
             log.debug("connect failed, will retry: %s", error)
+
+    def add_ticker(self, tick: Callable[[], object]) -> None:
+        """Call ``tick`` from the loop every ``TICK_S`` (it must be quick and thread-safe)."""
+        with self._lock:
+            if tick not in self._tickers:
+                self._tickers.append(tick)
+
+    def remove_ticker(self, tick: Callable[[], object]) -> None:
+        with self._lock:
+            if tick in self._tickers:
+                self._tickers.remove(tick)
 
     def detach(self, client: mqtt.Client) -> None:
         """Stop reconnecting ``client`` (call before a deliberate disconnect)."""
@@ -162,6 +176,12 @@ class SharedLoop:
         now = time.monotonic()
         with self._lock:
             clients = list(self._clients)
+            tickers = list(self._tickers)
+        for tick in tickers:
+            try:
+                tick()
+            except Exception:  # noqa: BLE001 - one link's failure must not stop the loop for all
+                log.exception("a ticker of the shared loop failed")
         for client in clients:
             if client.socket() is None:
                 if now - self._last_try.get(client, 0.0) >= RECONNECT_S:

@@ -10,13 +10,17 @@ already has. Two ways to stay idempotent, both measured by ``bench/bench_ingest.
 
 ``adaptive`` (the default) takes the ``copy`` path and, after a conflict, uses ``merge`` for
 the next batches, because conflicts come in runs (a reconnect redelivers a whole backlog).
+
+A row the table already holds with the *same* value is a harmless copy; with a different value
+it is a conflict, which the merge path reports (``WriteResult.conflicts``) for the caller to
+quarantine in the same transaction: the first value stays, the other is kept with its reason.
 """
 
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import numpy.typing as npt
@@ -28,6 +32,13 @@ from storage.pgcopy import encode_readings
 _STAGE_DDL = "CREATE TEMP TABLE IF NOT EXISTS readings_stage (LIKE readings INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
 _COPY_READINGS = "COPY {table} (sensor_id, time, value, qc) FROM STDIN (FORMAT BINARY)"
 _MERGE = "INSERT INTO readings SELECT * FROM readings_stage ON CONFLICT (sensor_id, time) DO NOTHING"
+# Run after _MERGE as its own statement: it then also sees rows another ingestor committed while
+# our INSERT waited on them (READ COMMITTED takes a snapshot per statement).
+_CONFLICTS = (
+    "SELECT s.sensor_id, s.time, r.value FROM readings_stage s JOIN readings r USING (sensor_id, time) "
+    "WHERE r.value <> s.value"
+)
+_PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 _COPY_QUARANTINE = (
     "COPY quarantine (received_at, topic, device_id, reason, detail, payload, payload_bytes, record_scope) FROM STDIN"
 )
@@ -65,10 +76,19 @@ class QuarantineRow:
 
 
 @dataclass(frozen=True)
+class Conflict:
+    """Row ``row`` of the batch found its (sensor, time) stored with ``stored_value``."""
+
+    row: int
+    stored_value: float
+
+
+@dataclass(frozen=True)
 class WriteResult:
     inserted: int
-    duplicates: int
+    duplicates: int  # already stored with the same value
     path: WritePath
+    conflicts: tuple[Conflict, ...] = ()
 
 
 class ReadingWriter:
@@ -84,10 +104,16 @@ class ReadingWriter:
         conn.execute(_STAGE_DDL)
 
     def write(self, conn: psycopg.Connection, rows: ReadingRows, quarantine: list[QuarantineRow]) -> WriteResult:
-        """Store ``rows`` (duplicates ignored) and ``quarantine`` in the current transaction."""
-        result = WriteResult(0, 0, self.path)
-        if len(rows):
-            result = self._write_readings(conn, rows)
+        """Store ``rows`` (copies ignored, conflicts reported) and ``quarantine`` in the current transaction."""
+        result = self.write_readings(conn, rows)
+        self.write_quarantine(conn, quarantine)
+        return result
+
+    def write_readings(self, conn: psycopg.Connection, rows: ReadingRows) -> WriteResult:
+        """Store ``rows`` in the current transaction; rows already stored are copies or conflicts."""
+        return self._write_readings(conn, rows) if len(rows) else WriteResult(0, 0, self.path)
+
+    def write_quarantine(self, conn: psycopg.Connection, quarantine: list[QuarantineRow]) -> None:
         if quarantine:
             with conn.cursor() as cur, cur.copy(_COPY_QUARANTINE) as copy:
                 for q in quarantine:
@@ -103,7 +129,6 @@ class ReadingWriter:
                             q.record_scope,
                         )
                     )
-        return result
 
     def _write_readings(self, conn: psycopg.Connection, rows: ReadingRows) -> WriteResult:
         buffer = encode_readings(rows.sensor_ids, rows.time_us, rows.values, rows.qc)
@@ -126,5 +151,15 @@ class ReadingWriter:
                 copy.write(buffer)
             cur.execute(_MERGE)
             inserted = max(cur.rowcount, 0)
+            conflicts = _conflicts(cur, rows) if inserted < len(rows) else ()
             cur.execute("TRUNCATE readings_stage")
-        return WriteResult(inserted, len(rows) - inserted, WritePath.MERGE)
+        return WriteResult(inserted, len(rows) - inserted - len(conflicts), WritePath.MERGE, conflicts)
+
+
+def _conflicts(cur: psycopg.Cursor[tuple[int, datetime, float]], rows: ReadingRows) -> tuple[Conflict, ...]:
+    found = cur.execute(_CONFLICTS).fetchall()
+    if not found:
+        return ()
+    position = {key: i for i, key in enumerate(zip(rows.sensor_ids.tolist(), rows.time_us.tolist(), strict=True))}
+    micro = timedelta(microseconds=1)
+    return tuple(Conflict(position[(sensor, (time - _PG_EPOCH) // micro)], value) for sensor, time, value in found)

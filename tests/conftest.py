@@ -3,6 +3,7 @@ private Mosquitto per test, all on free loopback ports in temporary folders."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -15,7 +16,7 @@ import pytest
 from devstack.mosquitto import MosquittoBroker
 from devstack.postgres import PostgresOptions, PostgresServer
 from storage.migrate import migrate
-from tests.harness import Stack
+from tests.harness import ApiProcess, IngestorProcess, Stack
 
 TEMPLATE = "urbanpulse_template"
 
@@ -52,18 +53,28 @@ def database_url(postgres: PostgresServer) -> str:
     return postgres.create_database(f"t_{uuid.uuid4().hex[:12]}", template=TEMPLATE)
 
 
-@pytest.fixture
-def stack(postgres: PostgresServer, database_url: str) -> Iterator[Stack]:
+@contextlib.contextmanager
+def open_stack(postgres: PostgresServer, database_url: str) -> Iterator[Stack]:
+    """A private broker beside the database, torn down after; the services' logs printed on the way out
+    (pytest shows them only when the test failed)."""
     workdir = Path(tempfile.mkdtemp(prefix="urbanpulse-test-"))
     workdir.chmod(0o755)  # the broker may run as the mosquitto account
     broker = MosquittoBroker(workdir / "mosquitto")
     world = Stack(postgres, database_url, broker, workdir)
     world.start_broker()
-    yield world
-    world.close()
-    # Shown by pytest only when the test failed: the services' own account of what happened.
-    for process in world.ingestors:
-        print(f"--- {process.log_path.name} (tail) ---\n{process.log_text()[-4000:]}")
-    if broker.log_path.exists():
-        print(f"--- mosquitto.log (tail) ---\n{broker.log_path.read_text(errors='replace')[-3000:]}")
-    shutil.rmtree(workdir, ignore_errors=True)
+    try:
+        yield world
+    finally:
+        world.close()
+        logged: list[IngestorProcess | ApiProcess] = [*world.ingestors, *world.apis]
+        for process in logged:
+            print(f"--- {process.log_path.name} (tail) ---\n{process.log_text()[-4000:]}")
+        if broker.log_path.exists():
+            print(f"--- mosquitto.log (tail) ---\n{broker.log_path.read_text(errors='replace')[-3000:]}")
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture
+def stack(postgres: PostgresServer, database_url: str) -> Iterator[Stack]:
+    with open_stack(postgres, database_url) as world:
+        yield world

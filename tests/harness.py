@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -9,17 +10,22 @@ import sys
 import threading
 import urllib.request
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import httpx
 import psycopg
 
+from api.queries.people import add_user
+from api.roles import Role
 from devstack.mosquitto import MosquittoBroker
 from devstack.ports import free_port
 from devstack.postgres import PostgresServer
 from devstack.waiting import wait_until
 from edge import protocol
-from edge.link import DeviceLink
+from edge.link import DeviceLink, ResendPolicy
 from ingest import broker_auth, provisioning
 from runtime.settings import IngestSettings, Settings
 from simulators import basic
@@ -68,6 +74,125 @@ class IngestorProcess:
         return self.log_path.read_text(errors="replace")
 
 
+class ApiProcess:
+    """``urbanpulse serve`` as a child process on a free loopback port: the API over real HTTP.
+
+    Several can run against one database (the API is stateless); ``env`` adds settings such as
+    ``URBANPULSE_API__ANONYMOUS_READ``. ``login`` hands back an httpx client holding the session
+    cookie and sending the CSRF header, as the dashboard does.
+    """
+
+    def __init__(self, database_url: str, log_path: Path, mqtt_url: str | None = None,
+                 env: dict[str, str] | None = None) -> None:  # fmt: skip
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_path
+        self._log = log_path.open("ab")
+        full_env = {**os.environ, "URBANPULSE_DATABASE_URL": database_url, **(env or {})}
+        if mqtt_url is not None:
+            full_env["URBANPULSE_MQTT_URL"] = mqtt_url
+        full_env.pop("URBANPULSE_CONFIG", None)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "api", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+            env=full_env, cwd=REPO, stdout=self._log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        wait_until(self._ready, timeout=60, what=f"the API on port {self.port}")
+
+    def _ready(self) -> bool:
+        if self.process.poll() is not None:
+            raise RuntimeError(f"the API exited with {self.process.returncode}: {self.log_text()[-2000:]}")
+        return httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200
+
+    def client(self, **kwargs: object) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=30, **kwargs)  # type: ignore[arg-type]
+
+    def login(self, username: str, password: str) -> httpx.Client:
+        answer = httpx.post(f"{self.url}/api/v1/auth/login", json={"username": username, "password": password})
+        answer.raise_for_status()
+        return self.client(cookies=answer.cookies, headers={"X-CSRF-Token": answer.json()["csrf_token"]})
+
+    def bearer(self, token: str) -> httpx.Client:
+        return self.client(headers={"Authorization": f"Bearer {token}"})
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        self._log.close()
+        return self.process.returncode
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@dataclass(frozen=True)
+class StreamedEvent:
+    event_id: int
+    type: str
+    data: dict[str, Any]  # the event's JSON
+
+
+class EventStreamReader:
+    """Reads ``/api/v1/events`` (Server-Sent Events) on a thread, as a browser's EventSource would."""
+
+    def __init__(self, client: httpx.Client, last_event_id: int | None = None, query: str = "") -> None:
+        self.events: list[StreamedEvent] = []
+        self.status: int | None = None
+        self.connected = threading.Event()
+        self._lock = threading.Lock()
+        self._client = client
+        self._response: httpx.Response | None = None
+        headers = {} if last_event_id is None else {"Last-Event-ID": str(last_event_id)}
+        self._thread = threading.Thread(target=self._read, args=(f"/api/v1/events{query}", headers), daemon=True)
+        self._thread.start()
+        wait_until(self.connected.is_set, timeout=30, what="the event stream to open")
+
+    def _read(self, path: str, headers: dict[str, str]) -> None:
+        fields: dict[str, str] = {}
+        try:
+            with self._client.stream("GET", path, headers=headers, timeout=httpx.Timeout(30, read=None)) as response:
+                self._response, self.status = response, response.status_code
+                self.connected.set()
+                for line in response.iter_lines():
+                    if line.startswith(":"):
+                        continue
+                    if line:
+                        name, _, value = line.partition(":")
+                        fields[name] = value[1:] if value.startswith(" ") else value
+                        continue
+                    if "data" in fields:
+                        data = json.loads(fields["data"])
+                        event = StreamedEvent(int(fields["id"]), fields.get("event", "message"), data)
+                        with self._lock:
+                            self.events.append(event)
+                    fields = {}
+        except (httpx.HTTPError, RuntimeError):  # closed by close(), or the server went away
+            pass
+        finally:
+            self.connected.set()
+
+    def snapshot(self) -> list[StreamedEvent]:
+        with self._lock:
+            return list(self.events)
+
+    def wait_for(self, predicate: Callable[[StreamedEvent], bool], timeout: float = 10.0) -> StreamedEvent:
+        def found() -> StreamedEvent | None:
+            return next((e for e in self.snapshot() if predicate(e)), None)
+
+        event = wait_until(found, timeout=timeout, what="an event on the stream")
+        assert event is not None
+        return event
+
+    def close(self) -> None:
+        if self._response is not None:
+            self._response.close()
+        self._thread.join(timeout=10)
+
+
 @dataclass
 class Stack:
     """One test's world: a fresh migrated database and a private secured broker."""
@@ -79,6 +204,7 @@ class Stack:
     ingest_password: str = field(default_factory=broker_auth.new_password)
     extra_accounts: dict[str, str] = field(default_factory=dict)
     ingestors: list[IngestorProcess] = field(default_factory=list)
+    apis: list[ApiProcess] = field(default_factory=list)
 
     def connect(self) -> psycopg.Connection:
         return psycopg.connect(self.database_url, autocommit=True)
@@ -152,18 +278,32 @@ class Stack:
             )
         return process
 
-    def link(self, device: DeviceCredential) -> DeviceLink:
+    def start_api(self, env: dict[str, str] | None = None) -> ApiProcess:
+        """Another copy of the API on this test's database and broker (the ingest account pushes configs)."""
+        api = ApiProcess(self.database_url, self.workdir / f"api-{len(self.apis)}.log", self.ingest_url(), env)
+        self.apis.append(api)
+        return api
+
+    def add_user(self, username: str, role: Role, password: str | None = None) -> str:
+        """A person who may log in; returns the password."""
+        password = password or f"{username}-pass-{broker_auth.new_password()[:8]}"
+        with self.connect() as conn:
+            add_user(conn, username, role, password, "test")
+        return password
+
+    def link(self, device: DeviceCredential, policy: ResendPolicy | None = None) -> DeviceLink:
         """A started, connected MQTT link for one device (the caller stops it)."""
         link = DeviceLink(
             protocol.MqttEndpoint("127.0.0.1", self.broker.port, False, device.device_id, device.password),
             device.device_id,
+            policy=policy,
         )
         link.start()
         wait_until(link.connected.is_set, timeout=10, what=f"device {device.device_id} to connect")
         return link
 
-    def fleet(self, devices: list[DeviceCredential]) -> Fleet:
-        fleet = Fleet("127.0.0.1", self.broker.port, devices)
+    def fleet(self, devices: list[DeviceCredential], policy: ResendPolicy | None = None) -> Fleet:
+        fleet = Fleet("127.0.0.1", self.broker.port, devices, policy=policy)
         fleet.start()
         return fleet
 
@@ -180,6 +320,8 @@ class Stack:
             return Counter(dict(conn.execute("SELECT reason, count(*) FROM quarantine GROUP BY reason").fetchall()))
 
     def close(self) -> None:
+        for api in self.apis:
+            api.stop()
         for ingestor in self.ingestors:
             ingestor.stop()
         self.broker.stop()

@@ -12,6 +12,7 @@ from api.cli.options import ConfigOption, server_settings
 
 alerts_app = typer.Typer(help="Alerts: the engine, listing, acknowledging, silencing, checking rules.",
                          no_args_is_help=True)  # fmt: skip
+LIST_LIMIT = 100
 RulesOption = Annotated[
     Path | None, typer.Option("--rules", help="Rules TOML (else alerts.rules_file, else defaults).")
 ]
@@ -28,42 +29,38 @@ def run(
     rules: RulesOption = None,
     once: Annotated[bool, typer.Option("--once", help="Evaluate once, deliver the outbox, exit.")] = False,
 ) -> None:
-    """Evaluate every rule on the newest readings and forecasts, and notify (runs until interrupted)."""
-    import threading
-
+    """Evaluate every rule on the newest readings and forecasts, and notify (runs until SIGINT or SIGTERM)."""
     import psycopg
 
-    from alerts.delivery import deliver_due, open_channels
-    from alerts.engine import RuleSource, run_cycle, run_service
+    from alerts.__main__ import serve
+    from alerts.delivery import close_channels, deliver_due, open_channels
+    from alerts.engine import RuleSource, run_cycle
     from alerts.errors import RulesError
     from alerts.store import store_rules
     from runtime.backoff import Backoff
 
     settings = server_settings(config)
+    if not once:
+        raise typer.Exit(serve(settings, rules))
     try:
         source = RuleSource(rules or settings.alerts.rules_file)
     except RulesError as error:
         raise _fail("run", error) from error
     found = open_channels(settings.alerts.mqtt_url)
-    if once:
-        try:
-            with psycopg.connect(settings.database_url) as conn:
-                with conn.transaction():
-                    store_rules(conn, source.book)
-                result = run_cycle(conn, source.book, time.time(), settings.alerts, "mqtt" in found)
-            delivered = deliver_due(settings.database_url, found,
-                                    Backoff(settings.alerts.retry_initial_s, settings.alerts.retry_max_s))  # fmt: skip
-        except psycopg.Error as error:
-            raise _fail("run", error, 1) from error
-        typer.echo(f"{result.rules} rules: {result.transitions} changes, {result.open_alerts} open, "
-                   f"{result.messages} messages ({delivered.sent} sent, {delivered.failed} failed), "
-                   f"{result.cap_documents} CAP, {result.qc_flags} QC flags in {result.seconds:.2f} s")  # fmt: skip
-        return
-    stop = threading.Event()
     try:
-        run_service(settings.database_url, source, settings.alerts, found, stop)
-    except KeyboardInterrupt:
-        stop.set()
+        with psycopg.connect(settings.database_url) as conn:
+            with conn.transaction():
+                store_rules(conn, source.book)
+            result = run_cycle(conn, source.book, time.time(), settings.alerts, "mqtt" in found)
+        delivered = deliver_due(settings.database_url, found,
+                                Backoff(settings.alerts.retry_initial_s, settings.alerts.retry_max_s))  # fmt: skip
+    except psycopg.Error as error:
+        raise _fail("run", error, 1) from error
+    finally:
+        close_channels(found)
+    typer.echo(f"{result.rules} rules: {result.transitions} changes, {result.open_alerts} open, "
+               f"{result.messages} messages ({delivered.sent} sent, {delivered.failed} failed), "
+               f"{result.cap_documents} CAP, {result.qc_flags} QC flags in {result.seconds:.2f} s")  # fmt: skip
 
 
 @alerts_app.command("check")
@@ -84,14 +81,17 @@ def list_alerts(
     config: ConfigOption = None,
     all_states: Annotated[bool, typer.Option("--all", help="Closed alerts too (last 100).")] = False,
 ) -> None:
-    """Open alerts, newest first: id, state, severity, rule, where, since."""
+    """Alerts (open ones unless --all), most severe first, then newest: id, state, severity, rule, where, since."""
     import psycopg
 
-    from alerts.queries import ALL_STATES, OPEN_STATES, recent_alerts
+    from api.queries.alerts import AlertFilter
+    from api.queries.alerts import list_alerts as page
+    from api.schemas.alerts import AlertState
 
     settings = server_settings(config)
+    chosen = AlertFilter(states=tuple(AlertState)) if all_states else AlertFilter()
     with psycopg.connect(settings.database_url) as conn:
-        alerts = recent_alerts(conn, ALL_STATES if all_states else OPEN_STATES)
+        alerts, _ = page(conn, chosen, LIST_LIMIT)
     for a in alerts:
         where = f"{a.district or '-':<14} {a.device_id or '-':<24}"
         since = f"{a.last_change:%Y-%m-%d %H:%M}"
@@ -108,16 +108,18 @@ def ack(
     config: ConfigOption = None,
 ) -> None:
     """Acknowledge a firing alert: stops its escalation and reminders; it still resolves by itself."""
+    from datetime import UTC, datetime
+
     import psycopg
 
-    from alerts.errors import NotFound
-    from alerts.store import acknowledge
+    from alerts.errors import AlertsError
+    from api.queries.alerts import acknowledge
 
     settings = server_settings(config)
-    with psycopg.connect(settings.database_url) as conn:
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
         try:
-            acknowledge(conn, alert_id, by, note, time.time())
-        except NotFound as error:
+            acknowledge(conn, alert_id, by, note, datetime.now(UTC))
+        except AlertsError as error:
             raise _fail("ack", error) from error
     typer.echo(f"alert #{alert_id} acknowledged by {by}")
 
@@ -134,10 +136,12 @@ def silence(
     config: ConfigOption = None,
 ) -> None:
     """Silence matching alerts for a while (they still fire and are recorded; nobody is notified)."""
+    from datetime import UTC, datetime, timedelta
+
     import psycopg
 
     from alerts.routing import LABELS
-    from alerts.store import add_silence
+    from api.queries.silences import create_silence
 
     matchers = {}
     for item in match:
@@ -146,7 +150,7 @@ def silence(
             raise _fail("silence", ValueError(f"bad matcher {item!r}: LABEL=PATTERN, LABEL one of {', '.join(LABELS)}"))
         matchers[label] = pattern
     settings = server_settings(config)
-    now = time.time()
-    with psycopg.connect(settings.database_url) as conn:
-        silence_id = add_silence(conn, matchers, now, now + hours * 3600, by, comment)
-    typer.echo(f"silence #{silence_id} for {hours:g} h: {matchers}")
+    now = datetime.now(UTC)
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        made = create_silence(conn, matchers, now, now + timedelta(hours=hours), by, comment, now)
+    typer.echo(f"silence #{made.silence_id} for {hours:g} h: {matchers}")

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from runtime.logs import configure_logging
+from runtime.shutdown import handle_signals
 
 if TYPE_CHECKING:
     from api.simulation.live import SimulateSummary
@@ -51,19 +52,23 @@ def demo(
     history_days: Annotated[
         float, typer.Option(min=0, max=28, help="Days of history before the day, written straight to the database.")
     ] = 21.0,
+    api_port: Annotated[int, typer.Option(min=0, max=65535, help="API and dashboard port (0: any free).")] = 8080,
 ) -> None:
-    """Run the whole system locally: private PostgreSQL and Mosquitto, ingestor, forecasts, the virtual city.
+    """Run the whole system locally: private PostgreSQL and Mosquitto, ingestor, forecasts, alerts, the HTTP API
+    and dashboard, the virtual city (the URL and a demo operator's password are printed).
 
     Seeds weeks of history, then replays the scenario's day ending now at SPEED (fresh readings)
-    while the forecast service issues a forecast for every completed 5-minute bucket.
+    while the forecast service issues a forecast for every completed 5-minute bucket. Ctrl-C or
+    SIGTERM stops it: what was published is stored, then the private servers stop.
     """
     from api.simulation.live import SimulateOptions, run_simulation
 
     configure_logging("WARNING")
     options = SimulateOptions(scenario, sites, speed, ending_now=True, duration_s=duration, data_dir=data_dir,
                               truth_path=truth, summary_json=summary_json, history_days=history_days,
-                              forecast=True)  # fmt: skip
-    _simulate_exit(run_simulation(options))
+                              forecast=True, api_port=api_port)  # fmt: skip
+    with handle_signals() as shutdown:
+        _simulate_exit(run_simulation(options, shutdown=shutdown))
 
 
 @demo_app.command()
@@ -112,7 +117,8 @@ def simulate(
             raise typer.Exit(2)
         write_truth_only(options)
         return
-    _simulate_exit(run_simulation(options))
+    with handle_signals() as shutdown:
+        _simulate_exit(run_simulation(options, shutdown=shutdown))
 
 
 @demo_app.command()
@@ -128,7 +134,8 @@ def replay(
 
     configure_logging("WARNING")
     try:
-        _simulate_exit(run_replay(source, speed, data_dir, summary_json))
+        with handle_signals() as shutdown:
+            _simulate_exit(run_replay(source, speed, data_dir, summary_json, shutdown=shutdown))
     except ReplayError as error:
         typer.echo(f"urbanpulse replay: {error}", err=True)
         raise typer.Exit(2) from error

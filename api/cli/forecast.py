@@ -93,34 +93,29 @@ def run(
     Runs until interrupted, issuing whenever a new 5-minute bucket is complete (settings:
     [forecast] in the TOML file, URBANPULSE_FORECAST__* variables).
     """
-    import threading
     from datetime import UTC, datetime
 
     import psycopg
 
-    from forecasting.service import run_cycle, run_service
+    from forecasting.__main__ import serve
+    from forecasting.service import run_cycle
 
     settings = server_settings(config)
+    if not once:
+        raise typer.Exit(serve(settings))
     try:
         settings.forecast.shard_pair()
     except ValueError as error:
         typer.echo(f"urbanpulse forecast run: {error}", err=True)
         raise typer.Exit(2) from error
-    if once:
-        try:
-            with psycopg.connect(settings.database_url) as conn:
-                result = run_cycle(conn, datetime.now(UTC), settings.forecast)
-        except psycopg.Error as error:
-            typer.echo(f"urbanpulse forecast run: {error}", err=True)
-            raise typer.Exit(1) from error
-        typer.echo(f"issued {result.issued_at.isoformat()}: {result.sensors} sensors, {result.fallbacks} fallbacks, "
-                   f"{result.rows_written} rows in {result.seconds:.2f} s")  # fmt: skip
-        return
-    stop = threading.Event()
     try:
-        run_service(settings.database_url, settings.forecast, stop)
-    except KeyboardInterrupt:
-        stop.set()
+        with psycopg.connect(settings.database_url) as conn:
+            result = run_cycle(conn, datetime.now(UTC), settings.forecast)
+    except psycopg.Error as error:
+        typer.echo(f"urbanpulse forecast run: {error}", err=True)
+        raise typer.Exit(1) from error
+    typer.echo(f"issued {result.issued_at.isoformat()}: {result.sensors} sensors, {result.fallbacks} fallbacks, "
+               f"{result.rows_written} rows in {result.seconds:.2f} s")  # fmt: skip
 
 
 @forecast_app.command("warnings")

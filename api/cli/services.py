@@ -1,9 +1,8 @@
-"""``urbanpulse ingest`` and ``urbanpulse edge``: the long-running services, started the way
+"""``urbanpulse ingest``, ``serve`` and ``edge``: the long-running services, started the way
 ``python -m <package>`` starts them."""
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from typing import Annotated
 
@@ -16,25 +15,24 @@ services_app = typer.Typer()
 
 @services_app.command()
 def ingest(config: ConfigOption = None) -> None:
-    """Run one ingestor (as many copies as you like: they share the MQTT subscription)."""
-    from prometheus_client import start_http_server
+    """Run one ingestor (as many copies as you like: they share the MQTT subscription); SIGINT or
+    SIGTERM stop it cleanly."""
+    from ingest.__main__ import serve
 
-    from ingest.errors import BrokerAuthError
-    from ingest.metrics import IngestMetrics
-    from ingest.service import Ingestor
+    raise typer.Exit(serve(server_settings(config)))
+
+
+@services_app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on (default: api.host).")] = None,
+    port: Annotated[int | None, typer.Option(min=0, max=65535, help="Port (default: api.port).")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Serve the HTTP API and the dashboard (stateless: run as many copies as you like)."""
+    from api.http.server import serve as run_server
 
     settings = server_settings(config)
-    metrics = IngestMetrics()
-    if settings.ingest.metrics_port:
-        start_http_server(settings.ingest.metrics_port, addr=settings.ingest.metrics_host, registry=metrics.registry)
-    stop = threading.Event()
-    try:
-        Ingestor(settings, metrics).run(stop)
-    except KeyboardInterrupt:
-        stop.set()
-    except BrokerAuthError as error:
-        typer.echo(f"urbanpulse ingest: {error}", err=True)
-        raise typer.Exit(2) from error
+    run_server(settings, host or settings.api.host, settings.api.port if port is None else port)
 
 
 @services_app.command()

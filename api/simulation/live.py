@@ -25,14 +25,15 @@ from alerts.engine import CycleResult as AlertCycle
 from alerts.engine import RuleSource
 from alerts.engine import run_service as run_alerts
 from alerts.queries import fired_and_notified
+from api.simulation.api_server import ApiThread, demo_operator
 from api.simulation.clock import SimClock
 from api.simulation.seed import write_history
 from devstack.stack import VENDOR_DEVICE, LocalStack
-from devstack.waiting import WaitTimeout, wait_until
 from forecasting.service import CycleResult, run_service
 from ingest.metrics import IngestMetrics, IngestSnapshot
 from ingest.service import Ingestor
 from runtime.settings import AlertsSettings, ForecastSettings
+from runtime.shutdown import Shutdown
 from simulators import replay, run, scenarios
 from simulators.city import CityConfig, simulate
 from simulators.emission import Emitter
@@ -62,6 +63,7 @@ class SimulateOptions:
     faults: dict[FaultKind, FaultParams] | None = None  # sensor-faults: the plan (default: one of each kind)
     history_days: float = 0.0  # simulated days before the scenario written straight to the database
     forecast: bool = False  # run the forecast service on the simulated clock
+    api_port: int | None = None  # serve the HTTP API and dashboard on this port (0: any free one)
 
 
 @dataclass(frozen=True)
@@ -106,15 +108,21 @@ def write_truth_only(options: SimulateOptions, out: TextIO = sys.stderr) -> Grou
 
 
 class LiveSystem:
-    """Private PostgreSQL + Mosquitto, an ingestor thread and a fleet of device links, started and drained."""
+    """Private PostgreSQL + Mosquitto, an ingestor thread and a fleet of device links, started and drained.
 
-    def __init__(self, data_dir: Path, out: TextIO) -> None:
+    ``shutdown.requested`` (the first Ctrl-C or SIGTERM, or ``--duration``) ends the publishing; then
+    everything published is settled and stored, the services stop, and the private servers stop on
+    every way out, shielded from further signals while they do.
+    """
+
+    def __init__(self, data_dir: Path, out: TextIO, shutdown: Shutdown | None = None) -> None:
         self.out = out
         self.started = time.monotonic()
+        self._shutdown = shutdown or Shutdown()
         print(f"UrbanPulse: starting private PostgreSQL and Mosquitto in {data_dir}/ ...", file=out)
         self.stack = LocalStack.start(data_dir)
         self.metrics = IngestMetrics()
-        self.stop = threading.Event()  # ends the publishing (Ctrl-C, --duration)
+        self.stop = self._shutdown.requested  # ends the publishing (Ctrl-C, SIGTERM, --duration)
         self._ingest_stop = threading.Event()  # ends the ingestor, once everything is stored
         self.fleet: Fleet | None = None
         self._ingest: threading.Thread | None = None
@@ -126,6 +134,7 @@ class LiveSystem:
         self._alerter: threading.Thread | None = None
         self._alert_channels: dict[str, Channel] = {}
         self.alerts_fired = self.notifications = 0
+        self._api: ApiThread | None = None
 
     def connect(self, sites: list[Site], max_age_s: float, bare_devices: Sequence[str] = ()) -> Fleet:
         """Provision ``sites`` (with their places) and ``bare_devices``, start the ingestor, connect them all."""
@@ -165,6 +174,15 @@ class LiveSystem:
         self._alerter = threading.Thread(target=run_alerts, args=args, name="alerts", daemon=True)
         self._alerter.start()
 
+    def start_api(self, port: int) -> None:
+        """The HTTP API and dashboard, with a demo operator whose password is made for this run."""
+        login = demo_operator(self.stack.postgres.url())
+        self._api = ApiThread(self.stack.settings(), port)
+        self._api.start()
+        print(f"  dashboard and API  {self._api.url}/   (OpenAPI: {self._api.url}/docs)", file=self.out)
+        print(f"  log in as {login.username} / {login.password}   (operator: acknowledge, assign, silence)",
+              file=self.out)  # fmt: skip
+
     def alert_counts(self) -> tuple[int, int]:
         """(alerts that fired, notifications delivered) so far."""
         with psycopg.connect(self.stack.postgres.url()) as conn:
@@ -177,38 +195,48 @@ class LiveSystem:
             timer.start()
 
     def drain_and_stop(self) -> tuple[int, IngestSnapshot]:
-        """Wait until every published reading is stored (or counted as a duplicate), then shut down."""
+        """Wait until every published pack is settled by the server's receipt, then shut everything down.
+
+        A second Ctrl-C cuts the waiting short; nothing interrupts the stopping of the servers.
+        """
         published = self.fleet.published_readings if self.fleet else 0
-
-        def settled() -> bool:
-            m = self.metrics.snapshot()
-            return m.readings_stored + m.readings_duplicate >= published
-
-        try:
-            if self.fleet is not None:
-                self.fleet.wait_acknowledged(timeout=60)
-                self.fleet.stop()
-            wait_until(settled, timeout=120, what="the ingestor to store every reading")
-        except WaitTimeout as error:
-            print(f"\nwarning: {error}", file=self.out)
         self.stop.set()
-        self._services_stop.set()
-        for worker in (self._forecaster, self._alerter):
-            if worker is not None:
-                worker.join(timeout=60)
-        close_channels(self._alert_channels)
-        self.alerts_fired, self.notifications = self.alert_counts() if self._alerter is not None else (0, 0)
-        self._ingest_stop.set()
-        if self._ingest is not None:
-            self._ingest.join(timeout=30)
-        self.stack.stop()
+        try:
+            if self.fleet is not None and not self.fleet.wait_acknowledged(timeout=60):
+                print("\nwarning: some packs have no receipt after 60 s; they are counted as not stored", file=self.out)
+        except KeyboardInterrupt:
+            print("\ninterrupted: stopping without waiting for the last receipts", file=self.out)
+        finally:
+            with self._shutdown.shielded():
+                self._stop_all()
         return published, self.metrics.snapshot()
 
+    def _stop_all(self) -> None:
+        try:
+            if self.fleet is not None:
+                self.fleet.stop()
+            self._services_stop.set()
+            for worker in (self._forecaster, self._alerter):
+                if worker is not None:
+                    worker.join(timeout=60)
+            close_channels(self._alert_channels)
+            if self._api is not None:
+                self._api.stop()
+            if self._alerter is not None:
+                self.alerts_fired, self.notifications = self.alert_counts()
+            self._ingest_stop.set()
+            if self._ingest is not None:
+                self._ingest.join(timeout=30)
+        finally:
+            self.stack.stop()
 
-def run_simulation(options: SimulateOptions, out: TextIO = sys.stderr) -> SimulateSummary:
+
+def run_simulation(
+    options: SimulateOptions, out: TextIO = sys.stderr, shutdown: Shutdown | None = None
+) -> SimulateSummary:
     config = city_config(options)
     sites = list(config.sites)
-    system = LiveSystem(options.data_dir, out)
+    system = LiveSystem(options.data_dir, out, shutdown)
     truth: GroundTruth | None = None
     history_readings = 0
     try:
@@ -217,12 +245,14 @@ def run_simulation(options: SimulateOptions, out: TextIO = sys.stderr) -> Simula
         began = datetime.fromtimestamp(config.start, scenarios.HCMC)
         print(f"  scenario {options.scenario}: {len(sites)} sites, {config.duration_s / 3600:g} h from "
               f"{began:%Y-%m-%d %H:%M} (UTC+7) at {pace}; Ctrl-C stops", file=out)  # fmt: skip
-        if options.history_days > 0:
+        if options.history_days > 0 and not system.stop.is_set():
             history_readings = system.seed_history(config, options.history_days)
         system.clock.advance(config.start)
         if options.forecast:
             system.start_forecasts()
             system.start_alerts()
+        if options.api_port is not None:
+            system.start_api(options.api_port)
         system.stop_after(options.duration_s)
         printer = _ProgressLine(out, system.metrics, system)
 
@@ -265,11 +295,16 @@ def run_simulation(options: SimulateOptions, out: TextIO = sys.stderr) -> Simula
 
 
 def run_replay(
-    source: Path, speed: float, data_dir: Path, summary_json: Path | None, out: TextIO = sys.stderr
+    source: Path,
+    speed: float,
+    data_dir: Path,
+    summary_json: Path | None,
+    out: TextIO = sys.stderr,
+    shutdown: Shutdown | None = None,
 ) -> SimulateSummary:
     """Stream a recording (``simulators.replay``) through the devices that measured it."""
     recording = replay.load(source)
-    system = LiveSystem(data_dir, out)
+    system = LiveSystem(data_dir, out, shutdown)
     try:
         age = time.time() - float(recording.times[0]) + MAX_AGE_MARGIN_S
         fleet = system.connect([], age, bare_devices=recording.devices)  # a recording knows no places

@@ -12,7 +12,7 @@ import numpy as np
 import psycopg
 
 from simulators.city import Simulation
-from storage import registry
+from storage import latest, registry
 from storage.pgcopy import unix_seconds_to_pg_micros
 from storage.writer import ReadingRows, ReadingWriter
 
@@ -49,5 +49,6 @@ def write_history(
             np.full(len(r), QC_PASS, dtype=np.int16),
         )
         written += writer.write(conn, batch, []).inserted
+        latest.write_latest(conn, batch)
         conn.commit()
     return written

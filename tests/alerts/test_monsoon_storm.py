@@ -1,6 +1,8 @@
 """monsoon-storm end to end: forecast-driven flood alerts fire before the water arrives, are
 acknowledged, resolve when it recedes; notifications grouped by district reach a real webhook
-receiver and the real broker; every CAP document validates against the OASIS CAP 1.2 XSD.
+receiver and the real broker; every CAP document validates against the OASIS CAP 1.2 XSD; the HTTP
+API's map shows the flooded streets with their flood probabilities and its Atom feed lists every
+CAP message.
 
 The readings of the storm are written step by step as they would arrive, the forecast service
 and the alert engine run on the simulated clock (every 5 minutes), and the outbox is delivered
@@ -29,6 +31,7 @@ from alerts.delivery import AppriseChannel, Channel, MqttChannel, deliver_due
 from alerts.engine import DEFAULT_RULES, run_cycle
 from alerts.rules import ContactTier, Grouping, load_rules
 from alerts.store import acknowledge
+from api.atom import ATOM_NS
 from api.simulation.seed import write_history
 from devstack.stack import site_details
 from devstack.waiting import wait_until
@@ -43,7 +46,7 @@ from simulators.scenarios import scenario_config
 from simulators.sites import city_sites
 from tests.alerts.cap_schema import assert_valid_cap
 from tests.alerts.conftest import Webhook
-from tests.harness import REPO, Stack
+from tests.harness import REPO, ApiProcess, Stack
 
 STEP = 300.0
 HISTORY_DAYS = 15.0
@@ -98,7 +101,22 @@ def _subscriber(stack: Stack, password: str, topics: list[str], got: list[mqtt.M
     return client
 
 
+def _map_while_flooded(conn: psycopg.Connection, api: ApiProcess) -> dict[str, dict[str, Any]]:
+    """The sites of streets flooding now, as the API's map query shows them (empty: none flooding yet)."""
+    flooding = [
+        r[0]
+        for r in conn.execute("""SELECT DISTINCT device_id FROM alerts
+                                               WHERE rule = 'street-flood' AND state IN ('firing', 'acknowledged')""")
+    ]
+    if not flooding:
+        return {}
+    with api.client() as public:
+        features = public.get("/api/v1/sites").json()["features"]
+    return {f["id"]: f for f in features if f["id"] in flooding}
+
+
 @pytest.mark.slow
+@pytest.mark.timeout(1200)  # a hang guard, not a speed limit: 72 forecast + alert cycles and an API on a shared machine
 def test_monsoon_storm_warns_ahead_acknowledges_resolves_and_groups_by_district(stack: Stack, webhook: Webhook) -> None:
     sites = tuple(city_sites(24))
     config = scenario_config("monsoon-storm", sites, step_s=STEP)
@@ -130,6 +148,8 @@ def test_monsoon_storm_warns_ahead_acknowledges_resolves_and_groups_by_district(
     book_file.write_text(book.model_dump_json())
     crashed = False
     outlooks = OutlookCache()  # the street-flood outlook is fitted once, then updated, as the service does
+    api = stack.start_api(env={"URBANPULSE_API__ANONYMOUS_READ": "true"})  # the operations centre's view
+    mapped: dict[str, dict[str, Any]] = {}
     try:
         with psycopg.connect(stack.database_url) as conn:
             t = first
@@ -151,6 +171,8 @@ def test_monsoon_storm_warns_ahead_acknowledges_resolves_and_groups_by_district(
                         acknowledged = int(row[0])
                         acknowledge(conn, acknowledged, "duty-officer", "pumps dispatched", t)
                         conn.commit()
+                if not mapped:
+                    mapped = _map_while_flooded(conn, api)
                 t += STEP
             alerts = conn.execute(
                 """SELECT a.alert_id, a.rule, a.device_id, a.district, a.state, a.fired_at, a.closed_at
@@ -163,6 +185,10 @@ def test_monsoon_storm_warns_ahead_acknowledges_resolves_and_groups_by_district(
                 "SELECT to_state, actor, note FROM alert_events WHERE alert_id = %s ORDER BY at, recorded_at",
                 (acknowledged,),
             ).fetchall()
+        with api.client() as public:
+            feed = ET.fromstring(public.get("/api/v1/cap/feed.atom").text)
+            links = [e.find(f"{{{ATOM_NS}}}link") for e in feed.findall(f"{{{ATOM_NS}}}entry")]
+            linked = [public.get(link.get("href", "")).text for link in links if link is not None]
     finally:
         mqtt_channel.close()
     floods = [e for e in sim.events if e.kind == "flood" and first < e.start < last]
@@ -221,3 +247,11 @@ def test_monsoon_storm_warns_ahead_acknowledges_resolves_and_groups_by_district(
     on_broker = [m for m in got if m.topic == "urbanpulse/v1/cap"]
     assert len(on_broker) == len(caps)
     json.dumps(leads)  # the figures the closing note quotes
+
+    # the map showed the flooded streets as they flooded, with their flood probabilities
+    assert mapped, "the sites endpoint was read while streets were flooded"
+    for device_id, feature in mapped.items():
+        assert feature["properties"]["status"] == "alarm", (device_id, feature["properties"])
+    assert any((f["properties"]["max_exceed_probability_3h"] or 0) >= 0.5 for f in mapped.values())
+    # the public feed lists every CAP message, each linking the very document stored
+    assert sorted(linked) == sorted(xml for _, xml in caps)

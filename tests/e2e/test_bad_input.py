@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 import time
 
+from devstack.mosquitto import BROKER_MAX_PACKET_BYTES
 from devstack.waiting import wait_until
+from edge import protocol
+from edge.receipts import Settlement
 from simulators.fleet import DeviceCredential
 from tests.harness import Stack
 
@@ -42,21 +45,32 @@ def test_every_kind_of_bad_input_is_quarantined_and_good_data_still_flows(stack:
             "device_mismatch",
         ),
         (b"[" + b'{"n":"rainfall","v":1},' * 20_000 + b"{}]", "payload_too_large"),
+        (_pack(dev, [{"bn": bn, "n": "water_level", "u": "m", "v": 1.0, "t": -5}]), "relative_time"),
+        (_pack(dev, [{"bn": bn, "bt": now, "n": "traffic_speed", "u": "m/s", "v": 1e308}]), "out_of_range"),
+        (f'[{{"bn": "{bn}", "bt": {now}, "n": "rainfall", "u": "mm", "v": -Infinity}}]'.encode(), "non_finite_value"),
+        (_pack(dev, [{"bn": bn, "bt": now, "n": "rainfall", "u": "mm", "v": -0.5}]), "out_of_range"),
+        (f'[{{"bn": "{bn}", "bt": {now}, "n": "rainfall", "u": "mm", "v": {"9" * 5000}}}]'.encode(), "bad_value"),
+        (b"[" * 100_000 + b"]" * 100_000, "not_json"),
+        (_pack(dev, [{"bn": bn, "bt": now - 1, "n": "water_level", "u": "m", "v": 0.9}]), "conflicting_value"),
     ]
+    first = [{"bn": bn, "bt": now - 1, "n": "water_level", "u": "m", "v": 0.7}]  # the conflict case's rival
+    link.publish_pack(_pack(dev, first))
+    assert link.wait_acknowledged(30)
     for payload, _ in cases:
-        link.publish_raw(link.topic, payload)
-        link.publish_raw(link.topic, _pack(dev, good))  # same record each time: stored once
+        link.publish_pack(payload)
+        link.publish_pack(_pack(dev, good))  # same record each time: stored once
     duplicate = [
         {"bn": bn, "bt": now + 1, "n": "rainfall", "u": "mm", "v": 2.0},
         {"n": "rainfall", "u": "mm", "v": 2.0},
     ]
-    link.publish_raw(link.topic, _pack(dev, duplicate))
-    stranger.publish_raw(
-        stranger.topic, _pack("ghost-001", [{"bn": "ghost-001/", "bt": now, "n": "rainfall", "u": "mm", "v": 1.0}])
-    )
+    link.publish_pack(_pack(dev, duplicate))
+    stranger.publish_pack(_pack("ghost-001", [{"bn": "ghost-001/", "bt": now, "n": "rainfall", "u": "mm", "v": 1.0}]))
     absurd = [{"bn": bn, "bt": now + 2, "n": "water_level", "u": "m", "v": 25.0}]  # stored, flagged FAIL
-    link.publish_raw(link.topic, _pack(dev, absurd))
+    link.publish_pack(_pack(dev, absurd))
+    # Every pack is settled by a receipt, the bad ones too: none is sent again and again.
     assert link.wait_acknowledged(30) and stranger.wait_acknowledged(30)
+    assert link.settled == {"stored": 1 + len(cases) + 1, "partial": 1, "quarantined": len(cases)}
+    assert stranger.settled == {"quarantined": 1} and link.resent == 0
 
     expected: dict[str, int] = {}
     for _, reason in cases:
@@ -77,8 +91,26 @@ def test_every_kind_of_bad_input_is_quarantined_and_good_data_still_flows(stack:
             "SELECT length(payload), payload_bytes FROM quarantine WHERE reason = 'payload_too_large'"
         ).fetchone()
         details: dict[str, str] = dict(conn.execute("SELECT reason, detail FROM quarantine").fetchall())
-    assert rows == [("water_level", 0.5, 1), ("rainfall", 2.0, 1), ("water_level", 25.0, 4)]
+    assert rows == [("water_level", 0.7, 1), ("water_level", 0.5, 1), ("rainfall", 2.0, 1), ("water_level", 25.0, 4)]
+    with stack.connect() as conn:
+        finite = conn.execute("SELECT bool_and(value NOT IN ('Infinity', '-Infinity', 'NaN')) FROM readings")
+        assert finite.fetchone() == (True,)
     assert oversize is not None and oversize[0] == 16 * 1024 and oversize[1] > 256 * 1024
     assert "Cel" in details["unknown_unit"] and "ghost-001" in details["unknown_device"]
     link.stop()
     stranger.stop()
+
+
+def test_a_pack_beyond_the_broker_packet_limit_is_refused_by_the_device_which_stays_connected(stack: Stack) -> None:
+    """Mosquitto announces its Maximum Packet Size (4 MiB) in CONNACK and disconnects a client that sends
+    more; paho would send the same packet again on every reconnect. So the link refuses it, counted."""
+    (device,) = stack.provision(1)
+    stack.start_ingestor()
+    link = stack.link(device)
+    outcome: list[Settlement] = []
+    link.publish_pack(b"[" + b" " * (BROKER_MAX_PACKET_BYTES + 1) + b"]", outcome.append)
+    assert outcome == [Settlement.REFUSED]
+    link.publish([protocol.Reading("rainfall", time.time(), 1.0, "mm")])
+    assert link.wait_acknowledged(20) and link.connected.is_set()
+    assert link.settled == {Settlement.REFUSED: 1, Settlement.STORED: 1}
+    link.stop()

@@ -9,6 +9,8 @@ from collections.abc import Callable
 import pytest
 
 from devstack.waiting import wait_until
+from edge.link import ResendPolicy
+from simulators import basic
 from tests.harness import Stack, stream_in_background
 
 DEVICES = 20
@@ -121,4 +123,44 @@ def test_single_and_large_packs(stack: Stack, per_message: int) -> None:
     thread.join(timeout=60)
     assert fleet.wait_acknowledged(timeout=60)
     assert stack.wait_rows(400) == 400
+    fleet.stop()
+
+
+@pytest.mark.parametrize("leave", ["kill9", "sigterm"])
+def test_an_ingestor_that_leaves_for_good_strands_nothing_beyond_the_bound(stack: Stack, leave: str) -> None:
+    """The broker keeps assigning a departed member of the shared subscription its share until that
+    member's session ends (MQTT v5 §4.8.2: what is queued in it is then dropped, not re-sent to the
+    others). A short session expiry and the devices' resends bound the wait: session expiry + the
+    longest resend interval, after the last publish (docs/operations.md)."""
+    session_expiry_s, policy = 3, ResendPolicy(receipt_timeout_s=3.0, max_interval_s=4.0, unrouted_s=0.5)
+    expiry = {"URBANPULSE_INGEST__SESSION_EXPIRY_S": str(session_expiry_s)}
+    devices = stack.provision(DEVICES)
+    stack.start_ingestor("ingest-a", extra_env=expiry)
+    survivor = stack.start_ingestor("ingest-b", extra_env=expiry)
+    fleet = stack.fleet(devices, policy)
+    thread, _ = stream_in_background(fleet, READINGS_PER_DEVICE, per_message=10, pause_s=0.05,
+                                     start=time.time() - 86400)  # fmt: skip
+    wait_until(lambda: stack.rows() >= 1000, timeout=60, what="the first 1,000 rows")
+    if leave == "kill9":
+        stack.ingestors[0].kill9()
+    else:
+        assert stack.ingestors[0].stop() == 0  # SIGTERM: unsubscribe, settle what it holds, end its session
+    assert stack.rows() < TOTAL, "the departure must happen mid-stream"
+    thread.join(timeout=120)
+    bound_s = session_expiry_s + policy.max_interval_s
+    slack_s = 60  # CI machines are busy: the bound is checked generously, the loss not at all
+    assert fleet.wait_acknowledged(timeout=bound_s + slack_s)
+    _assert_exact(stack)
+    assert survivor.process.poll() is None
+    if leave == "kill9":
+        assert fleet.resent > 0  # what the dead member's session held came back by the devices' resends
+        wait_until(lambda: "Expiring client ingest-a" in stack.broker.log_path.read_text(), timeout=bound_s + slack_s,
+                   what="the dead member's session to expire")  # fmt: skip
+    # Once its session has ended (at once on SIGTERM), the departed member gets no share at all:
+    # new packs all reach the survivor, first time, and none needs sending again.
+    resent = fleet.resent
+    late = basic.generate(DEVICES, time.time() - 3600, 1.0, 5, seed=8)
+    assert fleet.publish_block(late, readings_per_message=4) == DEVICES * 20
+    assert fleet.wait_acknowledged(timeout=30) and fleet.resent == resent
+    assert stack.rows() == TOTAL + DEVICES * 20
     fleet.stop()

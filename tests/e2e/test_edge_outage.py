@@ -16,13 +16,13 @@ from tests.harness import Stack
 
 
 class Ramp:
-    """A deterministic driver: 1, 2, 3, ..."""
+    """A deterministic driver: 0.25, 0.5, 0.75, ... (exact in binary, and possible for every kind)."""
 
     def __init__(self) -> None:
         self._values = itertools.count(1)
 
     def read(self, now: float) -> float | None:
-        return float(next(self._values))
+        return next(self._values) / 4
 
 
 class FastClock:
@@ -73,15 +73,15 @@ def test_agent_keeps_sampling_through_a_broker_outage_and_loses_nothing(stack: S
             "FROM readings r JOIN sensors s USING (sensor_id) GROUP BY s.name ORDER BY s.name"
         ).fetchall()
     assert [r[0] for r in rows] == ["rainfall", "water_level"]
-    for name, count, distinct, low, high in rows:  # each sensor's ramp 1..n arrived whole, once
-        assert count == distinct and low == 1.0 and high == count, (name, count, low, high)
+    for name, count, distinct, low, high in rows:  # each sensor's ramp arrived whole, once
+        assert count == distinct and low == 0.25 and high == count / 4, (name, count, low, high)
     assert sum(r[1] for r in rows) == agent.readings_taken
-    with stack.connect() as conn:  # in time order each sensor's values climb 1, 2, 3, ...: nothing reordered
+    with stack.connect() as conn:  # in time order each sensor's values climb step by step: nothing reordered
         for name in ("rainfall", "water_level"):
             values = [v for (v,) in conn.execute(
                 "SELECT r.value FROM readings r JOIN sensors s USING (sensor_id) WHERE s.name = %s ORDER BY r.time",
                 (name,))]  # fmt: skip
-            assert values == [float(i) for i in range(1, len(values) + 1)]
+            assert values == [i / 4 for i in range(1, len(values) + 1)]
     assert store.stats().evicted_total == 0 and forwarder.refused_readings == 0
     link.stop()
     store.close()

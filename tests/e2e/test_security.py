@@ -12,6 +12,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from devstack.waiting import wait_until
 from edge import protocol
 from edge.link import DeviceLink
+from edge.receipts import Settlement, encode_receipt
 from tests.harness import Stack
 
 
@@ -78,3 +79,33 @@ def test_a_device_with_wrong_credentials_retries_slowly(stack: Stack) -> None:
         assert refusals() - seen == 0
     finally:
         link.stop()
+
+
+def test_receipts_reach_only_their_own_device_and_only_the_server_writes_them(stack: Stack) -> None:
+    device_a, device_b = stack.provision(2)
+    stack.start_ingestor()
+    a, b = stack.link(device_a), stack.link(device_b)
+    heard: list[str] = []
+    granted: list[int] = []
+    spy = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    spy.username_pw_set(device_a.device_id, device_a.password)  # device A listening in on B's receipts
+    spy.on_message = lambda c, u, message: heard.append(message.topic)
+    spy.on_subscribe = lambda c, u, mid, reasons, p: granted.extend(r.value for r in reasons)
+    spy.connect("127.0.0.1", stack.broker.port)
+    spy.loop_start()
+    try:
+        spy.subscribe([(protocol.receipts_topic(d.device_id), 1) for d in (device_b, device_a)])
+        wait_until(lambda: granted, timeout=10, what="SUBACK")
+        pack_id = b.publish([protocol.Reading("water_level", time.time(), 0.4, "m")])
+        a.publish_raw(protocol.receipts_topic(device_b.device_id), encode_receipt({pack_id: Settlement.STORED}))
+        assert a.wait_acknowledged(10) and a.denied == 1  # a forged receipt: refused by the broker
+        assert b.wait_acknowledged(20) and b.settled == {Settlement.STORED: 1}  # the server's own receipt
+        a.publish([protocol.Reading("water_level", time.time(), 0.5, "m")])  # a receipt the spy may read, after B's
+        wait_until(lambda: protocol.receipts_topic(device_a.device_id) in heard, timeout=20, what="A's own receipt")
+    finally:
+        spy.loop_stop()
+        spy.disconnect()
+    # Mosquitto grants the subscription but the ACL keeps B's receipts from A: in order, only A's arrived.
+    assert heard == [protocol.receipts_topic(device_a.device_id)]
+    a.stop()
+    b.stop()

@@ -52,6 +52,14 @@ def test_a_faulty_fleet_run_stores_exactly_what_the_ground_truth_says_was_sent(s
         for k in np.flatnonzero(np.isfinite(truth.delivered[i]))
     }
     assert len(rows) == expected and stored == sent
+    with stack.connect() as conn:  # the map's newest value per sensor, kept through duplicates and late readings
+        differ = conn.execute(
+            """SELECT count(*) FROM (SELECT DISTINCT ON (sensor_id) sensor_id, time, value, qc FROM readings
+                                     ORDER BY sensor_id, time DESC) newest
+               FULL JOIN sensor_latest kept USING (sensor_id)
+               WHERE (kept.time, kept.value, kept.qc) IS DISTINCT FROM (newest.time, newest.value, newest.qc)"""
+        ).fetchone()
+    assert differ == (0,)
     malformed = [f for f in truth.faults if f.kind == FaultKind.MALFORMED]
     assert stack.quarantine_reasons()["not_json"] == sum(
         int(((truth.times >= f.start) & (truth.times < f.end)).sum()) for f in malformed

@@ -33,9 +33,50 @@ def test_a_device_pack_decodes_to_canonical_units() -> None:
     assert rows[1] == ("traffic_speed", NOW, 36.0)
 
 
-def test_relative_senml_time_resolves_against_receive_time() -> None:
-    rows, _ = decode([{"bn": "dev-01/", "n": "rainfall", "u": "mm", "v": 1.0, "t": -30}])
-    assert rows == [("rainfall", NOW - 30, 1.0)]
+def test_relative_senml_times_are_refused_unless_the_setting_accepts_them() -> None:
+    pack = [{"bn": "dev-01/", "n": "rainfall", "u": "mm", "v": 1.0, "t": -30}]
+    rows, reasons = decode(pack)
+    assert rows == [] and reasons == [Reason.RELATIVE_TIME]  # not resend-safe: a copy would get another time
+    accepting = ValidationSettings(
+        max_payload_bytes=4096, max_future_skew_s=300, max_age_s=86400, accept_relative_times=True
+    )
+    result = decode_message(TOPIC, json.dumps(pack).encode(), NOW, accepting)
+    assert (result.sensors, result.times, result.values) == (["rainfall"], [NOW - 30], [1.0])
+
+
+@pytest.mark.parametrize(
+    ("record_text", "reason"),
+    [
+        ('"n": "rainfall", "u": "mm", "v": ' + "9" * 401, Reason.BAD_VALUE),  # never converted to a float
+        ('"n": "rainfall", "u": "mm", "v": ' + "9" * 5000, Reason.BAD_VALUE),  # nor parsed as an int
+        ('"n": "rainfall", "u": "mm", "v": ' + "9" * 40, Reason.OUT_OF_RANGE),  # 40 digits: read, out of range
+        ('"n": "rainfall", "u": "mm", "v": 1' + "0" * 400 + ".5", Reason.NON_FINITE_VALUE),  # a decimal: inf
+        ('"n": "rainfall", "u": "mm", "v": 1, "t": ' + "9" * 401, Reason.BAD_RECORD),
+        ('"n": "rainfall", "u": "mm", "v": 1, "t": ' + "9" * 30, Reason.TIME_IN_FUTURE),
+        ('"n": [], "u": "mm", "v": 1', Reason.BAD_NAME),
+        ('"n": "rainfall", "u": [], "v": 1', Reason.UNKNOWN_UNIT),
+        ('"n": "traffic_speed", "u": "m/s", "v": 1e308', Reason.OUT_OF_RANGE),  # inf km/h after conversion
+        ('"n": "traffic_speed", "u": "km/h", "v": -Infinity', Reason.NON_FINITE_VALUE),
+        ('"n": "rainfall", "u": "mm", "v": -0.2', Reason.OUT_OF_RANGE),
+        ('"n": "traffic_count", "u": "count", "v": -1', Reason.OUT_OF_RANGE),
+        ('"n": "rainfall", "u": "mm", "v": ' + "[" * 900 + "]" * 900, Reason.BAD_VALUE),
+        ('"n": "' + "x" * 100_000 + '", "u": "mm", "v": 1', Reason.UNKNOWN_METRIC),  # a bounded detail
+    ],
+)
+def test_poison_records_are_rejected_alone_on_both_paths(record_text: str, reason: Reason) -> None:
+    head = '{"bn": "dev-01/", "bt": ' + repr(NOW) + ", " + record_text + "}"
+    good = [{"n": "water_level", "u": "m", "v": 0.5, "t": -i} for i in range(1, 40)]
+    for payload in (f"[{head}]".encode(), f"[{head}, {json.dumps(good)[1:-1]}]".encode()):  # per-record, bulk
+        result = decode_message(TOPIC, payload, NOW, ValidationSettings(max_payload_bytes=1 << 20))
+        assert [r.reason for r in result.rejections] == [reason]
+        assert len(result.sensors) == payload.count(b"water_level")
+        assert all(len(r.detail) < 400 for r in result.rejections)
+        assert all(math.isfinite(v) for v in result.values)
+
+
+def test_nesting_beyond_the_parser_is_refused_whole() -> None:
+    result = decode_message(TOPIC, b"[" * 100_000 + b"]" * 100_000, NOW, ValidationSettings(max_payload_bytes=1 << 20))
+    assert [r.reason for r in result.rejections] == [Reason.NOT_JSON] and "nested" in result.rejections[0].detail
 
 
 @pytest.mark.parametrize(
@@ -108,7 +149,7 @@ def _random_pack(rng: random.Random, size: int) -> list[dict[str, object]]:
         kind = rng.choice(list(kinds))
         record: dict[str, object] = {
             "n": f"{kind}.c{rng.randint(0, 3)}",
-            "v": rng.choice([rng.randint(-5, 500), rng.uniform(-5, 500)]),
+            "v": rng.choice([rng.randint(0, 100), rng.uniform(0, 100)]),  # possible for every kind and unit
         }
         if not (kind == "rainfall" and "bu" in head and rng.random() < 0.5):
             record["u"] = rng.choice(kinds[kind])
@@ -128,7 +169,9 @@ def test_bulk_and_per_record_paths_agree_on_clean_and_faulty_packs() -> None:
         lambda p: p[5].update(bu="m"),
         lambda p: p[6].update(v=True),
         lambda p: p.insert(4, "text"),  # type: ignore[arg-type]
-        lambda p: p[0].update(bt=1.0),  # relative times: near now
+        lambda p: p[0].update(bt=1.0),  # relative times
+        lambda p: p[8].update(v=-1.0),  # negative: no kind can be below zero but water level
+        lambda p: p[10].update(v=1e308),  # overflows the m/s conversion when it is a speed
     ]
     for trial in range(60):
         pack = _random_pack(rng, 40 + trial)

@@ -9,7 +9,7 @@ import psycopg
 import pytest
 
 from storage.pgcopy import unix_seconds_to_pg_micros
-from storage.writer import QuarantineRow, ReadingRows, ReadingWriter, WritePath
+from storage.writer import Conflict, QuarantineRow, ReadingRows, ReadingWriter, WritePath
 
 T0 = 1_800_000_000.0
 
@@ -45,16 +45,18 @@ def test_binary_copy_round_trips_exact_values(database_url: str) -> None:
 
 
 @pytest.mark.parametrize("path", [WritePath.ADAPTIVE, WritePath.MERGE])
-def test_redelivered_rows_are_ignored_and_new_ones_kept(database_url: str, path: WritePath) -> None:
+def test_redelivered_rows_are_ignored_conflicts_reported_and_new_ones_kept(database_url: str, path: WritePath) -> None:
     with psycopg.connect(database_url, autocommit=True) as conn:
         writer = ReadingWriter(path)
         writer.prepare(conn)
         first = _write(conn, writer, _rows(1, [T0, T0 + 60], [1.0, 2.0]))
-        again = _write(conn, writer, _rows(1, [T0, T0 + 60, T0 + 120], [9.0, 9.0, 3.0]))
+        with conn.transaction():  # a copy of the first, another value at the second's time, a new one
+            again = writer.write(conn, _rows(1, [T0, T0 + 60, T0 + 120], [1.0, 9.0, 3.0]), [])
         values = [r[0] for r in conn.execute("SELECT value FROM readings ORDER BY time")]
     assert first[:2] == (2, 0)
-    assert again[:2] == (1, 2) and again[2] == WritePath.MERGE
-    assert values == [1.0, 2.0, 3.0]  # first write wins
+    assert (again.inserted, again.duplicates, again.path) == (1, 1, WritePath.MERGE)
+    assert again.conflicts == (Conflict(row=1, stored_value=2.0),)
+    assert values == [1.0, 2.0, 3.0]  # first write wins; the caller quarantines the conflict
 
 
 def test_adaptive_path_returns_to_copy_after_a_quiet_spell(database_url: str) -> None:

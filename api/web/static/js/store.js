@@ -1,0 +1,85 @@
+// The screen's one source of truth: what the API said last, updated by the live stream.
+// Views subscribe to named topics and re-render from here; nothing else holds copies.
+import { OPEN_STATES } from './status.js';
+
+const topics = new Map();
+
+export const state = {
+  config: null,
+  me: null,
+  sites: new Map(), // device_id -> GeoJSON Feature
+  alerts: new Map(), // alert_id -> Alert (open ones, plus closed ones we have seen change)
+  devices: new Map(), // device_id -> device row
+  areas: null,
+  scope: null, // {district, ward, bbox} the operator drilled into, or null for the city
+  selectedSite: null,
+  lastEventAt: null,
+};
+
+export function on(topic, fn) {
+  if (!topics.has(topic)) topics.set(topic, new Set());
+  topics.get(topic).add(fn);
+  return () => topics.get(topic).delete(fn);
+}
+
+export function emit(topic, payload) {
+  for (const fn of topics.get(topic) || []) {
+    try { fn(payload); } catch (err) { console.error(err); } // one broken view must not stop the others
+  }
+}
+
+export const canOperate = () => !!state.me && (state.me.role === 'operator' || state.me.role === 'admin');
+
+export function setSites(collection) {
+  state.sites = new Map(collection.features.map((f) => [String(f.id), f]));
+  emit('sites');
+}
+
+export function upsertSite(feature) {
+  state.sites.set(String(feature.id), feature);
+  emit('site', feature);
+}
+
+export function setAlerts(items) {
+  state.alerts = new Map(items.map((a) => [a.alert_id, a]));
+  emit('alerts');
+}
+
+/** An alert as the stream tells of it. Returns true when the alert is new to this screen. */
+export function upsertAlert(alert) {
+  const known = state.alerts.get(alert.alert_id);
+  if (alert.deleted) {
+    state.alerts.delete(alert.alert_id);
+    emit('alert', { alert, isNew: false, removed: true });
+    return false;
+  }
+  state.alerts.set(alert.alert_id, alert);
+  const isNew = !known && OPEN_STATES.includes(alert.state);
+  emit('alert', { alert, isNew, before: known });
+  return isNew;
+}
+
+export function setDevices(rows) {
+  state.devices = new Map(rows.map((d) => [d.device_id, d]));
+  emit('devices');
+}
+
+export function upsertDevice(row) {
+  state.devices.set(row.device_id, row);
+  emit('device', row);
+}
+
+export function setAreas(areas) {
+  state.areas = areas;
+  emit('areas');
+}
+
+export function setScope(scope) {
+  state.scope = scope;
+  emit('scope', scope);
+}
+
+export function selectSite(id) {
+  state.selectedSite = id;
+  emit('select', id);
+}
