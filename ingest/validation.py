@@ -271,10 +271,11 @@ def _decode_records(device_id: str, pack: list[Any], now: float, limits: Validat
                 continue
             when += now
         if when > latest:
-            reject(Rejection(Reason.TIME_IN_FUTURE, f"time {when:.3f} is {when - now:.0f} s ahead of now", record))
+            ahead = f"time {_seconds(when)} is {_seconds(when - now)} s ahead of now"
+            reject(Rejection(Reason.TIME_IN_FUTURE, ahead, record))
             continue
         if when < earliest:
-            reject(Rejection(Reason.TIME_TOO_OLD, f"time {when:.3f} is {now - when:.0f} s old", record))
+            reject(Rejection(Reason.TIME_TOO_OLD, f"time {_seconds(when)} is {_seconds(now - when)} s old", record))
             continue
         key = (name, when)
         if key in seen:
@@ -285,3 +286,8 @@ def _decode_records(device_id: str, pack: list[Any], now: float, limits: Validat
         result.times.append(when)
         result.values.append(converted)
     return result
+
+
+def _seconds(value: float) -> str:
+    """A time for a rejection's detail: millisecond precision, but short for an absurd value like 1e235."""
+    return f"{value:.3f}" if abs(value) < 1e12 else f"{value:.3g}"

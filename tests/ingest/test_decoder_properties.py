@@ -7,7 +7,7 @@ import json
 import math
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from edge import protocol
@@ -98,6 +98,7 @@ def _check_accepted(result: object) -> None:
 
 @PROPERTIES
 @given(packs)
+@example([{"bn": f"{DEVICE}/", "bt": 1e235, "n": "water_level", "u": "m", "v": 0.0}])  # found: a 236-digit detail
 def test_any_json_pack_decodes_without_raising_and_accepts_only_storable_readings(pack: list[object]) -> None:
     result = decode_message(TOPIC, _encoded(pack), NOW, LIMITS)
     _check_accepted(result)
