@@ -205,13 +205,18 @@ def _robust_spread(bend: Array) -> Array:
 def roughness_flags(recent: Recent, sigmas: float, floor: Array) -> npt.NDArray[np.int16]:
     """Rate of change judged against the trend (QARTOD rate-of-change test, on the change of the
     step): a reading whose step departs from the previous step by more than ``sigmas`` robust
-    standard deviations of such departures over the window (at least ``floor``) is SUSPECT. A
-    steady flood rise has big but regular steps and passes; a noisy sensor does not."""
-    bend = _bends(recent.values)
+    standard deviations of such departures over the window (at least ``floor``), and at which the
+    path turns back (it sits above both neighbours or below both), is SUSPECT. Noise and spikes turn
+    at every bad reading; a flood rise that speeds up as the drains fill and slows as the water
+    spreads over the road bends just as hard but turns nowhere, so it passes. The newest reading is
+    judged once the next one is in (it needs both neighbours)."""
+    x = recent.values
+    bend = _bends(x)  # bend[:, j]: the step into x[j] against the step into x[j - 1], centred on x[j - 1]
     spread = np.fmax(_robust_spread(bend), floor)
     flag = np.zeros(bend.shape, np.int16)
     with np.errstate(invalid="ignore"):
-        flag[np.abs(bend) > sigmas * spread[:, None]] = QC_SUSPECT
+        turns = (x[:, 1:-1] - x[:, :-2]) * (x[:, 2:] - x[:, 1:-1]) < 0
+        flag[:, 1:-1][turns & (np.abs(bend[:, 2:]) > sigmas * spread[:, None])] = QC_SUSPECT
     return flag
 
 

@@ -146,7 +146,8 @@ def _text(message: GroupMessage, items: list[Candidate], now: float) -> tuple[st
         onset = (r.details or {}).get("onset")
         lead = f", predicted in {max(0.0, (onset - now) / 60):.0f} min" if onset is not None else ""
         lines.append(f"[{state.label.upper()}] {r.rule} at {place}{value}{lead} (alert #{r.alert_id})")
-    told = [{"id": r.alert_id, "rule": r.rule, "state": r.state, "subject": r.subject} for r in items]
+    told = [{"id": r.alert_id, "rule": r.rule, "state": r.state, "subject": r.subject,
+             "reminder": r.alert_id in message.reminders} for r in items]  # fmt: skip
     machine = {"group": message.group_key, "tier": message.tier, "alerts": told}
     return title, "\n".join(lines) + "\n" + json.dumps(machine, separators=(",", ":"))
 

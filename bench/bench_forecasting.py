@@ -11,7 +11,9 @@ them, per gauge). Prints both rates and their ratio, and the largest M2 disagree
 
 ``speed``: ``ProfileAR`` fit + 24-hour forecast with 80/95 % bands for ``--series`` simulated city
 sensors (traffic counts and speeds, water levels, rain: 4,000+ sites) with 14 days (4,032 points)
-of 5-minute history, ``--repeat`` times in one process; accuracy on the held-out next day.
+of 5-minute history, ``--repeat`` times in one process; then what the service does every five
+minutes - ``update`` with the next bucket and ``predict`` 3 hours - timed over 12 buckets; accuracy
+on the held-out next day.
 
 ``compare``: the engine's models and the other libraries' (statsforecast AutoETS and MSTL,
 statsmodels ETS, Prophet) on the same series and the same rolling origins - all series for the
@@ -108,13 +110,22 @@ def bench_speed(args: argparse.Namespace) -> None:
     future = data.values[:, -day:]
     print(f"speed: {history.n_series:,} series x {history.n_time:,} points (simulated in "
           f"{time.perf_counter() - began:.1f} s); ProfileAR fit + {day}-step forecast with 80/95 % bands")  # fmt: skip
+    model = ProfileAR()
     for run in range(args.repeat):
         began = time.perf_counter()
-        forecast = ProfileAR().fit(history).predict(day, (0.8, 0.95))
+        model = ProfileAR()
+        forecast = model.fit(history).predict(day, (0.8, 0.95))
         seconds = time.perf_counter() - began
         print(f"  run {run + 1}: {seconds:.2f} s = {history.n_series / seconds:,.0f} series/s "
-              f"({seconds / history.n_series * 1e6:.0f} us per series)")  # fmt: skip
-    naive = SeasonalNaive(day).fit(history).predict(day)
+              f"({seconds / history.n_series * 1e6:.0f} us per series); lag span, ridge: {model.chosen}")  # fmt: skip
+    began = time.perf_counter()
+    for bucket in range(1, 13):  # the service's cycle between refits: the next bucket in, 3 hours out
+        newer = Series(data.start, data.step_s, data.values[:, : history.n_time + bucket])
+        model.update(newer).predict(36, (0.8, 0.95))
+    per_cycle = (time.perf_counter() - began) / 12
+    print(f"  update + 3-hour predict, {history.n_series:,} series: {per_cycle * 1000:.0f} ms per 5-minute cycle "
+          f"({per_cycle / seconds:.3f} of a fit + 24 h forecast)")  # fmt: skip
+    naive = SeasonalNaive(86_400.0).fit(history).predict(day)
     for k, label in ((3, "15 min"), (12, "1 h"), (36, "3 h"), (288, "24 h")):
         ours = float(metrics.mae(future[:, k - 1], forecast.mean[:, k - 1]))
         theirs = float(metrics.mae(future[:, k - 1], naive.mean[:, k - 1]))
@@ -126,21 +137,22 @@ def bench_speed(args: argparse.Namespace) -> None:
 
 def _compare_models(step_s: float, seasons: dict[str, int], everyone: bool) -> list[tuple[str, Callable[[], Model]]]:
     from forecasting.baselines import SeasonalNaive
+    from forecasting.calendar import LocalCalendar
     from forecasting.compare import ProphetModel, StatsForecastModel, StatsmodelsETS
     from forecasting.daytype import DayTypeProfile
-    from forecasting.direct import ProfileAR
+    from forecasting.direct import PROFILE_SMOOTH_S, ProfileAR
+    from forecasting.profile import TimeOfWeekAverage
 
     day, week = seasons["day"], seasons["week"]
     offset = seasons["utc_offset_s"]
     models: list[tuple[str, Callable[[], Model]]] = [
-        ("seasonal_naive_day", lambda: SeasonalNaive(day)),
-        ("seasonal_naive_week", lambda: SeasonalNaive(week)),
-        ("profile_ar", lambda: ProfileAR(utc_offset_s=offset, lags=min(12, day // 2))),
+        ("seasonal_naive_day", lambda: SeasonalNaive(86_400.0)),
+        ("seasonal_naive_week", lambda: SeasonalNaive(7 * 86_400.0)),
+        ("profile_ar", lambda: ProfileAR(TimeOfWeekAverage(utc_offset_s=offset, smooth_s=PROFILE_SMOOTH_S))),
     ]
     if seasons["vietnam"]:  # the day-type profile reads Vietnam's calendar: not for data from elsewhere
-        models.append(("profile_ar_daytype", lambda: ProfileAR(utc_offset_s=offset, lags=min(12, day // 2),
-                                                               profile=DayTypeProfile(utc_offset_s=offset,
-                                                                   working_days_alike=True, smooth_s=1800.0),
+        models.append(("profile_ar_daytype", lambda: ProfileAR(DayTypeProfile(LocalCalendar(), working_days_alike=True,
+                                                                              smooth_s=PROFILE_SMOOTH_S),
                                                                name="profile_ar_daytype")))  # fmt: skip
     if everyone:
         if day <= 24:  # statsforecast refuses ETS seasons over 24

@@ -94,14 +94,21 @@ def speeds_deg_per_hour(names: list[str]) -> npt.NDArray[np.float64]:
     return np.array([np.dot(CONSTITUENTS[n].doodson, rates) for n in names])
 
 
-def nodal_corrections(names: list[str], unix_s: float) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """Amplitude factors f and phase corrections u (degrees) at one instant (mid-record, as NOAA does)."""
-    node = np.radians(125.04452 - 1_934.136261 * float(_julian_centuries(unix_s)))
+def nodal_corrections(
+    names: list[str], unix_s: npt.ArrayLike
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Amplitude factors f and phase corrections u (degrees) at each given instant: shape (..., K).
+
+    They follow the Moon's node (18.6 years), so they are taken at every time, as UTide does: a
+    tide predicted for a given hour must not depend on how long a span it was asked with.
+    """
+    node = np.radians(125.04452 - 1_934.136261 * _julian_centuries(unix_s))[..., None]
     c1, c2, c3 = np.cos(node), np.cos(2 * node), np.cos(3 * node)
     s1, s2, s3 = np.sin(node), np.sin(2 * node), np.sin(3 * node)
+    one, zero = np.ones_like(node), np.zeros_like(node)
     m2 = (1.0004 - 0.0373 * c1 + 0.0002 * c2, -2.14 * s1)
     families = {
-        "none": (1.0, 0.0),
+        "none": (one, zero),
         "M2": m2,
         "K1": (1.0060 + 0.1150 * c1 - 0.0088 * c2 + 0.0006 * c3, -8.86 * s1 + 0.68 * s2 - 0.07 * s3),
         "O1": (1.0089 + 0.1871 * c1 - 0.0147 * c2 + 0.0014 * c3, 10.80 * s1 - 1.34 * s2 + 0.19 * s3),
@@ -109,15 +116,15 @@ def nodal_corrections(names: list[str], unix_s: float) -> tuple[npt.NDArray[np.f
         "M4": (m2[0] ** 2, 2 * m2[1]),
         "M6": (m2[0] ** 3, 3 * m2[1]),
         "M3": (m2[0] ** 1.5, 1.5 * m2[1]),
-        "MM": (1.0000 - 0.1300 * c1 + 0.0013 * c2, 0.0),
+        "MM": (1.0000 - 0.1300 * c1 + 0.0013 * c2, zero),
         "MF": (1.0429 + 0.4135 * c1 - 0.0040 * c2, -23.74 * s1 + 2.68 * s2 - 0.38 * s3),
         "J1": (1.0129 + 0.1676 * c1 - 0.0170 * c2 + 0.0016 * c3, -12.94 * s1 + 1.34 * s2 - 0.19 * s3),
         "OO1": (1.1027 + 0.6504 * c1 + 0.0317 * c2 - 0.0014 * c3, -36.68 * s1 + 4.02 * s2 - 0.57 * s3),
     }
     families["MK3"] = (m2[0] * families["K1"][0], m2[1] + families["K1"][1])
-    f = np.array([families[CONSTITUENTS[n].nodal][0] for n in names], dtype=np.float64)
-    u = np.array([families[CONSTITUENTS[n].nodal][1] for n in names], dtype=np.float64)
-    return f, u
+    f = np.concatenate([families[CONSTITUENTS[n].nodal][0] for n in names], axis=-1) if names else node[..., :0]
+    u = np.concatenate([families[CONSTITUENTS[n].nodal][1] for n in names], axis=-1) if names else node[..., :0]
+    return np.asarray(f, dtype=np.float64), np.asarray(u, dtype=np.float64)
 
 
 def equilibrium_arguments(names: list[str], unix_s: npt.ArrayLike) -> npt.NDArray[np.float64]:
@@ -138,18 +145,18 @@ def synthesize(
 ) -> npt.NDArray[np.float64]:
     """Tide at ``times`` for every gauge: (n_gauges, n_times) from (n_gauges, K) amplitudes and phases.
 
-    One complex matrix product: row k of the basis is ``exp(i V_k(t))``, each gauge's coefficient
-    ``f A exp(i(u - g - omega lag))``, so thousands of gauges cost one (n_gauges, K) @ (K, T).
-    Nodal corrections are taken at the middle of ``times``; ``lags_s`` delays each gauge's tide.
+    One complex matrix product: row k of the basis is ``f_k(t) exp(i (V_k(t) + u_k(t)))``, each
+    gauge's coefficient ``A exp(-i(g + omega lag))``, so thousands of gauges cost one (n_gauges, K) @
+    (K, T). Nodal corrections are taken at every time; ``lags_s`` delays each gauge's tide.
     """
     amp = np.atleast_2d(amplitude)
     phase = np.radians(np.atleast_2d(phase_deg))
-    mid = float(times[len(times) // 2]) if len(times) else 0.0
-    f, u = nodal_corrections(names, mid)
+    f, u = nodal_corrections(names, times)  # (T, K)
     v0 = np.radians(equilibrium_arguments(names, times[:1]))[0]
     omega = np.radians(speeds_deg_per_hour(names)) / 3600.0  # rad/s
-    basis = np.exp(1j * (v0[:, None] + omega[:, None] * (times - times[0])[None, :]))  # (K, T)
+    angle = v0[:, None] + omega[:, None] * (times - times[:1])[None, :] + np.radians(u.T)
+    basis = f.T * np.exp(1j * angle)  # (K, T)
     lags = np.zeros((amp.shape[0], 1)) if lags_s is None else np.asarray(lags_s, dtype=np.float64)[:, None]
-    coeff = f * amp * np.exp(1j * (np.radians(u) - phase - omega * lags))  # (G, K)
+    coeff = amp * np.exp(-1j * (phase + omega * lags))  # (G, K)
     level: npt.NDArray[np.float64] = np.asarray(z0, dtype=np.float64).reshape(-1, 1) + (coeff @ basis).real
     return level

@@ -1,280 +1,321 @@
-"""Baseline models every other model must beat: naive, seasonal naive, time-of-week average.
+"""Baselines every engine model must beat: persistence, seasonal naive, VAR(1), harmonics + ridge.
 
-All vectorised over the batch: a forecast is a gather from (or a mean over) columns of the
-``(n_series, n_time)`` history. Bands come from out-of-sample errors (``forecasting.intervals``):
-seasonal naive replays its own forecasts from past origins; the time-of-week average is
-calibrated split-conformally on the last quarter of the history.
+All vectorised over the batch, all with the engine's lifecycle (``fit`` learns, ``update`` moves
+the origin, ``predict`` reads only those two), and all with bands from their own out-of-sample
+errors (``forecasting.bands``), so that a benchmark compares like with like. The time-of-week
+average (``forecasting.profile``) and the comparison libraries' ETS (``forecasting.compare``)
+complete the set the benchmarks score.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
 
 import numpy as np
-import numpy.typing as npt
 
-from forecasting.intervals import error_quantiles
-from forecasting.series import Array, Forecast, Series
+from forecasting import tide
+from forecasting.bands import KnotErrors, check_horizon, horizon_knots, interpolate_knots, without_forecast
+from forecasting.model import DEFAULT_HORIZON_S, DEFAULT_LEVELS, check_batch, fitted
+from forecasting.ridge import FOLDS, Grams, folds_of
+from forecasting.series import Array, Forecast, Ints, Mask, Series, forward_fill, horizon_steps, row_means, steps
 
-DEFAULT_LEVELS = (0.8, 0.95)
 CALIBRATION_ORIGINS = 96  # past forecast origins replayed for the error distribution
-HORIZON_KNOTS = 24  # band widths computed at this many steps, interpolated between
+GRACE_S = 86_400.0  # an update reads this much before what it needs, so a gap is carried over as in fit
 
 
-def forward_fill(values: Array) -> Array:
-    """Each NaN replaced by the last finite value before it in its row (leading NaN stay NaN)."""
-    n = values.shape[1]
-    seen = np.where(np.isfinite(values), np.arange(n), 0)
-    np.maximum.accumulate(seen, axis=1, out=seen)
-    filled = np.take_along_axis(values, seen, axis=1)
-    return np.where(np.isfinite(values).cumsum(axis=1) > 0, filled, np.nan)
+@dataclass(frozen=True)
+class _Window:
+    """The newest ``period`` values, forward-filled: all a seasonal naive forecast reads."""
 
-
-def horizon_knots(horizon: int) -> np.ndarray:
-    """0-based steps at which band widths are computed: dense early, sparse late, always the last."""
-    return np.unique(np.round(np.geomspace(1, horizon, min(HORIZON_KNOTS, horizon))).astype(np.int64) - 1)
-
-
-def interpolate_knots(at_knots: Array, knots: np.ndarray, horizon: int) -> Array:
-    """(n_series, horizon) from values at the knot steps, linear in between (all series at once)."""
-    steps = np.arange(horizon)
-    left = np.clip(np.searchsorted(knots, steps, side="right") - 1, 0, len(knots) - 1)
-    right = np.minimum(left + 1, len(knots) - 1)
-    span = np.maximum(knots[right] - knots[left], 1)
-    weight = np.where(right > left, (steps - knots[left]) / span, 0.0)
-    result: Array = at_knots[:, left] * (1 - weight) + at_knots[:, right] * weight
-    return result
-
-
-def bands_from_knots(
-    mean: Array, widths_at_knots: dict[float, Array], knots: np.ndarray
-) -> tuple[dict[float, Array], dict[float, Array]]:
-    """Bands at every step around ``mean``, half-widths interpolated between the knots."""
-    lower, upper = {}, {}
-    for level, w in widths_at_knots.items():
-        width = interpolate_knots(w, knots, mean.shape[1])
-        lower[level], upper[level] = mean - width, mean + width
-    return lower, upper
+    end: float
+    filled: Array  # (n, period)
+    young: Mask  # (n,) no full season of values yet: the last value instead
 
 
 class SeasonalNaive:
-    """The value one season ago (``period`` steps; 1 = naive: the last value), repeated."""
+    """The value one season ago (``season_s``; 0 = persistence: the last value), repeated."""
 
-    def __init__(self, period: int = 1, name: str | None = None) -> None:
-        if period < 1:
-            raise ValueError("the season must be at least one step")
-        self.period = period
-        self.name = name or ("naive" if period == 1 else f"seasonal_naive_{period}")
-        self._history: Series | None = None
-        self._filled = np.zeros((0, 0))
+    def __init__(self, season_s: float = 0.0, horizon_s: float = DEFAULT_HORIZON_S, name: str | None = None) -> None:
+        if season_s < 0:
+            raise ValueError("the season cannot be negative")
+        self.season_s, self.horizon_s = season_s, horizon_s
+        self.name = name or ("naive" if season_s == 0 else f"seasonal_naive_{season_s / 3600:g}h")
+        self._errors: KnotErrors | None = None
+        self._step_s, self._period, self._n = 0.0, 1, 0
+        self._window: _Window | None = None
 
     def fit(self, history: Series) -> SeasonalNaive:
-        self._history = history
-        self._filled = forward_fill(history.values)
-        return self
-
-    def predict(self, horizon: int, levels: Sequence[float] = DEFAULT_LEVELS) -> Forecast:
-        history = fitted_history(self._history, self.name)
+        """Learn the bands: this rule's own errors replayed from past origins of the history."""
+        period = steps(self.season_s, history.step_s) if self.season_s else 1
+        period = period if history.n_time >= period else 1  # too short for a season: persistence
         n = history.n_time
-        period = self.period if n >= self.period else 1  # too short for a season: fall back to naive
-        steps = np.arange(horizon)
-        if n:
-            seasonal = self._filled[:, n - period + steps % period]
-            young = ~np.isfinite(seasonal).all(axis=1)  # no full season yet: its last value instead
-            mean = np.where(np.isfinite(seasonal), seasonal, self._filled[:, -1:])
-        else:
-            young = np.ones(history.n_series, dtype=np.bool_)
-            mean = np.full((history.n_series, horizon), np.nan)
-        knots = horizon_knots(horizon)
-        first = period
-        origins = np.unique(np.linspace(first, n - 1, min(CALIBRATION_ORIGINS, max(n - first, 0))).astype(np.int64))
+        knots = horizon_knots(horizon_steps(timedelta(seconds=self.horizon_s), history.step_s))
+        filled = forward_fill(history.values)
+        origins = np.unique(np.linspace(period, n - 1, min(CALIBRATION_ORIGINS, max(n - period, 0))).astype(np.int64))
         if len(origins):
             source = origins[:, None] - period + knots[None, :] % period  # (n_origins, n_knots)
             target = origins[:, None] + knots[None, :]
-            valid = target < n
-            actual = np.where(valid[None], history.values[:, np.minimum(target, n - 1)], np.nan)
-            errors = actual - self._filled[:, source]
+            actual = np.where((target < n)[None], history.values[:, np.minimum(target, n - 1)], np.nan)
+            errors = actual - filled[:, source]
         else:
             errors = np.full((history.n_series, 0, len(knots)), np.nan)
-        lower, upper = bands_from_knots(mean, error_quantiles(errors, tuple(levels)), knots)
-        fallback = without_forecast(mean) | young
-        return Forecast(self.name, history.end, history.step_s, mean, lower, upper, fallback)
+        self._errors, self._step_s, self._period = KnotErrors(knots, errors), history.step_s, period
+        self._n = history.n_series
+        return self.update(history)
+
+    def update(self, history: Series) -> SeasonalNaive:
+        fitted(self._errors, self.name)
+        check_batch(self._n, history, self.name)
+        filled = forward_fill(history.last(self._period + steps(GRACE_S, self._step_s)).values)[:, -self._period :]
+        if filled.shape[1] < self._period:
+            filled = np.concatenate([np.full((len(filled), self._period - filled.shape[1]), np.nan), filled], axis=1)
+        self._window = _Window(history.end, filled, np.asarray(~np.isfinite(filled).all(axis=1), dtype=np.bool_))
+        return self
+
+    def predict(self, horizon: int | timedelta, levels: Sequence[float] = DEFAULT_LEVELS) -> Forecast:
+        errors, window = fitted(self._errors, self.name), fitted(self._window, self.name)
+        n_steps = horizon_steps(horizon, self._step_s)
+        check_horizon(n_steps, errors.horizon, self.name)
+        seasonal = window.filled[:, np.arange(n_steps) % self._period]
+        mean = np.where(np.isfinite(seasonal), seasonal, window.filled[:, -1:])
+        lower, upper = errors.bands(mean, levels)
+        fallback = without_forecast(mean) | (window.young if self._period > 1 else np.zeros(len(mean), np.bool_))
+        return Forecast(self.name, window.end, self._step_s, mean, lower, upper, fallback)
 
 
-class TimeOfWeekAverage:
-    """The mean of past values at the same time of week (or day), per series.
+@dataclass(frozen=True)
+class _VarFit:
+    step_s: float
+    joint: Ints  # rows in the joint model; the others (constant, mostly missing) carry their last value
+    carried: Mask  # rows outside the joint model that were not constant either: flagged
+    intercept: Array  # (m,)
+    transition: Array  # (m, m)
+    errors: KnotErrors  # (n, J, K); persistence's errors for the rows outside the model
 
-    Slots follow local time (``utc_offset_s``, Ho Chi Minh City's +7 h by default) so that a
-    weekday 08:00 profile means 08:00 in the city. ``smooth_s`` averages each slot with its
-    neighbours within that many seconds (a triangular kernel, weighted by how often each was
-    seen): with two or three weeks of history each time-of-week slot has two or three values,
-    and the noise of so few costs more than the blur of a half-hour window.
+
+class VectorAR1:
+    """VAR(1): every series' next value from the last values of all of them, iterated ahead.
+
+    ``y(t+1) = c + A y(t)`` by least squares over the whole batch (a small ridge keeps ``A``
+    stable when series outnumber what the history can tell apart). Gaps are carried forward.
+    Bands: errors of the iterated forecast from held-out origins (the last fifth of the history,
+    with ``A`` fitted on the rest).
+    """
+
+    def __init__(self, ridge: float = 1e-2, horizon_s: float = DEFAULT_HORIZON_S, name: str = "var1") -> None:
+        self.ridge, self.horizon_s, self.name = ridge, horizon_s, name
+        self._fit: _VarFit | None = None
+        self._last: tuple[float, Array] | None = None
+
+    def _solve(self, filled: Array) -> tuple[Array, Array]:
+        x, y = filled[:, :-1], filled[:, 1:]
+        ok = np.isfinite(x).all(axis=0) & np.isfinite(y).all(axis=0)
+        x, y = x[:, ok], y[:, ok]
+        mu_x, mu_y = x.mean(axis=1, keepdims=True), y.mean(axis=1, keepdims=True)
+        xc, yc = x - mu_x, y - mu_y
+        gram = xc @ xc.T
+        penalty = self.ridge * np.trace(gram) / max(len(gram), 1) * np.eye(len(gram))
+        transition = np.linalg.solve(gram + penalty + 1e-9 * np.eye(len(gram)), xc @ yc.T).T
+        return (mu_y - transition @ mu_x)[:, 0], transition
+
+    @staticmethod
+    def _iterate(intercept: Array, transition: Array, start: Array, n_steps: int) -> Array:
+        """Paths (n, n_origins, n_steps) from starting values (n, n_origins)."""
+        out = np.empty((*start.shape, n_steps))
+        state = start
+        for h in range(n_steps):  # iterated one step at a time: the loop is over horizon steps
+            state = intercept[:, None] + transition @ state
+            out[:, :, h] = state
+        return out
+
+    def fit(self, history: Series) -> VectorAR1:
+        """Series at least half seen and not constant enter the joint model: a dead or brand-new
+        sensor must not move the others' forecasts (it carries its last value, flagged)."""
+        finite = np.isfinite(history.values)
+        filled = forward_fill(history.values)
+        spread = np.nanmax(np.where(finite, history.values, -np.inf), axis=1) + np.nanmax(
+            np.where(finite, -history.values, -np.inf), axis=1
+        )  # max - min of the finite values
+        spread = np.where(finite.any(axis=1), spread, 0.0)
+        joint = np.flatnonzero((finite.mean(axis=1) >= 0.5) & (spread > 0))
+        carried = np.asarray(spread > 0, dtype=np.bool_)
+        carried[joint] = False
+        filled = np.where(np.isfinite(filled), filled, row_means(filled)[:, None])
+        filled = np.nan_to_num(filled)
+        knots = horizon_knots(horizon_steps(timedelta(seconds=self.horizon_s), history.step_s))
+        split = (4 * history.n_time) // 5
+        last = history.n_time - 1 - int(knots[-1])
+        origins = origins_between(split, last, CALIBRATION_ORIGINS)
+        intercept, transition = self._solve(filled[joint, :split])
+        paths = np.repeat(filled[:, origins - 1, None], len(knots), axis=2)  # persistence for the others
+        start = filled[joint][:, origins - 1]
+        paths[joint] = self._iterate(intercept, transition, start, int(knots[-1]) + 1)[..., knots]
+        actual = history.values[:, origins[:, None] + knots[None, :]]
+        intercept, transition = self._solve(filled[joint])
+        self._fit = _VarFit(history.step_s, joint, carried, intercept, transition, KnotErrors(knots, actual - paths))
+        return self.update(history)
+
+    def update(self, history: Series) -> VectorAR1:
+        state = fitted(self._fit, self.name)
+        check_batch(state.errors.errors.shape[0], history, self.name)
+        recent = forward_fill(history.last(steps(GRACE_S, state.step_s)).values)[:, -1]
+        self._last = (history.end, recent)
+        return self
+
+    def predict(self, horizon: int | timedelta, levels: Sequence[float] = DEFAULT_LEVELS) -> Forecast:
+        state, (end, recent) = fitted(self._fit, self.name), fitted(self._last, self.name)
+        n_steps = horizon_steps(horizon, state.step_s)
+        check_horizon(n_steps, state.errors.horizon, self.name)
+        mean = np.repeat(recent[:, None], n_steps, axis=1)
+        start = np.nan_to_num(recent[state.joint])[:, None]
+        mean[state.joint] = self._iterate(state.intercept, state.transition, start, n_steps)[:, 0]
+        mean[~np.isfinite(recent)] = np.nan
+        lower, upper = state.errors.bands(mean, levels)
+        return Forecast(self.name, end, state.step_s, mean, lower, upper, without_forecast(mean) | state.carried)
+
+
+def fourier_basis(times: Array, periods_s: Sequence[float], harmonics: Sequence[int]) -> Array:
+    """(n_times, 1 + 2 sum(harmonics)): a constant, then cos/sin of each period's first harmonics."""
+    columns = [np.ones(len(times))]
+    for period, count in zip(periods_s, harmonics, strict=True):
+        for k in range(1, count + 1):
+            angle = 2 * np.pi * k * times / period
+            columns += [np.cos(angle), np.sin(angle)]
+    return np.column_stack(columns)
+
+
+def origins_between(first: int, last: int, count: int) -> Ints:
+    """Up to ``count`` distinct columns spread evenly over ``[first, last]`` (none when empty)."""
+    if last < first:
+        return np.zeros(0, dtype=np.int64)
+    return np.unique(np.linspace(first, last, min(count, last - first + 1)).astype(np.int64))
+
+
+@dataclass(frozen=True)
+class _HarmonicFit:
+    step_s: float
+    constants: tide.TidalConstants | Array  # a tidal analysis, or Fourier coefficients (n, 1 + 2H)
+    level: Array  # (n,) mean of each series: its harmonics where they could not be fitted (flagged)
+    unfitted: Mask  # (n,) too short for the harmonics
+    scale: Array  # (n, 1, p) feature scales (intercept 1): one ridge for lags in metres and rain in mm
+    beta: Array  # (n, 1 + lags + rain, K)
+    errors: KnotErrors
+
+
+class HarmonicRidge:
+    """Harmonics + a direct ridge on the last ``lags`` residuals (+ accumulated rain): the strong
+    classical baseline of tide and traffic forecasting.
+
+    ``tidal``: the harmonics are a tidal analysis (``forecasting.tide``); otherwise Fourier terms of
+    ``periods_s`` (a day and a week) fitted per series. The residual's last ``lags`` values (steps,
+    not time: this is the textbook baseline) and, with ``rain``, each series' gauges' rain summed
+    over the last 24 and 72 hours (missing counted as none) feed one ridge per horizon knot. Bands
+    from the errors on the last fifth of the training origins, with coefficients fitted before it.
     """
 
     def __init__(
         self,
-        period_s: float = 7 * 86_400.0,
-        utc_offset_s: float = 7 * 3600.0,
-        name: str | None = None,
-        smooth_s: float = 0.0,
-    ):
-        self.period_s = period_s
-        self.utc_offset_s = utc_offset_s
-        self.smooth_s = smooth_s
-        self.name = name or ("time_of_week" if period_s == 7 * 86_400.0 else "time_of_day")
-        self._history: Series | None = None
-        self._profile = np.zeros((0, 0))
-        self._residuals: Array | None = None
+        tidal: bool = False,
+        lags: int = 24,
+        rain: Series | None = None,
+        gauges: Ints | None = None,
+        periods_s: Sequence[float] = (86_400.0, 7 * 86_400.0),
+        harmonics: Sequence[int] = (6, 3),
+        ridge: float = 1.0,
+        horizon_s: float = DEFAULT_HORIZON_S,
+        max_origins: int = 2000,
+        name: str = "harmonic_ridge",
+    ) -> None:
+        """``gauges`` (n_series, k): rows of ``rain`` each series reads."""
+        self.tidal, self.lags, self.rain, self.gauges = tidal, lags, rain, gauges
+        self.periods_s, self.harmonics, self.ridge = tuple(periods_s), tuple(harmonics), ridge
+        self.horizon_s, self.max_origins, self.name = horizon_s, max_origins, name
+        self._fit: _HarmonicFit | None = None
+        self._now: tuple[float, Array] | None = None
 
-    def _slots(self, history: Series) -> int:
-        slots = self.period_s / history.step_s
-        if abs(slots - round(slots)) > 1e-9:
-            raise ValueError(f"the period ({self.period_s} s) must be a whole number of steps ({history.step_s} s)")
-        return int(round(slots))
+    def _harmonic(self, constants: tide.TidalConstants | Array, times: Array, level: Array) -> Array:
+        """The harmonics at ``times`` (n, T); a series too short for them: its ``level``."""
+        if isinstance(constants, tide.TidalConstants):
+            fitted_values = constants.predict(times)
+        else:
+            fitted_values = np.asarray(constants) @ fourier_basis(times, self.periods_s, self.harmonics).T
+        return np.where(np.isfinite(fitted_values), fitted_values, level[:, None])
 
-    def _slot_of(self, start: float, step_s: float, slots: int) -> int:
-        return int(((start + self.utc_offset_s) % self.period_s) // step_s) % slots
+    def _features(self, residual: Array, end: float, step_s: float, origins: Ints) -> Array:
+        """(n, J, 1 + lags + rain features): intercept, the last ``lags`` residuals, accumulated rain."""
+        lags = residual[:, origins[:, None] - 1 - np.arange(self.lags)[None, :]]
+        parts = [np.ones((*lags.shape[:2], 1)), lags]
+        if self.rain is not None and self.gauges is not None:
+            n_time = residual.shape[1]
+            offset = int(round((end - n_time * step_s - self.rain.start) / step_s))
+            columns = offset + np.arange(n_time)
+            inside = (columns >= 0) & (columns < self.rain.n_time)
+            rain = np.zeros((self.rain.n_series, n_time))
+            rain[:, inside] = np.nan_to_num(self.rain.values[:, columns[inside]])
+            catchment = rain[self.gauges].mean(axis=1)  # (n, T)
+            totals = np.concatenate([np.zeros((len(catchment), 1)), np.cumsum(catchment, axis=1)], axis=1)
+            for hours in (24, 72):
+                span = steps(hours * 3600.0, step_s)
+                parts.append((totals[:, origins] - totals[:, np.maximum(origins - span, 0)])[..., None])
+        return np.concatenate(parts, axis=2)
 
-    def _slot_sums(self, values: Array, start: float, step_s: float) -> tuple[Array, Array, list[tuple[int, int, int]]]:
-        """Smoothed per-slot sums (n, slots) and counts (n or 1, slots) of the finite values, and the runs.
+    def fit(self, history: Series) -> HarmonicRidge:
+        times = history.times()
+        if self.tidal:
+            constants: tide.TidalConstants | Array = tide.analyse(history, rayleigh=0.8)
+        else:
+            constants = tide.batched_least_squares(fourier_basis(times, self.periods_s, self.harmonics), history.values)
+        level = row_means(history.values)
+        harmonic = self._harmonic(constants, times, level)
+        unfitted = np.asarray(~np.isfinite(constants.predict(times[:1]) if isinstance(constants, tide.TidalConstants)
+                                           else np.asarray(constants)).all(axis=1), dtype=np.bool_)  # fmt: skip
+        residual = np.nan_to_num(forward_fill(history.values - harmonic))
+        knots = horizon_knots(horizon_steps(timedelta(seconds=self.horizon_s), history.step_s))
+        span = max(self.lags, steps(72 * 3600.0, history.step_s) if self.rain is not None else 0)
+        origins = origins_between(span, history.n_time - 1 - int(knots[-1]), self.max_origins)
+        target = history.values - harmonic
+        n = history.n_series
+        x = self._features(residual, history.end, history.step_s, origins)
+        scale = np.maximum(np.sqrt((x**2).mean(axis=1, keepdims=True)) if len(origins) else np.ones((n, 1, x.shape[2])),
+                           1e-9)  # fmt: skip
+        x = x / scale
+        if len(origins) < 5 * (x.shape[2] + 1):
+            beta = np.zeros((n, x.shape[2], len(knots)))
+            errors = np.full((n, 0, len(knots)), np.nan)
+        else:
+            fold = folds_of(len(origins))
+            y = target[:, origins[:, None] + knots[None, :]]
+            grams = Grams.of(x, y, fold)
+            late = fold == FOLDS - 1
+            errors = y[:, late] - np.matmul(x[:, late], grams.solve(slice(0, FOLDS - 1), self.ridge))
+            beta = grams.solve(slice(0, FOLDS), self.ridge)
+        self._fit = _HarmonicFit(history.step_s, constants, level, unfitted, scale, beta, KnotErrors(knots, errors))
+        return self.update(history)
 
-        Works on runs of columns within one period, ``(first, past the last, slot of the first)``:
-        each run adds into its slots' sums in one slab, a few passes over the data. Counts are the
-        same for every series but for its missing values, so only those are counted per series.
-        """
-        n, n_time = values.shape
-        slots = int(round(self.period_s / step_s))
-        offset = self._slot_of(start, step_s, slots)
-        column = np.arange(n_time)
-        starts = np.flatnonzero(((column + offset) % slots == 0) | (column == 0))
-        runs = [(int(a), int(b), int((a + offset) % slots)) for a, b in zip(starts, np.append(starts[1:], n_time),
-                                                                             strict=True)]  # fmt: skip
-        sums, seen = np.zeros((n, slots)), np.zeros((1, slots))
-        missing: Array | None = None
-        for a, b, slot in runs:  # a Python loop over periods, each a slab of all series
-            chunk = values[:, a:b]
-            gaps = np.isnan(chunk)
-            seen[:, slot : slot + b - a] += 1
-            if gaps.any():
-                missing = np.zeros((n, slots)) if missing is None else missing
-                missing[:, slot : slot + b - a] += gaps
-                chunk = np.where(gaps, 0.0, chunk)
-            sums[:, slot : slot + b - a] += chunk
-        half = self._half_width(step_s)
-        return smooth_circular(sums, half), smooth_circular(seen if missing is None else seen - missing, half), runs
-
-    def _profile_of(self, values: Array, start: float, step_s: float) -> Array:
-        """(n_series, slots) mean per slot, NaN-aware (smoothed over ``smooth_s``)."""
-        sums, counts, _ = self._slot_sums(values, start, step_s)
-        return slot_means(sums, counts)
-
-    def _half_width(self, step_s: float) -> int:
-        return int(round(self.smooth_s / step_s))
-
-    def cross_fitted_residual(self, history: Series) -> Array:
-        """Each value's residual against the profile fitted on every *other* value (leave-one-out).
-
-        A slot's mean without one value is its sums minus that value, so the residuals the bands
-        are calibrated on carry the noise of an (n-1)-value profile, like the forecast's n-value
-        one, not that of a half-data profile (bands too wide on three weeks of real counts).
-        Fits this profile on the whole history as well.
-        """
-        values = history.values
-        self._slots(history)  # the period must be whole steps
-        sums, counts, runs = self._slot_sums(values, history.start, history.step_s)
-        self._history = history
-        self._profile = slot_means(sums, counts)
-        self._residuals = None
-        own = self._half_width(history.step_s) + 1  # a value's weight in its own slot's smoothed sums
-        residual = np.empty(values.shape)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            for a, b, slot in runs:
-                y = values[:, a:b]
-                others = counts[:, slot : slot + b - a] - own
-                without = (sums[:, slot : slot + b - a] - own * y) / others
-                residual[:, a:b] = np.where(others > 0, y - without, np.nan)
-        return residual
-
-    def fit(self, history: Series) -> TimeOfWeekAverage:
-        self._slots(history)  # the period must be whole steps
-        self._history = history
-        self._profile = self._profile_of(history.values, history.start, history.step_s)
-        self._residuals = None  # calibrated on first use: models built on the profile bring their own bands
+    def update(self, history: Series) -> HarmonicRidge:
+        state = fitted(self._fit, self.name)
+        check_batch(len(state.beta), history, self.name)
+        need = max(self.lags, steps(72 * 3600.0, state.step_s) if self.rain is not None else 0)
+        window = history.last(need + steps(GRACE_S, state.step_s))
+        harmonic = self._harmonic(state.constants, window.times(), state.level)
+        residual = np.nan_to_num(forward_fill(window.values - harmonic))
+        x_now = (self._features(residual, window.end, state.step_s, np.array([window.n_time])) / state.scale)[:, 0]
+        self._now = (history.end, x_now)
         return self
 
-    def _calibration_errors(self, history: Series) -> Array:
-        """Errors of a profile fitted on the first three quarters, on the last quarter (split conformal)."""
-        if self._residuals is None:
-            slots = self._slots(history)
-            split = (3 * history.n_time) // 4
-            early = self._profile_of(history.values[:, :split], history.start, history.step_s)
-            late = (self._slot_of(history.start, history.step_s, slots) + np.arange(split, history.n_time)) % slots
-            self._residuals = (history.values[:, split:] - early[:, late])[:, :, None]  # same at every step
-        return self._residuals
-
-    def profile_at(self, start: float, n_steps: int) -> Array:
-        """The fitted profile on ``n_steps`` columns from ``start`` (history or future): (n_series, n_steps)."""
-        history = fitted_history(self._history, self.name)
-        slots = self._slots(history)
-        first = self._slot_of(start, history.step_s, slots)
-        return self._profile[:, (first + np.arange(n_steps)) % slots]
-
-    def predict(self, horizon: int, levels: Sequence[float] = DEFAULT_LEVELS) -> Forecast:
-        history = fitted_history(self._history, self.name)
-        mean = self.profile_at(history.end, horizon)
-        return steady_band_forecast(self.name, history, mean, self._calibration_errors(history), levels)
-
-
-def smooth_circular(values: Array, half: int) -> Array:
-    """Triangular moving sum of half-width ``half`` along the last axis, wrapping around (the week is a circle).
-
-    A trailing then a leading box sum of ``half + 1`` slots make the triangle: weights
-    1, 2, ..., half + 1, ..., 2, 1 - a few cumulative sums whatever the width.
-    """
-    if half <= 0:
-        return values
-    return _box_sum(_box_sum(values, half + 1, leading=False), half + 1, leading=True)
-
-
-def _box_sum(values: Array, width: int, leading: bool) -> Array:
-    """Circular sums of ``width`` slots ending (trailing) or starting (leading) at each slot."""
-    n = values.shape[1]
-    wrapped = [values, values[:, : width - 1]] if leading else [values[:, n - width + 1 :], values]
-    totals = np.cumsum(np.concatenate([np.zeros((len(values), 1)), *wrapped], axis=1), axis=1)
-    sums: Array = totals[:, width : width + n] - totals[:, :n]
-    return sums
-
-
-def slot_means(sums: Array, counts: Array) -> Array:
-    """Mean per slot of ``sums`` (n, slots) over ``counts`` (n or 1, slots: one row when shared by all).
-
-    A slot never seen takes the series' overall mean; a series never seen stays NaN.
-    """
-    total, seen = sums.sum(axis=1), np.broadcast_to(counts.sum(axis=1), (len(sums),))
-    overall = np.divide(total, seen, out=np.full(total.shape, np.nan), where=seen > 0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        means: Array = sums / counts  # NaN where never seen, fixed below
-    unseen = np.broadcast_to(counts == 0, means.shape)
-    if unseen.any():
-        means[unseen] = np.broadcast_to(overall[:, None], means.shape)[unseen]
-    return means
-
-
-def steady_band_forecast(name: str, history: Series, mean: Array, errors: Array, levels: Sequence[float]) -> Forecast:
-    """A profile's forecast: bands as wide at every step, from ``errors`` (n_series, n_errors, 1)."""
-    widths = error_quantiles(errors, tuple(levels))
-    lower = {lv: mean - w for lv, w in widths.items()}
-    upper = {lv: mean + w for lv, w in widths.items()}
-    return Forecast(name, history.end, history.step_s, mean, lower, upper, without_forecast(mean))
-
-
-def without_forecast(mean: Array) -> npt.NDArray[np.bool_]:
-    """Series the model could say nothing about (e.g. no finite value at all)."""
-    return np.asarray(~np.isfinite(mean).all(axis=1), dtype=np.bool_)
-
-
-def fitted_history(history: Series | None, name: str) -> Series:
-    """The history a model was fitted on; predicting before fitting is a programming error."""
-    if history is None:
-        raise RuntimeError(f"{name}: call fit(history) before predict()")
-    return history
+    def predict(self, horizon: int | timedelta, levels: Sequence[float] = DEFAULT_LEVELS) -> Forecast:
+        state, (end, x_now) = fitted(self._fit, self.name), fitted(self._now, self.name)
+        n_steps = horizon_steps(horizon, state.step_s)
+        check_horizon(n_steps, state.errors.horizon, self.name)
+        times = end + state.step_s * np.arange(n_steps, dtype=np.float64)
+        ahead = interpolate_knots(np.einsum("sp,spk->sk", x_now, state.beta), state.errors.knots, n_steps)
+        mean = self._harmonic(state.constants, times, state.level) + ahead
+        if state.errors.errors.shape[1]:
+            lower, upper = state.errors.bands(mean, levels)
+        else:
+            lower = {lv: np.full(mean.shape, np.nan) for lv in levels}
+            upper = {lv: np.full(mean.shape, np.nan) for lv in levels}
+        fallback = without_forecast(mean) | (state.unfitted & np.isfinite(state.level))
+        return Forecast(self.name, end, state.step_s, mean, lower, upper, fallback)

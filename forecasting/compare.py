@@ -15,16 +15,17 @@ from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, timezone
+from functools import partial
 from types import ModuleType
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
-from forecasting.baselines import DEFAULT_LEVELS, fitted_history, forward_fill
 from forecasting.calendar import LOCAL_UTC_OFFSET_S
-from forecasting.series import Array, Forecast, Series
+from forecasting.model import DEFAULT_LEVELS, check_batch, fitted
+from forecasting.series import Array, Forecast, Series, forward_fill, horizon_steps
 
 INSTALL_HINT = "pip install 'urbanpulse[compare]'"
 
@@ -44,7 +45,13 @@ def require(module: str, model: str) -> ModuleType:
 
 
 class _OneAtATime:
-    """The shared shell: prepare each series, ask the library for mean and bands, fall back per series."""
+    """The shared shell: prepare each series, fit the library once per series, forecast from any
+    origin with the fitted parameters, and fall back per series.
+
+    ``fit`` learns each series' parameters (``_fit_one``); ``update`` keeps the newest history (at
+    most as long as the fitted one); ``predict`` runs the library's forecast from that window with
+    the fitted parameters (``_forecast_one``): the library's own filter, never a refit.
+    """
 
     name = "per_series"
 
@@ -53,67 +60,104 @@ class _OneAtATime:
         return 2
 
     def __init__(self) -> None:
-        self._history: Series | None = None
+        self._fitted: list[Any] | None = None
+        self._span = 0
+        self._window: Series | None = None
 
     def fit(self, history: Series) -> _OneAtATime:
-        self._history = history
+        fits: list[Any] = []
+        for y, times in _prepared(history):  # these libraries fit one series at a time
+            fits.append(self._guarded(partial(self._fit_one, times, y, history.step_s), len(y), "fit")
+                        if y is not None and np.ptp(y) > 0 and len(y) >= self.min_points(history.step_s)
+                        else None)  # fmt: skip
+        self._fitted, self._span = fits, history.n_time
+        return self.update(history)
+
+    def update(self, history: Series) -> _OneAtATime:
+        check_batch(len(fitted(self._fitted, self.name)), history, self.name)
+        self._window = history.last(self._span)
         return self
 
-    def predict(self, horizon: int, levels: Sequence[float] = DEFAULT_LEVELS) -> Forecast:
-        history = fitted_history(self._history, self.name)
-        n = history.n_series
-        mean = np.full((n, horizon), np.nan)
-        lower = {lv: np.full((n, horizon), np.nan) for lv in levels}
-        upper = {lv: np.full((n, horizon), np.nan) for lv in levels}
+    def predict(self, horizon: int | timedelta, levels: Sequence[float] = DEFAULT_LEVELS) -> Forecast:
+        fits, window = fitted(self._fitted, self.name), fitted(self._window, self.name)
+        n_steps = horizon_steps(horizon, window.step_s)
+        n = window.n_series
+        mean = np.full((n, n_steps), np.nan)
+        lower = {lv: np.full((n, n_steps), np.nan) for lv in levels}
+        upper = {lv: np.full((n, n_steps), np.nan) for lv in levels}
         fallback = np.zeros(n, dtype=np.bool_)
-        filled = forward_fill(history.values)
-        times = history.times()
-        for i in range(n):  # these libraries fit one series at a time
-            seen = np.isfinite(filled[i])
-            if not seen.any():
+        for i, (y, times) in enumerate(_prepared(window)):
+            if y is None:
                 fallback[i] = True
                 continue
-            y = filled[i, int(np.argmax(seen)) :]
             result = None
             if np.ptp(y) == 0:  # a constant is its own forecast
-                result = _flat(y[-1], horizon, levels)
-            elif len(y) >= self.min_points(history.step_s):
-                result = self._guarded(times[-len(y) :], y, history.step_s, horizon, levels)
+                result = _flat(y[-1], n_steps, levels)
+            elif fits[i] is not None and len(y) >= self.min_points(window.step_s):
+                work = partial(self._forecast_checked, fits[i], times, y, window.step_s, n_steps, levels)
+                result = self._guarded(work, len(y), "forecast")
             if result is None:
                 fallback[i] = True
-                result = _flat(y[-1], horizon, levels)
+                result = _flat(y[-1], n_steps, levels)
             mean[i] = result[0]
             for lv in levels:
                 lower[lv][i], upper[lv][i] = result[1][lv]
-        return Forecast(self.name, history.end, history.step_s, mean, lower, upper, fallback)
+        return Forecast(self.name, window.end, window.step_s, mean, lower, upper, fallback)
 
-    def _guarded(
-        self, times: Array, y: Array, step_s: float, horizon: int, levels: Sequence[float]
-    ) -> tuple[Array, dict[float, tuple[Array, Array]]] | None:
-        """The library's forecast, or None (the fallback) when it fails on this series or returns non-numbers."""
+    def _guarded(self, work: Callable[[], _T], points: int, what: str) -> _T | None:
+        """``work()``, or None (the fallback) when the library fails on this series or returns non-numbers."""
         try:
-            result = self._forecast_one(times, y, step_s, horizon, levels)
+            return work()
         except (ValueError, ArithmeticError, np.linalg.LinAlgError, RuntimeError) as error:
-            log.warning("%s failed on a series of %d points (%s); it gets the last value", self.name, len(y), error)
+            log.warning("%s failed to %s a series of %d points (%s); it gets the last value", self.name, what,
+                        points, error)  # fmt: skip
             return None
-        finite = np.isfinite(result[0]).all() and all(np.isfinite(b).all() for pair in result[1].values() for b in pair)
-        return result if finite else None
+
+    def _forecast_checked(
+        self, fit: Any, times: Array, y: Array, step_s: float, horizon: int, levels: Sequence[float]
+    ) -> Result:
+        result = self._forecast_one(fit, times, y, step_s, horizon, levels)
+        finite = np.isfinite(result[0]).all() and all(np.isfinite(b).all() for p in result[1].values() for b in p)
+        if not finite:
+            raise ValueError("the library returned non-numbers")
+        return result
+
+    def _fit_one(self, times: Array, y: Array, step_s: float) -> Any:
+        """The library's fitted model (or parameters) for one gap-free series."""
+        raise NotImplementedError
 
     def _forecast_one(
-        self, times: Array, y: Array, step_s: float, horizon: int, levels: Sequence[float]
+        self, fit: Any, times: Array, y: Array, step_s: float, horizon: int, levels: Sequence[float]
     ) -> tuple[Array, dict[float, tuple[Array, Array]]]:
-        """Mean and (lower, upper) per level for one gap-free series."""
+        """Mean and (lower, upper) per level from the newest values ``y`` with the fitted ``fit``."""
         raise NotImplementedError
 
 
-def _flat(value: float, horizon: int, levels: Sequence[float]) -> tuple[Array, dict[float, tuple[Array, Array]]]:
+_T = TypeVar("_T")
+Result = tuple[Array, dict[float, tuple[Array, Array]]]
+
+
+def _prepared(history: Series) -> list[tuple[Array | None, Array]]:
+    """Each series with leading gaps dropped and inner gaps carried forward (None: no value at all)."""
+    filled = forward_fill(history.values)
+    times = history.times()
+    out: list[tuple[Array | None, Array]] = []
+    for row in filled:
+        seen = np.isfinite(row)
+        first = int(np.argmax(seen))
+        out.append((row[first:], times[first:]) if seen.any() else (None, times))
+    return out
+
+
+def _flat(value: float, horizon: int, levels: Sequence[float]) -> Result:
     """``value`` at every step, with zero-width bands (a constant series, or the last-value fallback)."""
     line = np.full(horizon, value)
     return line, {lv: (line, line) for lv in levels}
 
 
 class StatsForecastModel(_OneAtATime):
-    """statsforecast's ``AutoETS`` (one season) or ``MSTL`` (several, e.g. day and week) on one series at a time."""
+    """statsforecast's ``AutoETS`` (one season) or ``MSTL`` (several, e.g. day and week) on one series
+    at a time; a new origin is forecast with the library's ``forward`` (fitted parameters, new data)."""
 
     def __init__(self, kind: str = "AutoETS", season_length: int | Sequence[int] = 24) -> None:
         super().__init__()
@@ -126,21 +170,25 @@ class StatsForecastModel(_OneAtATime):
     def min_points(self, step_s: float) -> int:
         return 2 * max(self.seasons) + 1
 
-    def _forecast_one(
-        self, times: Array, y: Array, step_s: float, horizon: int, levels: Sequence[float]
-    ) -> tuple[Array, dict[float, tuple[Array, Array]]]:
+    def _fit_one(self, times: Array, y: Array, step_s: float) -> Any:
         models = require("statsforecast.models", self.name)
         if self.kind == "AutoETS":
             model = models.AutoETS(season_length=self.seasons[0])
         else:
             model = models.MSTL(season_length=self.seasons, trend_forecaster=models.AutoETS(model="ZZN"))
+        return model.fit(y=y)
+
+    def _forecast_one(
+        self, fit: Any, times: Array, y: Array, step_s: float, horizon: int, levels: Sequence[float]
+    ) -> Result:
         percent = [round(100 * lv) for lv in levels]
-        out = model.forecast(y=y, h=horizon, level=percent)
+        out = fit.forward(y=y, h=horizon, level=percent)
         return out["mean"], {lv: (out[f"lo-{p}"], out[f"hi-{p}"]) for lv, p in zip(levels, percent, strict=True)}
 
 
 class StatsmodelsETS(_OneAtATime):
-    """statsmodels' ``ETSModel``: additive error and season, no trend; analytic prediction intervals."""
+    """statsmodels' ``ETSModel``: additive error and season, no trend; analytic prediction intervals.
+    A new origin: the fitted smoothing parameters run over the new data (``smooth``)."""
 
     def __init__(self, season_length: int = 24) -> None:
         super().__init__()
@@ -150,17 +198,22 @@ class StatsmodelsETS(_OneAtATime):
     def min_points(self, step_s: float) -> int:
         return 2 * self.season_length + 1
 
-    def _forecast_one(
-        self, times: Array, y: Array, step_s: float, horizon: int, levels: Sequence[float]
-    ) -> tuple[Array, dict[float, tuple[Array, Array]]]:
+    def _model(self, y: Array) -> Any:
         ets = require("statsmodels.tsa.exponential_smoothing.ets", self.name)
         pandas = require("pandas", self.name)  # statsmodels' prediction results need an indexed series
-        model = ets.ETSModel(
+        return ets.ETSModel(
             pandas.Series(y), error="add", trend=None, seasonal="add", seasonal_periods=self.season_length,
             initialization_method="heuristic",
         )  # fmt: skip
-        fitted = model.fit(disp=False)
-        prediction = fitted.get_prediction(start=len(y), end=len(y) + horizon - 1)
+
+    def _fit_one(self, times: Array, y: Array, step_s: float) -> Any:
+        return self._model(y).fit(disp=False).params
+
+    def _forecast_one(
+        self, fit: Any, times: Array, y: Array, step_s: float, horizon: int, levels: Sequence[float]
+    ) -> Result:
+        smoothed = self._model(y).smooth(fit)
+        prediction = smoothed.get_prediction(start=len(y), end=len(y) + horizon - 1)
         bands = {}
         for lv in levels:
             frame = prediction.summary_frame(alpha=1 - lv)
@@ -169,7 +222,8 @@ class StatsmodelsETS(_OneAtATime):
 
 
 class ProphetModel(_OneAtATime):
-    """Prophet: weekly seasonality, a daily one each for working days and weekends, Vietnam's holidays (Tet too)."""
+    """Prophet: weekly seasonality, a daily one each for working days and weekends, Vietnam's holidays
+    (Tet too). Prophet's forecast is a function of time alone: a new origin reads no new data."""
 
     def __init__(self, utc_offset_s: float = LOCAL_UTC_OFFSET_S, samples: int = 300) -> None:
         super().__init__()
@@ -179,19 +233,20 @@ class ProphetModel(_OneAtATime):
     def min_points(self, step_s: float) -> int:
         return max(3, round(2 * 86_400 / step_s))  # two days: less, and its trend runs away
 
-    def _forecast_one(
-        self, times: Array, y: Array, step_s: float, horizon: int, levels: Sequence[float]
-    ) -> tuple[Array, dict[float, tuple[Array, Array]]]:
+    def _frame(self, seconds: Array, values: Array | None = None) -> Any:
+        pandas = require("pandas", self.name)
+        local = timezone(timedelta(seconds=self.utc_offset_s))
+        when = [datetime.fromtimestamp(float(s), local).replace(tzinfo=None) for s in seconds]
+        weekend = np.array([moment.weekday() >= 5 for moment in when])
+        columns: dict[str, Any] = {"ds": when, "working_day": ~weekend, "weekend": weekend}
+        if values is not None:
+            columns["y"] = values
+        return pandas.DataFrame(columns)
+
+    def _fit_one(self, times: Array, y: Array, step_s: float) -> Any:
         for chatty in ("prophet.plot", "cmdstanpy"):  # plotly hints and sampler progress, per series
             logging.getLogger(chatty).disabled = True
         prophet = require("prophet", self.name)
-        pandas = require("pandas", self.name)
-        local = timezone(timedelta(seconds=self.utc_offset_s))
-        future_times = times[-1] + step_s * np.arange(1, horizon + 1)
-
-        def stamps(seconds: Array) -> list[datetime]:
-            return [datetime.fromtimestamp(float(s), local).replace(tzinfo=None) for s in seconds]
-
         # Daily shapes differ between working days and weekends (rush hours): conditional daily
         # seasonalities, Prophet's documented way; one additive daily curve fits neither.
         model: Any = prophet.Prophet(daily_seasonality=False, weekly_seasonality=True, yearly_seasonality=False,
@@ -199,19 +254,19 @@ class ProphetModel(_OneAtATime):
         for condition in ("working_day", "weekend"):
             model.add_seasonality(name=f"daily_{condition}", period=1, fourier_order=10, condition_name=condition)
         model.add_country_holidays(country_name="VN")
+        return model.fit(self._frame(times, y))
 
-        def frame(seconds: Array, values: Array | None = None) -> Any:
-            when = stamps(seconds)
-            weekend = np.array([moment.weekday() >= 5 for moment in when])
-            columns: dict[str, Any] = {"ds": when, "working_day": ~weekend, "weekend": weekend}
-            if values is not None:
-                columns["y"] = values
-            return pandas.DataFrame(columns)
-
-        model.fit(frame(times, y))
-        future = frame(future_times)
-        mean = np.asarray(model.predict(future)["yhat"])
-        draws = np.asarray(model.predictive_samples(future)["yhat"])  # (horizon, samples)
+    def _forecast_one(
+        self, fit: Any, times: Array, y: Array, step_s: float, horizon: int, levels: Sequence[float]
+    ) -> Result:
+        future = self._frame(times[-1] + step_s * np.arange(1, horizon + 1))
+        mean = np.asarray(fit.predict(future)["yhat"])
+        saved = np.random.get_state()  # Prophet samples from NumPy's global generator: same origin, same bands
+        np.random.seed(int(times[-1]) % 2**32)
+        try:
+            draws = np.asarray(fit.predictive_samples(future)["yhat"])  # (horizon, samples)
+        finally:
+            np.random.set_state(saved)
         bands = {
             lv: (np.quantile(draws, (1 - lv) / 2, axis=1), np.quantile(draws, (1 + lv) / 2, axis=1)) for lv in levels
         }

@@ -1,131 +1,168 @@
-"""Profile + autoregressive residual, forecast directly at every horizon: the workhorse model.
+"""Profile + autoregressive residual, forecast directly at every horizon: the traffic workhorse.
 
-The time-of-week profile carries the rhythm; what is left (a jam that builds, a storm's runoff)
-is persistent for a while, so the residual's last ``lags`` values predict its next hours. One
-ridge regression per series and horizon knot maps those lags to the residual ``k`` steps ahead
-(direct, not iterated: no error compounding); knots are spread geometrically over the horizon
-and the forecast is interpolated between them. All series are solved together, in chunks, as
-batched normal equations ``(X'X + lambda n I) b = X'y``.
+The profile (time of week, or day type) carries the rhythm; what is left - a jam that builds, an
+incident's queue - persists for a while, and the detectors up- and downstream see it first. One
+ridge regression per series and horizon knot maps the residual's recent past (block means over
+widening ages, ``forecasting.lags``) and its neighbours' (``forecasting.graph``) to the residual
+``k`` steps ahead: direct, not iterated, so errors do not compound. Every series is solved at
+once, in chunks, as batched normal equations (``forecasting.ridge``).
 
-Bands: split-conformal - coefficients fitted on the earlier four fifths of the training origins
-score the last fifth out of sample; those errors set the widths.
+``fit`` chooses how far back to look (``lag_spans_s``) and the ridge (``ridges``) by
+forward-chaining cross-validation over the training origins of a sample of series, fits the
+chosen setting on the earlier origins to score the last fifth out of sample (those errors set
+the bands), and on all origins for the forecast. ``update`` reads the newest residuals; ``predict``
+multiplies.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
 
 import numpy as np
-import numpy.typing as npt
 
-from forecasting.baselines import (
-    DEFAULT_LEVELS,
-    TimeOfWeekAverage,
-    bands_from_knots,
-    fitted_history,
-    horizon_knots,
-    interpolate_knots,
-    without_forecast,
-)
-from forecasting.intervals import error_quantiles
-from forecasting.model import Profile
-from forecasting.series import Array, Forecast, Series
+from forecasting.bands import KnotErrors, check_horizon, horizon_knots, interpolate_knots, without_forecast
+from forecasting.baselines import origins_between
+from forecasting.graph import SensorGraph
+from forecasting.lags import Cumulative, block_edges, blocks_within
+from forecasting.model import DEFAULT_HORIZON_S, DEFAULT_LEVELS, Profile, check_batch, fitted
+from forecasting.profile import TimeOfWeekAverage
+from forecasting.ridge import FOLDS, Grams, choose, folds_of, sample_rows
+from forecasting.series import Array, Floats, Forecast, Ints, Series, horizon_steps
 
-# Chosen on backtests (docs/benchmarks.md): a 30-minute window steadies a profile learned from two
-# or three weeks, and a firm ridge keeps the residual's lags from chasing noise at long horizons.
+# A 30-minute window steadies a profile learned from two or three weeks (chosen on backtests,
+# docs/benchmarks.md); lag spans and ridges are candidates that cross-validation picks from.
 PROFILE_SMOOTH_S = 1800.0
-CHUNK_SERIES = 2_000  # series solved per batch: bounds memory at (chunk, origins, lags) floats
+LAG_SPANS_S = (1800.0, 3600.0, 3 * 3600.0, 12 * 3600.0)
+RIDGES = (0.1, 0.3, 1.0, 3.0)
+NEIGHBOUR_BLOCKS = 2  # the neighbours' newest blocks read (their last step, and the one before)
+CHUNK_SERIES = 2_000  # series solved per batch: bounds memory at (chunk, origins, features) floats
+
+
+@dataclass(frozen=True)
+class _Fit:
+    step_s: float
+    edges: Ints  # block edges in steps before the origin (all candidates' blocks)
+    columns: Ints  # chosen feature columns (0: intercept)
+    ridge: float
+    beta: Array  # (n, len(columns), K)
+    errors: KnotErrors | None  # None: too short to learn the residual (the profile alone)
 
 
 class ProfileAR:
     def __init__(
         self,
-        lags: int = 12,
-        period_s: float = 7 * 86_400.0,
-        ridge: float = 1.0,
-        max_origins: int = 600,
-        utc_offset_s: float = 7 * 3600.0,
-        name: str = "profile_ar",
         profile: Profile | None = None,
+        graph: SensorGraph | None = None,
+        lag_spans_s: Sequence[float] = LAG_SPANS_S,
+        ridges: Sequence[float] = RIDGES,
+        horizon_s: float = DEFAULT_HORIZON_S,
+        max_origins: int = 600,
+        name: str = "profile_ar",
     ) -> None:
-        """``profile`` replaces the time-of-week average (e.g. ``DayTypeProfile`` for holidays and Tết)."""
-        self.lags, self.ridge, self.max_origins, self.name = lags, ridge, max_origins, name
-        self._profile: Profile = profile or TimeOfWeekAverage(period_s, utc_offset_s, smooth_s=PROFILE_SMOOTH_S)
-        self._history: Series | None = None
-        self._residual = np.zeros((0, 0))
+        """``profile`` defaults to the 30-minute-smoothed time-of-week average (``DayTypeProfile``
+        for holidays and Tết); ``graph`` adds the neighbours' residuals; ``horizon_s`` is the longest
+        forecast ``predict`` will be asked for."""
+        self._profile: Profile = profile or TimeOfWeekAverage(smooth_s=PROFILE_SMOOTH_S)
+        self.graph, self.lag_spans_s, self.ridges = graph, tuple(lag_spans_s), tuple(ridges)
+        self.horizon_s, self.max_origins, self.name = horizon_s, max_origins, name
+        self._fit: _Fit | None = None
+        self._origin: tuple[float, Array] | None = None  # (origin time, features now (n, p))
+        self._n = 0
 
-    def fit(self, history: Series) -> ProfileAR:
-        self._history = history
-        # Out-of-sample residuals (leave-one-out for the time-of-week profile, odd vs even days for
-        # the day-type one): against a profile fitted on the same few weeks, residuals look smaller
-        # than the errors to come and the bands come out too narrow. The profile is fitted on all
-        # the history on the way: the forecast rides on it.
-        residual = self._profile.cross_fitted_residual(history)
-        # Missing: assume the profile. Single precision halves the memory traffic of the regressions
-        # (sensor values carry 4-5 significant digits); the normal equations are solved in double.
-        self._residual = np.nan_to_num(residual, copy=False).astype(np.float32)
-        return self
+    @property
+    def chosen(self) -> tuple[float, float]:
+        """(lag span in s, ridge) that cross-validation chose at the last fit."""
+        state = fitted(self._fit, self.name)
+        own = int(np.sum((state.columns > 0) & (state.columns < len(state.edges))))
+        return float(state.edges[own] * state.step_s), state.ridge
 
-    def predict(self, horizon: int, levels: Sequence[float] = DEFAULT_LEVELS) -> Forecast:
-        history = fitted_history(self._history, self.name)
-        profile = self._profile.profile_at(history.end, horizon)
-        knots = horizon_knots(horizon)
-        origins = self._origins(history.n_time, int(knots[-1]))
-        ahead = np.zeros((history.n_series, len(knots)))
-        errors = np.full((history.n_series, 0, len(knots)), np.nan)
-        if len(origins) >= 4 * (self.lags + 1):
-            ahead, errors = self._solve(origins, knots)
-        mean = profile + interpolate_knots(ahead, knots, horizon)
-        widths = error_quantiles(errors, tuple(levels)) if errors.shape[1] else {}
-        if widths:
-            lower, upper = bands_from_knots(mean, widths, knots)
-        else:  # too short to learn the residual: the profile's own bands
-            fallback_forecast = self._profile.predict(horizon, levels)
-            lower, upper = fallback_forecast.lower, fallback_forecast.upper
-        return Forecast(self.name, history.end, history.step_s, mean, lower, upper, without_forecast(mean))
-
-    def _origins(self, n_time: int, last_knot: int) -> npt.NDArray[np.int64]:
-        """Training origins (first forecast column) that have ``lags`` before and every knot after."""
-        first, last = self.lags, n_time - 1 - last_knot
-        if last < first:
-            return np.zeros(0, dtype=np.int64)
-        return np.unique(np.linspace(first, last, min(self.max_origins, last - first + 1)).astype(np.int64))
-
-    def _solve(self, origins: npt.NDArray[np.int64], knots: npt.NDArray[np.int64]) -> tuple[Array, Array]:
-        """Residual forecasts at the knots (n_series, K) and out-of-sample errors (n_series, n_test, K)."""
-        r = self._residual
-        n = r.shape[1]
-        lag_index = origins[:, None] - 1 - np.arange(self.lags)[None, :]  # (J, L)
-        target_index = origins[:, None] + knots[None, :]  # (J, K)
-        now_index = n - 1 - np.arange(self.lags)
-        split = (4 * len(origins)) // 5
-        ahead = np.empty((r.shape[0], len(knots)))
-        errors = np.empty((r.shape[0], len(origins) - split, len(knots)))
-        for lo in range(0, r.shape[0], CHUNK_SERIES):  # chunks of series, each solved as one batch
-            chunk = r[lo : lo + CHUNK_SERIES]
-            x = np.concatenate([np.ones((len(chunk), len(origins), 1), np.float32), chunk[:, lag_index]], axis=2)
-            y = chunk[:, target_index]  # (S, J, K)
-            early = self._normal_equations(x[:, :split], y[:, :split])
-            late = self._normal_equations(x[:, split:], y[:, split:])
-            train = self._coefficients(*early, split)
-            errors[lo : lo + CHUNK_SERIES] = y[:, split:] - np.matmul(x[:, split:], train.astype(np.float32))
-            full = self._coefficients(early[0] + late[0], early[1] + late[1], len(origins))
-            x_now = np.concatenate([np.ones((len(chunk), 1)), chunk[:, now_index]], axis=1)  # (S, p), double
-            ahead[lo : lo + CHUNK_SERIES] = np.einsum("sp,spk->sk", x_now, full)
-        return ahead, errors
+    def _neighbours(self, residual: Floats, origins: Ints, edges: Ints) -> Array | None:
+        """(n, J, b x R): the neighbours' newest block means at each origin (None without a graph)."""
+        if self.graph is None:
+            return None
+        newest = Cumulative(residual, gaps=False).means(origins, edges[: NEIGHBOUR_BLOCKS + 1])  # (n, J, b)
+        near = self.graph.gather(newest)  # (n, J, b, R)
+        return near.reshape(*near.shape[:2], -1)
 
     @staticmethod
-    def _normal_equations(x: Array, y: Array) -> tuple[Array, Array]:
-        """X'X (S, p, p) and X'Y (S, p, K) in double: sums over origins, so parts add up to the whole."""
-        xt = x.transpose(0, 2, 1)
-        return np.matmul(xt, x).astype(np.float64), np.matmul(xt, y).astype(np.float64)
+    def _features(residual: Floats, origins: Ints, edges: Ints, rows: slice | Ints, near: Array | None) -> Floats:
+        """(S, J, 1 + B [+ b x R]) float32: intercept, own blocks, neighbours' newest blocks."""
+        own = Cumulative(residual[rows], gaps=False).means(origins, edges)
+        parts = [np.ones((*own.shape[:2], 1)), own] + ([] if near is None else [near[rows]])
+        return np.concatenate(parts, axis=2).astype(np.float32)
 
-    def _coefficients(self, gram: Array, xty: Array, n_rows: int) -> Array:
-        """Ridge coefficients (S, p, K); the intercept is not shrunk, the lags by ridge x n x variance."""
-        p = gram.shape[1]
-        penalty = self.ridge * n_rows * np.eye(p)
-        penalty[0, 0] = 0.0
-        variance = np.maximum(np.diagonal(gram, axis1=1, axis2=2)[:, 1:].mean(axis=1) / n_rows, 1e-12)
-        regularised = gram + variance[:, None, None] * penalty + 1e-9 * np.eye(p)
-        coefficients: Array = np.linalg.solve(regularised, xty)
-        return coefficients
+    def _candidates(self, edges: Ints, step_s: float, p: int) -> list[Ints]:
+        n_blocks = len(edges) - 1
+        extra = np.arange(1 + n_blocks, p)  # the neighbours' columns, in every candidate
+        depths = sorted({blocks_within(edges, span, step_s) for span in self.lag_spans_s})
+        return [np.concatenate([np.arange(1 + d), extra]) for d in depths]
+
+    def fit(self, history: Series) -> ProfileAR:
+        if self.graph is not None and self.graph.n_sensors != history.n_series:
+            raise ValueError(f"{self.name}: graph of {self.graph.n_sensors} sensors, history of {history.n_series}")
+        # Out of sample, and fits the profile. Missing: assume the profile. Single precision halves
+        # the memory traffic (sensor values carry 4-5 significant digits); sums are kept in double.
+        residual = self._profile.cross_fitted_residual(history).astype(np.float32)
+        residual[np.isnan(residual)] = 0.0
+        step, n, n_time = history.step_s, history.n_series, history.n_time
+        edges = block_edges(max(self.lag_spans_s), step)
+        knots = horizon_knots(horizon_steps(timedelta(seconds=self.horizon_s), step))
+        origins = origins_between(int(edges[-1]), n_time - 1 - int(knots[-1]), self.max_origins)
+        near = self._neighbours(residual, origins, edges)
+        p = len(edges) + (0 if near is None else near.shape[2])
+        self._n = n
+        if len(origins) < 4 * FOLDS * 4:  # too short to learn the residual: the profile alone
+            self._fit = _Fit(step, edges, np.arange(1), self.ridges[0], np.zeros((n, 1, len(knots))), None)
+            return self.update(history)
+        fold = folds_of(len(origins))
+        targets = origins[:, None] + knots[None, :]
+        sample = sample_rows(n, np.isfinite(history.values).mean(axis=1) > 0.5)
+        candidates = self._candidates(edges, step, p)
+        if len(sample) and (len(candidates) > 1 or len(self.ridges) > 1):
+            choice = choose(self._features(residual, origins, edges, sample, near).astype(np.float64),
+                            residual[sample][:, targets], fold, candidates, self.ridges)  # fmt: skip
+            columns, ridge = choice.columns, choice.ridge
+        else:
+            columns, ridge = candidates[-1], self.ridges[0]
+        beta = np.empty((n, len(columns), len(knots)))
+        errors = np.empty((n, int(np.sum(fold == FOLDS - 1)), len(knots)))
+        late = fold == FOLDS - 1
+        for lo in range(0, n, CHUNK_SERIES):  # chunks of series, each solved as one batch
+            rows = slice(lo, min(lo + CHUNK_SERIES, n))
+            x = self._features(residual, origins, edges, rows, near)[:, :, columns]
+            y = residual[rows][:, targets]
+            grams = Grams.of(x, y, fold)
+            early = grams.solve(slice(0, FOLDS - 1), ridge)
+            errors[rows] = y[:, late] - np.matmul(x[:, late], early.astype(np.float32))
+            beta[rows] = grams.solve(slice(0, FOLDS), ridge)
+        self._fit = _Fit(step, edges, columns, ridge, beta, KnotErrors(knots, errors))
+        return self.update(history)
+
+    def update(self, history: Series) -> ProfileAR:
+        """Read the newest residuals (at most the longest lag span) against the fitted profile."""
+        state = fitted(self._fit, self.name)
+        check_batch(self._n, history, self.name)
+        window = history.last(int(state.edges[-1]))
+        residual = np.nan_to_num(window.values - self._profile.profile_at(window.start, window.n_time))
+        now = np.array([window.n_time], dtype=np.int64)
+        near = self._neighbours(residual, now, state.edges)
+        x_now = self._features(residual, now, state.edges, slice(None), near)[:, 0, state.columns].astype(np.float64)
+        self._profile.update(history)
+        self._origin = (history.end, x_now)
+        return self
+
+    def predict(self, horizon: int | timedelta, levels: Sequence[float] = DEFAULT_LEVELS) -> Forecast:
+        state, (end, x_now) = fitted(self._fit, self.name), fitted(self._origin, self.name)
+        n_steps = horizon_steps(horizon, state.step_s)
+        profile = self._profile.profile_at(end, n_steps)
+        if state.errors is None:  # the profile's own forecast, flagged as it flags
+            own = self._profile.predict(n_steps, levels)
+            return Forecast(self.name, end, state.step_s, own.mean, own.lower, own.upper, own.fallback)
+        check_horizon(n_steps, state.errors.horizon, self.name)
+        ahead = np.einsum("sp,spk->sk", x_now, state.beta)
+        mean = profile + interpolate_knots(ahead, state.errors.knots, n_steps)
+        lower, upper = state.errors.bands(mean, levels)
+        fallback = without_forecast(mean) | self._profile.unseen_at(end, n_steps).any(axis=1)
+        return Forecast(self.name, end, state.step_s, mean, lower, upper, fallback)

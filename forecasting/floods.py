@@ -8,7 +8,7 @@ water each street holds now, turns them into depth paths:
 * ``probability[i, k]``: P(depth > threshold at or before the end of step k), the share of members;
 * ``crossing[i]``: the expected time of the first crossing among the members that cross;
 * **Flood Warning** when P(crossing within ``warning_within_s``, an hour) reaches
-  ``warning_probability``: the nowcast says the street floods within the hour;
+  ``warning_probability``: the nowcast says the street floods within the hour (``TierRules``);
 * **Flood Watch** hours ahead when conditions favour flooding: the chance that a storm comes (the
   share of recent days with heavy rain at this time of day) and that, were it like the heaviest
   rains of recent weeks (a climatological analog ensemble), it would flood the street with today's
@@ -60,6 +60,8 @@ class Tier(enum.IntEnum):
 
 @dataclass(frozen=True)
 class TierRules:
+    """When a street is warned or watched."""
+
     threshold_m: float = 0.10  # water on the road deep enough to report
     warning_probability: float = 0.5
     warning_within_s: float = 3600.0
@@ -67,6 +69,12 @@ class TierRules:
     warning_clear: float = 0.3  # an issued warning stands until its probability falls below this
     watch_clear: float = 0.02
     watch_within_s: float = 6 * 3600.0
+
+    def warns(self, probability: Array, step_s: float) -> npt.NDArray[np.bool_]:
+        """Whether to warn, from P(above the threshold by the end of each step) (n, H) issued now."""
+        within = min(probability.shape[1], max(1, round(self.warning_within_s / step_s))) - 1
+        warned: npt.NDArray[np.bool_] = probability[:, within] >= self.warning_probability
+        return warned
 
 
 @dataclass(frozen=True)
@@ -147,7 +155,7 @@ class StreetFloods:
         warning = probability[:, within]
         watch = np.maximum(probability[:, -1], self._analog_probability(held, river_ahead, end, watch_steps))
         watching = np.where(watch >= self.rules.watch_probability, Tier.WATCH, Tier.NONE)
-        tier = np.where(warning >= self.rules.warning_probability, Tier.WARNING, watching).astype(np.int64)
+        tier = np.where(self.rules.warns(probability, step_s), Tier.WARNING, watching).astype(np.int64)
         return FloodOutlook(end, step_s, probability, warning, watch, crossing, tier)
 
     def predict_with(self, rain: Array) -> Array:
@@ -211,14 +219,14 @@ class StreetFloods:
         return result
 
 
-def held_on(probability: Array, raise_at: float, clear_below: float) -> npt.NDArray[np.bool_]:
-    """Whether a warning issued at ``raise_at`` and withdrawn below ``clear_below`` is in force, for
-    probabilities (n, n_issues) issued in time order: what the alert rules do with the tiers."""
+def held_on(raised: npt.NDArray[np.bool_], probability: Array, clear_below: float) -> npt.NDArray[np.bool_]:
+    """Whether a warning raised where ``raised`` and withdrawn once its ``probability`` falls below
+    ``clear_below`` is in force, for issues (n, n_issues) in time order: what the alert rules do with
+    the tiers."""
     state = np.zeros(probability.shape[0], dtype=np.bool_)
     out = np.zeros(probability.shape, dtype=np.bool_)
     for j in range(probability.shape[1]):  # issues in time order, vectorised over streets
-        p = probability[:, j]
-        state = np.where(state, ~(p < clear_below), p >= raise_at)
+        state = np.where(state, ~(probability[:, j] < clear_below), raised[:, j])
         out[:, j] = state
     return out
 

@@ -39,9 +39,10 @@ class OutlookCache:
     model: StreetFloods | None = None
     fitted_until: float = float("-inf")
 
-    def usable(self, key: tuple[int, ...], end: float) -> StreetFloods | None:
-        fresh = self.model is not None and key == self.key and end - self.fitted_until < self.refit_after_s
-        return self.model if fresh else None
+    def usable(self, key: tuple[int, ...], end: float, defer_refit: bool = False) -> StreetFloods | None:
+        """The kept model if it fits these sensors and is young enough (or its due refit is deferred)."""
+        young = defer_refit or end - self.fitted_until < self.refit_after_s
+        return self.model if self.model is not None and key == self.key and young else None
 
 
 @dataclass(frozen=True)
@@ -85,13 +86,15 @@ def street_outlook(
     mine: npt.NDArray[np.bool_],
     horizon: int,
     cache: OutlookCache | None = None,
+    defer_refit: bool = False,
 ) -> StreetOutlook | None:
     """The outlook for the streets among ``mine`` (None without streets or rain gauges).
 
     ``history`` holds every sensor's bucket means (rows as ``ids``/``kinds``), ``rates`` the rain
     rates of the same buckets (mm/h, read only for rainfall sensors), ``drainage`` the registered
     facts. Without ``cache`` (pure) the outlook is fitted on ``history``; with it, a fit younger
-    than ``cache.refit_after_s`` is updated instead, and a new fit is kept there.
+    than ``cache.refit_after_s`` (or any fit of the same sensors, with ``defer_refit``) is updated
+    instead, and a new fit is kept there.
     """
     placed = np.isfinite(xy_km).all(axis=1)
     water = (kinds == Kind.WATER_LEVEL) & placed
@@ -109,7 +112,7 @@ def street_outlook(
 
     depth, rain, river = rows(streets, history.values), rows(gauges, rates), rows(rivers, history.values)
     key = (*ids[streets].tolist(), -1, *ids[gauges].tolist(), -1, *ids[rivers].tolist(), int(history.step_s))
-    model = cache.usable(key, history.end) if cache is not None else None
+    model = cache.usable(key, history.end, defer_refit) if cache is not None else None
     if model is not None:
         model.update(depth, rain, river)
     else:

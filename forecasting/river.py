@@ -13,8 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from forecasting import tide
-from forecasting.baselines import forward_fill
-from forecasting.series import Array, Series
+from forecasting.series import Array, Series, forward_fill
 
 SURGE_MEMORY_S = 6 * 3600.0  # the departure from the astronomical tide fades with this e-folding time
 # Under a month of record cannot separate N2 from M2; a king tide is a perigean spring tide, so N2

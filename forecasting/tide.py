@@ -89,14 +89,15 @@ def analyse(
 
     ``names`` fixes the constituents to solve (default: what the record resolves). Inferences
     apply to constituents that are not solved but whose base is; they are reported too.
-    Nodal corrections are taken at the record's middle. Rows with too few values get NaN.
+    Nodal corrections are taken at every time (as UTide does), so a multi-year record is analysed
+    with the corrections of each of its hours. Rows with too few values get NaN.
     """
     times = series.times()
     duration_h = (times[-1] - times[0]) / 3600.0 if len(times) > 1 else 0.0
     solved = list(names) if names is not None else resolvable(duration_h, PRIORITY, rayleigh)
     inferred = [i for i in inference if i.name not in solved and i.base in solved]
     design = _design(times, solved, inferred)
-    coef = _batched_least_squares(design, series.values)
+    coef = batched_least_squares(design, series.values)
     a, b = coef[:, 1::2], coef[:, 2::2]
     amplitude = np.hypot(a, b)
     phase = np.degrees(np.arctan2(b, a)) % 360.0
@@ -118,8 +119,7 @@ def _design(times: Array, solved: list[str], inferred: list[Inference]) -> Array
     columns, so the base's fitted (A, g) carries both.
     """
     everything = solved + [i.name for i in inferred]
-    mid = float(times[len(times) // 2]) if len(times) else 0.0
-    f, u = nodal_corrections(everything, mid)
+    f, u = nodal_corrections(everything, times)  # (T, K'): the Moon's node moves over a long record
     angle = np.radians(equilibrium_arguments(everything, times) + u)  # (T, K')
     cos, sin = f * np.cos(angle), f * np.sin(angle)
     k = len(solved)
@@ -135,7 +135,7 @@ def _design(times: Array, solved: list[str], inferred: list[Inference]) -> Array
     return columns
 
 
-def _batched_least_squares(design: Array, values: Array) -> Array:
+def batched_least_squares(design: Array, values: Array) -> Array:
     """Coefficients (n_gauges, p) of ``values ~ design`` per gauge, each over its own finite points.
 
     Complete gauges share one factorisation; gauges with gaps get their own normal equations

@@ -22,7 +22,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-import numpy as np
 import psycopg
 
 from edge import protocol
@@ -39,7 +38,7 @@ from storage import latest, registry, retention
 from storage.database import Database
 from storage.errors import PermanentError, StorageError, TransientError
 from storage.migrate import Engine, current_engine
-from storage.writer import Conflict, ReadingRows, ReadingWriter, WritePath
+from storage.writer import ReadingWriter, WritePath
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -285,7 +284,7 @@ class Ingestor:
                 device_health.write_events(conn, known_events)
                 device_health.write_arrivals(conn, prepared.arrivals)
                 result = self._writer.write_readings(conn, prepared.rows)
-                latest.write_latest(conn, _without_conflicts(prepared.rows, result.conflicts))
+                latest.write_latest(conn, prepared.rows.without(c.row for c in result.conflicts))  # stored value stays
                 conflicts = batching.conflict_quarantine(prepared, messages, decoded, result.conflicts, limit)
                 self._writer.write_quarantine(conn, prepared.quarantine + [row for _, row in conflicts])
             entries = [(i, q.reason) for i, q in zip(prepared.quarantine_messages, prepared.quarantine, strict=True)]
@@ -366,12 +365,3 @@ class _DecodedBatch:
 
 class _Stopped(Exception):
     """Shutting down while a batch was still waiting to be stored."""
-
-
-def _without_conflicts(rows: ReadingRows, conflicts: tuple[Conflict, ...]) -> ReadingRows:
-    """The batch's rows minus those quarantined as conflicts (the stored value stays the latest)."""
-    if not conflicts:
-        return rows
-    keep = np.ones(len(rows), dtype=bool)
-    keep[[c.row for c in conflicts]] = False
-    return ReadingRows(rows.sensor_ids[keep], rows.time_us[keep], rows.values[keep], rows.qc[keep])

@@ -63,9 +63,13 @@ class ValidationSettings(BaseModel):
 
 class ForecastSettings(BaseModel):
     every_s: float = Field(60.0, gt=0, description="how often the service looks for a new 5-minute bucket")
-    history_days: float = Field(14.0, gt=0, description="history each cycle fits on")
+    history_days: float = Field(14.0, gt=0, description="history each fit learns from")
+    refit_h: float = Field(24.0, gt=0, description="models are refitted this often; every bucket between only updates")
     horizon_h: float = Field(3.0, gt=0, le=72, description="how far ahead every sensor is forecast")
+    time_zone: str = Field("Asia/Ho_Chi_Minh", description="local time of the traffic profiles (IANA name)")
+    holidays: str = Field("VN", description="public-holiday calendar of the traffic profiles (country code)")
     keep_days: float = Field(2.0, gt=0, description="older issues are deleted from the forecasts table")
+    catch_up: int = Field(12, ge=1, description="buckets a late loop still issues after the fact (newest kept)")
     shard: str = Field("0/1", pattern=r"^\d+/[1-9]\d*$", description="K/N: this copy forecasts sensor ids = K mod N")
 
     def shard_pair(self) -> tuple[int, int]:

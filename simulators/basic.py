@@ -13,10 +13,11 @@ import numpy as np
 import numpy.typing as npt
 
 from edge import protocol
+from edge.protocol import Kind
 
 M2_PERIOD_S = 12.4206 * 3600  # principal lunar semidiurnal tide
 DAY_S = 86_400.0
-SENSOR_KINDS = ("water_level", "rainfall", "traffic_count", "traffic_speed")
+SENSOR_KINDS = (Kind.WATER_LEVEL, Kind.RAINFALL, Kind.TRAFFIC_COUNT, Kind.TRAFFIC_SPEED)
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,13 @@ def generate(n_devices: int, start: float, step_s: float, n_steps: int, seed: in
     rush = np.exp(-((hour % 24 - 7.5) ** 2) / 2) + np.exp(-((hour % 24 - 17.5) ** 2) / 2)
     count = rng.poisson(20 + 60 * rush, size=(n_devices, n_steps)).astype(np.float64)
     speed = np.clip(45 - 25 * rush + rng.normal(0, 3, size=(n_devices, n_steps)), 3, None)
-    return Block(times, {"water_level": water, "rainfall": rain, "traffic_count": count, "traffic_speed": speed})
+    values: dict[str, npt.NDArray[np.float64]] = {
+        Kind.WATER_LEVEL: water,
+        Kind.RAINFALL: rain,
+        Kind.TRAFFIC_COUNT: count,
+        Kind.TRAFFIC_SPEED: speed,
+    }
+    return Block(times, values)
 
 
 def readings_for(block: Block, device_index: int, step: int) -> list[protocol.Reading]:

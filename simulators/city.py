@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from edge.protocol import Kind
 from forecasting.calendar import LOCAL_UTC_OFFSET_S
 from simulators import rain, tide, traffic, water
 from simulators.events import Event, detect
@@ -32,7 +33,7 @@ from simulators.sites import (
 
 SPIN_UP_S = 6 * 3600.0
 CONGESTION_MIN_S = 10 * 60.0
-NOISE_SIGMA = {"water_level": 0.004, "rainfall": 0.0, "traffic_count": 0.0, "traffic_speed": 1.2}
+NOISE_SIGMA = {Kind.WATER_LEVEL: 0.004, Kind.RAINFALL: 0.0, Kind.TRAFFIC_COUNT: 0.0, Kind.TRAFFIC_SPEED: 1.2}
 DECIMALS = 4
 
 
@@ -152,10 +153,10 @@ def simulate(config: CityConfig) -> Simulation:
     keep = slice(spin, None)
     times = times_all[keep]
     by_kind = {
-        "rainfall": rate[:, keep] * step / 3600.0,  # mm in the step
-        "traffic_count": counts[:, keep],
-        "traffic_speed": speed[:, keep],
-        "water_level": np.where(is_street[:, None], depth[:, keep], stage[:, keep]),
+        Kind.RAINFALL: rate[:, keep] * step / 3600.0,  # mm in the step
+        Kind.TRAFFIC_COUNT: counts[:, keep],
+        Kind.TRAFFIC_SPEED: speed[:, keep],
+        Kind.WATER_LEVEL: np.where(is_street[:, None], depth[:, keep], stage[:, keep]),
     }
     rows = np.array([s.site_index for s in sensors], dtype=np.int64)
     truth = np.empty((len(sensors), len(times)))
@@ -164,7 +165,7 @@ def simulate(config: CityConfig) -> Simulation:
         values = block[rows[mine]]
         if NOISE_SIGMA[kind]:
             values = values + rng.normal(0, NOISE_SIGMA[kind], values.shape)
-        if kind == "water_level":  # depth sensors cannot read below the road
+        if kind == Kind.WATER_LEVEL:  # depth sensors cannot read below the road
             values = np.where(is_street[rows[mine], None], np.maximum(values, 0.0), values)
         truth[mine] = values
     truth = np.round(truth, DECIMALS)

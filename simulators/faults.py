@@ -19,6 +19,8 @@ from enum import StrEnum
 import numpy as np
 import numpy.typing as npt
 
+from edge.protocol import Kind
+
 
 class FaultKind(StrEnum):
     DROPOUT = "dropout"
@@ -68,10 +70,15 @@ DEFAULT_PARAMS: dict[FaultKind, FaultParams] = {
     FaultKind.MALFORMED: FaultParams(1, 900),
     FaultKind.OFFLINE: FaultParams(1, 3600),
 }
-SCALE = {"water_level": 0.5, "rainfall": 5.0, "traffic_count": 50.0, "traffic_speed": 10.0}
+SCALE: dict[str, float] = {
+    Kind.WATER_LEVEL: 0.5,
+    Kind.RAINFALL: 5.0,
+    Kind.TRAFFIC_COUNT: 50.0,
+    Kind.TRAFFIC_SPEED: 10.0,
+}
 SCALED = frozenset({FaultKind.SPIKE, FaultKind.DRIFT, FaultKind.NOISE_BURST})
 # Value faults go to continuous signals: a rain gauge stuck at zero in dry weather is no fault to find.
-VALUE_FAULT_KINDS = ("water_level", "traffic_count", "traffic_speed")
+VALUE_FAULT_KINDS = (Kind.WATER_LEVEL, Kind.TRAFFIC_COUNT, Kind.TRAFFIC_SPEED)
 
 
 def fault_counts(items: list[str]) -> dict[FaultKind, FaultParams]:

@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from edge import protocol
+from edge.protocol import Kind
 from forecasting.geo import local_km
 
 
@@ -29,10 +30,10 @@ class SiteKind(StrEnum):
 
 
 SENSOR_KINDS_AT: dict[SiteKind, tuple[str, ...]] = {
-    SiteKind.STREET: ("water_level", "rainfall", "traffic_count", "traffic_speed"),
-    SiteKind.CANAL: ("water_level", "rainfall"),
-    SiteKind.RAIN: ("rainfall",),
-    SiteKind.JUNCTION: ("traffic_count", "traffic_speed", "rainfall"),
+    SiteKind.STREET: (Kind.WATER_LEVEL, Kind.RAINFALL, Kind.TRAFFIC_COUNT, Kind.TRAFFIC_SPEED),
+    SiteKind.CANAL: (Kind.WATER_LEVEL, Kind.RAINFALL),
+    SiteKind.RAIN: (Kind.RAINFALL,),
+    SiteKind.JUNCTION: (Kind.TRAFFIC_COUNT, Kind.TRAFFIC_SPEED, Kind.RAINFALL),
 }
 
 STREET_FLOOD_DEPTH_M = 0.10  # water on the road deep enough to report (ankle deep, motorbikes stall at ~0.3)
@@ -141,11 +142,11 @@ def alarm_levels(site: Site) -> dict[str, float]:
     congestion speed on roads. Registered with the site's device, read by the forecast service."""
     levels: dict[str, float] = {}
     if site.kind == SiteKind.STREET:
-        levels["water_level"] = STREET_FLOOD_DEPTH_M
+        levels[Kind.WATER_LEVEL] = STREET_FLOOD_DEPTH_M
     if site.kind == SiteKind.CANAL:
-        levels["water_level"] = CANAL_ALARM_M
-    if "traffic_speed" in site.sensor_kinds:
-        levels["traffic_speed"] = CONGESTED_SPEED_KMH
+        levels[Kind.WATER_LEVEL] = CANAL_ALARM_M
+    if Kind.TRAFFIC_SPEED in site.sensor_kinds:
+        levels[Kind.TRAFFIC_SPEED] = CONGESTED_SPEED_KMH
     return levels
 
 

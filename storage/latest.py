@@ -22,7 +22,7 @@ def newest_per_sensor(rows: ReadingRows) -> ReadingRows:
     ids = rows.sensor_ids[order]
     last = np.flatnonzero(np.append(ids[1:] != ids[:-1], True))
     pick = order[last]
-    return ReadingRows(rows.sensor_ids[pick], rows.time_us[pick], rows.values[pick], rows.qc[pick])
+    return rows.take(pick)
 
 
 def write_latest(conn: psycopg.Connection, rows: ReadingRows) -> None:

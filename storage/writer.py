@@ -19,6 +19,7 @@ quarantine in the same transaction: the first value stays, the other is kept wit
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -61,6 +62,16 @@ class ReadingRows:
 
     def __len__(self) -> int:
         return len(self.sensor_ids)
+
+    def take(self, which: npt.NDArray[np.intp] | npt.NDArray[np.bool_]) -> ReadingRows:
+        """The rows at ``which`` (indices or a mask), every column alike."""
+        return ReadingRows(self.sensor_ids[which], self.time_us[which], self.values[which], self.qc[which])
+
+    def without(self, rows: Iterable[int]) -> ReadingRows:
+        """All rows but those numbered in ``rows``."""
+        keep = np.ones(len(self), dtype=bool)
+        keep[list(rows)] = False
+        return self.take(keep)
 
 
 @dataclass(frozen=True)

@@ -34,20 +34,14 @@ from simulators.fleet import DeviceCredential, Fleet
 REPO = Path(__file__).resolve().parents[1]
 
 
-class IngestorProcess:
-    """``python -m ingest`` as a child process, so tests can kill -9 it like a real crash."""
+class ChildProcess:
+    """A service run as ``python -m ...`` with its output in a log file: stopped as systemd would."""
 
-    def __init__(self, env: dict[str, str], log_path: Path, metrics_port: int) -> None:
-        self.metrics_port = metrics_port
+    def __init__(self, args: list[str], env: dict[str, str], log_path: Path) -> None:
         self.log_path = log_path
         self._log = log_path.open("ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "ingest"], env=env, cwd=REPO, stdout=self._log, stderr=subprocess.STDOUT
-        )
-
-    def kill9(self) -> None:
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=10)
+        self.process = subprocess.Popen([sys.executable, "-m", *args], env=env, cwd=REPO, stdout=self._log,
+                                        stderr=subprocess.STDOUT)  # fmt: skip
 
     def stop(self) -> int:
         if self.process.poll() is None:
@@ -60,6 +54,21 @@ class IngestorProcess:
         self._log.close()
         return self.process.returncode
 
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+class IngestorProcess(ChildProcess):
+    """``python -m ingest`` as a child process, so tests can kill -9 it like a real crash."""
+
+    def __init__(self, env: dict[str, str], log_path: Path, metrics_port: int) -> None:
+        self.metrics_port = metrics_port
+        super().__init__(["ingest"], env, log_path)
+
+    def kill9(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+
     def metric(self, name: str) -> float:
         """Sum of a metric's samples scraped from the process's /metrics endpoint."""
         with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=2) as response:
@@ -70,11 +79,8 @@ class IngestorProcess:
             if line.startswith(name) and not line.startswith("#") and line[len(name)] in " {"
         )
 
-    def log_text(self) -> str:
-        return self.log_path.read_text(errors="replace")
 
-
-class ApiProcess:
+class ApiProcess(ChildProcess):
     """``urbanpulse serve`` as a child process on a free loopback port: the API over real HTTP.
 
     Several can run against one database (the API is stateless); ``env`` adds settings such as
@@ -86,16 +92,11 @@ class ApiProcess:
                  env: dict[str, str] | None = None) -> None:  # fmt: skip
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = log_path
-        self._log = log_path.open("ab")
         full_env = {**os.environ, "URBANPULSE_DATABASE_URL": database_url, **(env or {})}
         if mqtt_url is not None:
             full_env["URBANPULSE_MQTT_URL"] = mqtt_url
         full_env.pop("URBANPULSE_CONFIG", None)
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "api", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-            env=full_env, cwd=REPO, stdout=self._log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+        super().__init__(["api", "serve", "--host", "127.0.0.1", "--port", str(self.port)], full_env, log_path)
         wait_until(self._ready, timeout=60, what=f"the API on port {self.port}")
 
     def _ready(self) -> bool:
@@ -113,20 +114,6 @@ class ApiProcess:
 
     def bearer(self, token: str) -> httpx.Client:
         return self.client(headers={"Authorization": f"Bearer {token}"})
-
-    def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
-        self._log.close()
-        return self.process.returncode
-
-    def log_text(self) -> str:
-        return self.log_path.read_text(errors="replace")
 
 
 @dataclass(frozen=True)

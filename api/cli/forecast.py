@@ -21,17 +21,19 @@ forecast_app = typer.Typer(
 
 def comparison_models(step_s: float, utc_offset_s: float) -> list[Callable[[], Model]]:
     """The comparison set: seasonal naive (day, week), time-of-week, day-type profile, ProfileAR."""
-    from forecasting.baselines import SeasonalNaive, TimeOfWeekAverage
+    from forecasting.baselines import SeasonalNaive
+    from forecasting.calendar import LocalCalendar
     from forecasting.daytype import DayTypeProfile
-    from forecasting.direct import ProfileAR
+    from forecasting.direct import PROFILE_SMOOTH_S, ProfileAR
+    from forecasting.profile import TimeOfWeekAverage
 
-    day, week = round(86_400 / step_s), round(7 * 86_400 / step_s)
+    calendar = LocalCalendar(f"Etc/GMT{-round(utc_offset_s / 3600):+d}" if utc_offset_s % 3600 == 0 else "UTC")
     return [
-        lambda: SeasonalNaive(day),
-        lambda: SeasonalNaive(week),
+        lambda: SeasonalNaive(86_400.0),
+        lambda: SeasonalNaive(7 * 86_400.0),
         lambda: TimeOfWeekAverage(utc_offset_s=utc_offset_s),
-        lambda: DayTypeProfile(utc_offset_s=utc_offset_s),
-        lambda: ProfileAR(utc_offset_s=utc_offset_s),
+        lambda: DayTypeProfile(calendar),
+        lambda: ProfileAR(TimeOfWeekAverage(utc_offset_s=utc_offset_s, smooth_s=PROFILE_SMOOTH_S)),
     ]
 
 

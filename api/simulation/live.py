@@ -44,6 +44,8 @@ from simulators.truth import GroundTruth
 
 MAX_AGE_MARGIN_S = 2 * 86_400.0  # admit a historical scenario's readings, with room for a slow run
 HISTORY_STEP_S = 300.0  # seeded history: the forecasts read 5-minute buckets anyway
+FORECAST_STEP_S = 300.0  # the forecast service issues one forecast per 5-minute bucket
+FORECAST_DRAIN_S = 600.0  # at the end, how long the forecasts still owed may take (a hang guard, not a pace)
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,7 @@ class SimulateSummary:
     seconds: float
     history_readings: int = 0
     forecasts_issued: int = 0
+    forecasts_promised: int = 0  # 5-minute buckets of simulated time the forecast service ran through
     alerts_fired: int = 0
     notifications: int = 0
 
@@ -128,6 +131,7 @@ class LiveSystem:
         self._ingest: threading.Thread | None = None
         self.clock = SimClock()  # simulated time, as far as the fleet has published; the services read it
         self.forecasts: list[CycleResult] = []
+        self.forecasts_from: float | None = None  # simulated time the forecast service started at
         self._services_stop = threading.Event()  # ends the forecast and alert services
         self._forecaster: threading.Thread | None = None
         self.alert_cycles: list[AlertCycle] = []
@@ -159,10 +163,13 @@ class LiveSystem:
 
     def start_forecasts(self) -> None:
         """The forecast service on the simulated clock: a forecast per completed 5-minute bucket."""
-        settings = ForecastSettings(every_s=0.5, history_days=21.0)  # what the water model learns best from
+        # 21 days: what the water model learns best from; every bucket issued, however late the machine
+        settings = ForecastSettings(every_s=0.5, history_days=21.0, catch_up=100_000)
+        self.forecasts_from = self.clock.seconds
         self._forecaster = threading.Thread(
-            target=run_service, args=(self.stack.postgres.url(), settings, self._services_stop, self.clock.now,
-                                      self.forecasts.append), name="forecaster", daemon=True)  # fmt: skip
+            target=run_service, name="forecaster", daemon=True,
+            args=(self.stack.postgres.url(), settings, self._services_stop, self.clock.now, self.forecasts.append,
+                  self.clock.now()))  # fmt: skip
         self._forecaster.start()
 
     def start_alerts(self) -> None:
@@ -188,6 +195,12 @@ class LiveSystem:
         with psycopg.connect(self.stack.postgres.url()) as conn:
             return fired_and_notified(conn)
 
+    def forecasts_promised(self) -> int:
+        """Issues owed by the simulated time covered: one per 5-minute bucket since the service started."""
+        if self.forecasts_from is None:
+            return 0
+        return int(self.clock.seconds // FORECAST_STEP_S - self.forecasts_from // FORECAST_STEP_S) + 1
+
     def stop_after(self, seconds: float | None) -> None:
         if seconds is not None:
             timer = threading.Timer(seconds, self.stop.set)
@@ -204,12 +217,22 @@ class LiveSystem:
         try:
             if self.fleet is not None and not self.fleet.wait_acknowledged(timeout=60):
                 print("\nwarning: some packs have no receipt after 60 s; they are counted as not stored", file=self.out)
+            self._finish_forecasts()
         except KeyboardInterrupt:
-            print("\ninterrupted: stopping without waiting for the last receipts", file=self.out)
+            print("\ninterrupted: stopping without waiting for the last receipts and forecasts", file=self.out)
         finally:
             with self._shutdown.shielded():
                 self._stop_all()
         return published, self.metrics.snapshot()
+
+    def _finish_forecasts(self) -> None:
+        """Stop the services; the forecast service first issues every bucket still owed (a busy machine
+        issues them late, never skips them): wait for it, however slow."""
+        self._services_stop.set()
+        if self._forecaster is not None:
+            self._forecaster.join(timeout=FORECAST_DRAIN_S)
+            if self._forecaster.is_alive():
+                print(f"\nwarning: forecasts still owed after {FORECAST_DRAIN_S:g} s; stopping", file=self.out)
 
     def _stop_all(self) -> None:
         try:
@@ -282,6 +305,7 @@ def run_simulation(
         seconds=round(time.monotonic() - system.started, 1),
         history_readings=history_readings,
         forecasts_issued=len(system.forecasts),
+        forecasts_promised=system.forecasts_promised(),
         alerts_fired=system.alerts_fired,
         notifications=system.notifications,
     )
@@ -339,7 +363,11 @@ def _report(summary: SimulateSummary, out: TextIO) -> None:
         f"done: published {summary.readings_published:,}, stored {summary.readings_stored:,} "
         f"(+{summary.duplicates_ignored:,} duplicates ignored), quarantined {summary.messages_quarantined:,}; "
         f"{summary.flood_events} floods, {summary.congestion_events} jams"
-        + (f"; {summary.forecasts_issued} forecasts issued" if summary.forecasts_issued else "")
+        + (
+            f"; {summary.forecasts_issued} of {summary.forecasts_promised} forecasts issued"
+            if summary.forecasts_promised
+            else ""
+        )
         + (
             f"; {summary.alerts_fired} alerts fired, {summary.notifications} notifications sent"
             if summary.alerts_fired
@@ -365,9 +393,10 @@ class _ProgressLine:
         if self.metrics is not None:
             m = self.metrics.snapshot()
             line += f"  stored {m.readings_stored:>10,}  quarantined {m.quarantined:>5,}  backlog {m.unacked:>6,}"
-        if self.system is not None and self.system.forecasts:
-            latest = self.system.forecasts[-1]
-            line += f"  forecasts {len(self.system.forecasts):>4}  likely alarms {latest.likely_alarms:>3}"
+        if self.system is not None and self.system.forecasts_from is not None:  # the service is on: say so
+            issued = self.system.forecasts
+            likely = f"{issued[-1].likely_alarms:>3}" if issued else "  -"  # "-": the first fit is under way
+            line += f"  forecasts {len(issued):>4}  likely alarms {likely}"
         if self.system is not None and self.system.alert_cycles:
             line += f"  open alerts {self.system.alert_cycles[-1].open_alerts:>3}"
         if self.out.isatty():

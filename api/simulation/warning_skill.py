@@ -8,9 +8,9 @@ between refits, and scores them against the simulator's ground truth:
   (``forecasting.floods``): the *Flood Warning* (P(flood within the hour) >= 0.5, withdrawn below
   0.3, as the alert rules issue it; scored up to an hour ahead) and the *Flood Watch* (scored up
   to 6 hours ahead); and bounds on the same runs - the warning with the true future rain (the
-  ceiling of any rain nowcast), with the true rain of the next 30 minutes only (what a perfect
-  nowcast of a network that sees storms 30 minutes out could do) and with no rain at all (no rain
-  forecast);
+  ceiling of any rain nowcast), with the true rain of the next 30 or 45 minutes only (what a
+  perfect nowcast of a network that sees storms that far out could do) and with no rain at all (no
+  rain forecast);
 * **today's model**, the water-level regression (``forecasting.water``), for street floods and
   canal high water (alarm level I): P(level > alarm level within 3 h) at several probabilities;
 * **the rain nowcast** at the gauges: POD, FAR and CSI at 10 and 25 mm/h, 15/30/60 minutes ahead,
@@ -32,9 +32,10 @@ from forecasting.drainage import StreetFacts
 from forecasting.floods import StreetFloods, TierRules, held_on
 from forecasting.metrics import Contingency, EventSkill, contingency, event_skill
 from forecasting.nowcast import RainNowcast
+from forecasting.rain import nearest_gauges
 from forecasting.raingrid import point_rain
 from forecasting.series import Array, Series
-from forecasting.water import WaterLevelModel, nearest_gauges
+from forecasting.water import WaterLevelModel
 from simulators.city import Simulation, simulate
 from simulators.scenarios import scenario_config
 from simulators.sites import CANAL_ALARM_M, STREET_FLOOD_DEPTH_M, Site, SiteKind, city_sites, drainage_facts, grid_km
@@ -45,8 +46,9 @@ NOWCAST_STEPS = 36  # 3 h of 5-minute steps
 WATCH_LEAD_S = 6 * 3600.0
 RAIN_THRESHOLDS_MM_H = (10.0, 25.0)
 RAIN_LEADS_MIN = (15, 30, 60)
-TIERS = ("warning", "warning, true rain", "warning, true rain 30'", "warning, no rain", "watch")
-FORESIGHT_S = 1800.0  # the "true rain 30'" bound knows the rain this far ahead, none after
+FORESIGHTS_MIN = (30, 45)  # the "true rain 30'" and "45'" bounds know the rain this far ahead, none after
+TIERS = ("warning", "warning, true rain", *(f"warning, true rain {m}'" for m in FORESIGHTS_MIN), "warning, no rain",
+         "watch")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -208,24 +210,27 @@ def _street_tiers(
     outlook.fit(upto(depth, first), upto(rates, first), upto(river, first), NOWCAST_STEPS)
     true_rain = point_rain(rates.values, city.xy(city.gauges), city.xy(city.streets))
     no_rain = np.zeros((len(city.streets), 1, NOWCAST_STEPS))
-    foresight = (np.arange(NOWCAST_STEPS) < round(FORESIGHT_S / step_s)).astype(np.float64)
+    foresight = {m: (np.arange(NOWCAST_STEPS) < round(60 * m / step_s)).astype(np.float64) for m in FORESIGHTS_MIN}
     within = round(rules.warning_within_s / step_s) - 1
-    issued = {tier: np.empty((len(city.streets), len(origins))) for tier in TIERS}
+    shape = (len(city.streets), len(origins))
+    issued = {tier: np.empty(shape) for tier in TIERS}  # the probability a tier is held on by
+    raised = {tier: np.empty(shape, dtype=np.bool_) for tier in TIERS}
     for j, origin in enumerate(origins):  # issue times, as the service would; each vectorised over streets
         outlook.update(upto(depth, origin), upto(rates, origin), upto(river, origin))
         result = outlook.predict(NOWCAST_STEPS)
-        issued["warning"][:, j] = result.warning_probability
-        issued["watch"][:, j] = result.watch_probability
         truth = true_rain[:, None, origin : origin + NOWCAST_STEPS]
-        issued["warning, true rain"][:, j] = outlook.predict_with(truth)[:, within]
-        issued["warning, no rain"][:, j] = outlook.predict_with(no_rain)[:, within]
-        issued["warning, true rain 30'"][:, j] = outlook.predict_with(truth * foresight)[:, within]
+        paths = {"warning": result.probability, "warning, true rain": outlook.predict_with(truth),
+                 "warning, no rain": outlook.predict_with(no_rain)}  # fmt: skip
+        paths |= {f"warning, true rain {m}'": outlook.predict_with(truth * f) for m, f in foresight.items()}
+        for tier, path in paths.items():  # every bound issued by the same rule as the warning
+            issued[tier][:, j], raised[tier][:, j] = path[:, within], rules.warns(path, step_s)
+        issued["watch"][:, j] = result.watch_probability
+        raised["watch"][:, j] = result.watch_probability >= rules.watch_probability
     times = city.sim.times[origins]
     found: dict[str, EventSkill] = {}
     for tier, probability in issued.items():
         watch = tier == "watch"
-        on = held_on(probability, rules.watch_probability if watch else rules.warning_probability,
-                     rules.watch_clear if watch else rules.warning_clear)  # fmt: skip
+        on = held_on(raised[tier], probability, rules.watch_clear if watch else rules.warning_clear)
         found[tier] = _skill(city, city.streets, "flood", on, times, events,
                              WATCH_LEAD_S if watch else rules.warning_within_s, step_s)  # fmt: skip
     return found
@@ -259,7 +264,9 @@ def _water_model(
     water_xy = city.xy(city.water)
     thresholds = np.array([STREET_FLOOD_DEPTH_M if city.site(i).kind == SiteKind.STREET else CANAL_ALARM_M
                            for i in city.water])  # fmt: skip
-    model = WaterLevelModel(city.series(city.gauges), nearest_gauges(water_xy, city.xy(city.gauges)), water_xy)
+    model = WaterLevelModel(
+        city.series(city.gauges), nearest_gauges(water_xy, city.xy(city.gauges)), water_xy, horizon_s=horizon_s
+    )
     issued = warning_probabilities(model, city.series(city.water), origins, horizon, thresholds)
     times = city.sim.times[origins]
     skill: dict[tuple[str, float], EventSkill] = {}

@@ -18,8 +18,7 @@ from alerts.engine import DEFAULT_RULES, run_cycle
 from alerts.rules import ContactTier, Offline, load_rules
 from api.simulation.seed import write_history
 from devstack.stack import site_details
-from forecasting.outlooks import OutlookCache
-from forecasting.service import run_cycle as forecast_cycle
+from forecasting.service import ServiceState, issue_cycle
 from runtime.settings import AlertsSettings, ForecastSettings
 from simulators import run, scenarios
 from simulators.city import CityConfig, simulate
@@ -78,7 +77,6 @@ def test_each_injected_fault_raises_its_health_alarm_and_healthy_sensors_stay_qu
     payloads: set[tuple[str, bytes]] = set()
     expected_rows = 0
     steps = 0
-    outlooks = OutlookCache()  # the street-flood outlook is fitted once, then updated, as the service does
 
     def send(messages: Sequence[Outgoing]) -> int:
         nonlocal expected_rows
@@ -88,6 +86,9 @@ def test_each_injected_fault_raises_its_health_alarm_and_healthy_sensors_stay_qu
                 expected_rows += m.readings
         return fleet.send(messages)
 
+    forecast_settings = ForecastSettings(history_days=HISTORY_DAYS)
+    forecasts: list[ServiceState | None] = [None]
+
     def lockstep(progress: run.Progress) -> None:
         nonlocal steps
         steps += 1
@@ -96,8 +97,8 @@ def test_each_injected_fault_raises_its_health_alarm_and_healthy_sensors_stay_qu
         stack.wait_rows(expected_rows, timeout=60)
         now = progress.sim_time + STEP - 1
         with psycopg.connect(stack.database_url) as conn:
-            forecast_cycle(conn, datetime.fromtimestamp(now, UTC), ForecastSettings(history_days=HISTORY_DAYS),
-                           outlooks)  # fmt: skip
+            # as the service does: fitted once, then updated with each new bucket
+            _, forecasts[0] = issue_cycle(conn, datetime.fromtimestamp(now, UTC), forecast_settings, forecasts[0])
             conn.commit()
             run_cycle(conn, book, now, AlertsSettings())
 

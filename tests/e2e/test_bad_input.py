@@ -101,6 +101,23 @@ def test_every_kind_of_bad_input_is_quarantined_and_good_data_still_flows(stack:
     stranger.stop()
 
 
+def test_a_conflicting_value_leaves_the_sensors_latest_value_as_stored(stack: Stack) -> None:
+    """The map reads ``sensor_latest``: a quarantined rival must not replace the value the readings table kept."""
+    (device,) = stack.provision(1)
+    stack.start_ingestor()
+    link = stack.link(device)
+    bn, when = f"{device.device_id}/", round(time.time())
+    link.publish_pack(_pack(device.device_id, [{"bn": bn, "bt": when, "n": "water_level", "u": "m", "v": 0.7}]))
+    assert link.wait_acknowledged(30)
+    link.publish_pack(_pack(device.device_id, [{"bn": bn, "bt": when, "n": "water_level", "u": "m", "v": 0.9}]))
+    assert link.wait_acknowledged(30) and link.settled == {"stored": 1, "quarantined": 1}
+    assert stack.quarantine_reasons() == {"conflicting_value": 1}
+    with stack.connect() as conn:
+        latest = conn.execute("SELECT value FROM sensor_latest JOIN sensors USING (sensor_id)").fetchall()
+    assert latest == [(0.7,)]
+    link.stop()
+
+
 def test_a_pack_beyond_the_broker_packet_limit_is_refused_by_the_device_which_stays_connected(stack: Stack) -> None:
     """Mosquitto announces its Maximum Packet Size (4 MiB) in CONNACK and disconnects a client that sends
     more; paho would send the same packet again on every reconnect. So the link refuses it, counted."""

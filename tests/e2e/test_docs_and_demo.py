@@ -91,11 +91,11 @@ def test_demo_runs_the_whole_system_and_stores_everything_it_publishes() -> None
     assert summary["readings_stored"] == summary["readings_published"]
     assert summary["messages_quarantined"] == 0
     assert summary["history_readings"] > 8 * 2 * 21 * 288  # three weeks of 5-minute history, 2+ sensors a site
-    # One per simulated 5 minutes (every 0.25 s of wall time at 1200x) as far as the machine keeps up: the first
-    # cycle also fits the street-flood outlook (seconds on a busy machine), and how many more fit in the 6 s
-    # depends on the machine's speed, so the test asks only that it ran.
-    assert summary["forecasts_issued"] >= 1
+    # One forecast per simulated 5-minute bucket (every 0.25 s of wall time at 1200x), judged on the simulated
+    # time the demo covered, not on wall time: a busy machine issues some late, at the end, and skips none.
+    assert summary["forecasts_promised"] >= 12  # 4 s at 1200x is over an hour of simulated time
+    assert summary["forecasts_issued"] == summary["forecasts_promised"]
+    # The status line names likely alarms only once a cycle has finished before one of its (half-second) updates:
+    # the first cycle also fits the street-flood outlook, so on a busy machine it may end after the last.
     assert "stored" in result.stderr and "source" in result.stderr and "forecasts issued" in result.stderr
-    # The status line names forecasts and likely alarms once a cycle has finished before one of its (half-second)
-    # updates: the first cycle also fits the street-flood outlook, so on a busy machine it may end after the last.
     assert "open alerts" in result.stderr  # the alert engine evaluates on the simulated clock too

@@ -28,7 +28,7 @@ def test_backtest_prints_every_model_on_the_same_windows(tmp_path: Path) -> None
     result = _cli(str(recording), "--horizon", "3", "--origins", "4", "--holdout-days", "3")
     assert result.returncode == 0, result.stderr
     assert "2 series, step 15 min, 4 origins, horizon 12 steps" in result.stdout
-    for model in ("seasonal_naive_96", "seasonal_naive_672", "time_of_week", "day_type_profile", "profile_ar"):
+    for model in ("seasonal_naive_24h", "seasonal_naive_168h", "time_of_week", "day_type_profile", "profile_ar"):
         assert model in result.stdout
     assert "MAE@15min" in result.stdout and "MAE@3h" in result.stdout
 

@@ -35,9 +35,8 @@ def test_a_missing_library_is_named_with_the_command_that_installs_it(
     make: Callable[[], Model], module: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setitem(sys.modules, module, None)  # what an environment without the package looks like to import
-    model = make().fit(_hourly())
     with pytest.raises(MissingLibrary, match=re.escape(f"'{module}' package: {INSTALL_HINT}")):
-        model.predict(24)
+        make().fit(_hourly())  # the library is first needed to fit
 
 
 def test_a_series_the_library_fails_on_gets_the_last_value_and_is_flagged(
@@ -57,7 +56,7 @@ def test_a_series_the_library_fails_on_gets_the_last_value_and_is_flagged(
     forecast = model.fit(history).predict(12)
     assert forecast.fallback is not None and forecast.fallback.tolist() == [False, True, False]
     assert np.allclose(forecast.mean[1], history.values[1, -1]) and np.isfinite(forecast.mean).all()
-    assert "statsmodels_ets failed on a series of 240 points (singular matrix)" in caplog.text
+    assert "statsmodels_ets failed to forecast a series of 240 points (singular matrix)" in caplog.text
 
 
 def test_an_unknown_statsforecast_model_is_refused() -> None:

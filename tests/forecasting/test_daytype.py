@@ -7,10 +7,10 @@ from datetime import datetime
 import numpy as np
 
 from forecasting import metrics
-from forecasting.baselines import TimeOfWeekAverage
 from forecasting.calendar import day_type
 from forecasting.daytype import HOLIDAY, TET, DayTypeProfile
 from forecasting.direct import ProfileAR
+from forecasting.profile import TimeOfWeekAverage
 from forecasting.series import Series
 from simulators import city, scenarios
 from simulators.sites import SiteKind, bundled_sites
@@ -49,5 +49,5 @@ def test_tet_is_forecast_from_last_years_tet_not_from_last_week() -> None:
     calendar_mae = float(metrics.mae(actual, by_calendar.mean))
     weekly_mae = float(metrics.mae(actual, by_last_weeks.mean))
     assert calendar_mae < 0.5 * weekly_mae, (calendar_mae, weekly_mae)
-    with_residual = ProfileAR(profile=DayTypeProfile()).fit(history).predict(horizon)
+    with_residual = ProfileAR(DayTypeProfile(), horizon_s=horizon * STEP).fit(history).predict(horizon)
     assert float(metrics.mae(actual, with_residual.mean)) < 0.5 * weekly_mae  # the calendar carries through

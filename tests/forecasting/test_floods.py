@@ -6,14 +6,17 @@ from __future__ import annotations
 import numpy as np
 
 from api.simulation.warning_skill import score_scenario
-from forecasting.floods import Tier, held_on
+from forecasting.floods import Tier, TierRules, held_on
 
 
 def test_an_issued_warning_stands_until_its_probability_falls_below_the_clear_level() -> None:
     p = np.array([[0.2, 0.6, 0.4, 0.35, 0.25, 0.55], [0.49, 0.5, 0.1, 0.0, 0.0, 0.0]])
-    assert held_on(p, 0.5, 0.3).tolist() == [[False, True, True, True, False, True],
-                                             [False, True, False, False, False, False]]  # fmt: skip
+    assert held_on(p >= 0.5, p, 0.3).tolist() == [[False, True, True, True, False, True],
+                                                  [False, True, False, False, False, False]]  # fmt: skip
     assert [t.label for t in Tier] == [None, "watch", "warning"] and Tier.WARNING > Tier.WATCH
+    paths = np.array([[0.0] * 11 + [0.6] * 25, [0.59] * 36, [0.9] * 36])  # P(flooded by each 5-minute step)
+    paths[2, :12] = 0.0  # ... this one only after the hour
+    assert TierRules().warns(paths, 300.0).tolist() == [True, False, False]  # read at the hour
 
 
 def test_a_king_tide_is_watched_hours_ahead_and_warned_an_hour_ahead_without_any_rain() -> None:

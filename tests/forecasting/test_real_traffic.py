@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from forecasting.backtest import rolling_origin
-from forecasting.baselines import SeasonalNaive, TimeOfWeekAverage
+from forecasting.backtest import fit_once, rolling_origin
+from forecasting.baselines import SeasonalNaive
 from forecasting.compare import ProphetModel, StatsForecastModel
-from forecasting.direct import ProfileAR
+from forecasting.direct import PROFILE_SMOOTH_S, ProfileAR
+from forecasting.profile import TimeOfWeekAverage
 from forecasting.series import Series
 from tests.forecasting.real_data import oregon_counts
 
@@ -22,9 +23,9 @@ def test_profile_models_beat_seasonal_naive_on_held_out_real_counts() -> None:
     result = rolling_origin(
         counts,
         [
-            lambda: SeasonalNaive(WEEK),
+            lambda: SeasonalNaive(7 * 86_400.0),
             lambda: TimeOfWeekAverage(utc_offset_s=0.0),
-            lambda: ProfileAR(lags=8, utc_offset_s=0.0),
+            lambda: ProfileAR(TimeOfWeekAverage(utc_offset_s=0.0, smooth_s=PROFILE_SMOOTH_S), horizon_s=3 * 3600.0),
         ],
         horizon=12,
         n_origins=24,
@@ -48,16 +49,17 @@ def test_the_engine_matches_statsforecast_and_prophet_on_held_out_real_counts() 
     """
     counts = oregon_counts()
     subset = Series(counts.start, counts.step_s, counts.values[[0, 4, 8, 12, 16, 20]])
-    result = rolling_origin(
+    fit_end = counts.n_time - WEEK
+    result = fit_once(  # each fitted once, forecast from three origins of the held-out week
         subset,
         [
-            lambda: ProfileAR(lags=8, utc_offset_s=0.0),
+            lambda: ProfileAR(TimeOfWeekAverage(utc_offset_s=0.0, smooth_s=PROFILE_SMOOTH_S), horizon_s=3 * 3600.0),
             lambda: StatsForecastModel("AutoETS", season_length=96),
             lambda: ProphetModel(utc_offset_s=0.0),
         ],
         horizon=12,
-        n_origins=3,
-        min_history=counts.n_time - WEEK,
+        origins=[fit_end, fit_end + (WEEK - 12) // 2, counts.n_time - 12],
+        fit_end=fit_end,
     )
     ours, ets, prophet = result.scores
     for step in (1, 4, 12):  # 15 minutes, 1 hour, 3 hours: match (within 10 %) or beat the best of them

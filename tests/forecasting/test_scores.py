@@ -9,7 +9,8 @@ import pytest
 
 from forecasting import metrics
 from forecasting.backtest import rolling_origin
-from forecasting.baselines import SeasonalNaive, TimeOfWeekAverage
+from forecasting.baselines import SeasonalNaive
+from forecasting.profile import TimeOfWeekAverage
 from forecasting.series import Series
 
 NAN = np.nan
@@ -62,7 +63,7 @@ def test_a_rolling_origin_backtest_ranks_models_on_the_same_windows() -> None:
     ticks = itertools.count()
     result = rolling_origin(
         _daily_batch(40, 21),
-        [lambda: SeasonalNaive(1), lambda: SeasonalNaive(288), lambda: TimeOfWeekAverage(86_400.0)],
+        [lambda: SeasonalNaive(0), lambda: SeasonalNaive(86_400.0), lambda: TimeOfWeekAverage(86_400.0)],
         horizon=36,
         n_origins=4,
         clock=lambda: float(next(ticks)),
@@ -73,12 +74,12 @@ def test_a_rolling_origin_backtest_ranks_models_on_the_same_windows() -> None:
     assert abs(np.nanmean(profile.coverage[0.8]) - 0.8) < 0.06
     assert naive.fit_seconds == 4.0  # one tick per fit, from the injected clock
     table = result.table(steps=[3, 12, 36])
-    assert "MAE@15min" in table and "MAE@3h" in table and "seasonal_naive_288" in table and "cov80" in table
+    assert "MAE@15min" in table and "MAE@3h" in table and "seasonal_naive_24h" in table and "cov80" in table
 
 
 def test_a_backtest_needs_enough_history() -> None:
     with pytest.raises(ValueError, match="needs more than"):
-        rolling_origin(_daily_batch(2, 1), [lambda: SeasonalNaive(1)], horizon=200, min_history=200)
+        rolling_origin(_daily_batch(2, 1), [lambda: SeasonalNaive(0)], horizon=200, min_history=200)
 
 
 def test_a_paired_comparison_tells_a_real_difference_from_noise() -> None:

@@ -18,7 +18,7 @@ import pytest
 from api.simulation.seed import write_history
 from devstack.postgres import PostgresServer
 from devstack.stack import site_details
-from forecasting.service import CycleResult, run_cycle, run_service
+from forecasting.service import BucketWindow, CycleResult, issue_cycle, run_cycle, run_service
 from ingest import provisioning
 from runtime.settings import ForecastSettings
 from simulators.city import CityConfig, Simulation, simulate
@@ -117,8 +117,9 @@ def test_the_newest_issue_is_the_one_read_and_old_issues_are_pruned(database_url
     _seeded(database_url, 3.0, end, n_sites=6)
     settings = ForecastSettings(keep_days=0.01)  # ~15 minutes
     with psycopg.connect(database_url) as conn:
-        for minutes in (-60, -30, -10, 0):
-            run_cycle(conn, datetime.fromtimestamp(end + 60 * minutes, UTC), settings)
+        state = None
+        for minutes in (-60, -30, -10, 0):  # fitted once, then updated: as the service runs
+            _, state = issue_cycle(conn, datetime.fromtimestamp(end + 60 * minutes, UTC), settings, state)
         issues = [r[0] for r in conn.execute("SELECT DISTINCT issued_at FROM forecasts ORDER BY 1")]
         newest = datetime.fromtimestamp(end, UTC)
         assert issues == [newest - timedelta(minutes=10), newest]  # older than 15 min before the newest: gone
@@ -138,11 +139,12 @@ def test_shards_split_the_sensors_between_copies(database_url: str) -> None:
 
 
 def _clock(ticks: list[float], stop: threading.Event) -> Callable[[], datetime]:
-    """A simulated clock giving ``ticks`` in turn; asking for the last one stops the loop after that cycle."""
+    """A simulated clock giving ``ticks`` in turn (then the last again); reaching the last one asks the
+    loop to stop once it has issued what that moment owes."""
     left = iter(ticks)
 
     def now() -> datetime:
-        moment = next(left)
+        moment = next(left, ticks[-1])
         if moment == ticks[-1]:
             stop.set()
         return datetime.fromtimestamp(moment, UTC)
@@ -157,14 +159,26 @@ def test_the_loop_issues_once_per_new_bucket_and_survives_a_database_outage(
     _seeded(database_url, 2.0, end, n_sites=4)
     stop = threading.Event()
     results: list[CycleResult] = []
-    ticks = [end, end + 60, end + STEP + 1]  # two ticks in one bucket, then the next bucket
+    ticks = [end, end + 60, end + STEP + 1, end + 4 * STEP + 5]  # two ticks in one bucket, the next, then a jump
     run_service(database_url, ForecastSettings(every_s=0.01), stop, _clock(ticks, stop), results.append)
-    assert [r.issued_at.timestamp() for r in results] == [end, end + STEP]
+    assert [r.issued_at.timestamp() for r in results] == [end + k * STEP for k in range(5)]  # none skipped
+    assert [r.refitted for r in results] == [True, False, False, False, False]  # fitted once, then updated
 
     stop.clear()
     unreachable = postgres.url("no_such_database")
     run_service(unreachable, ForecastSettings(every_s=0.01), stop, _clock([end, end + STEP], stop))
     assert caplog.text.count("forecast cycle at") == 2 and "retrying next tick" in caplog.text
+
+
+def test_the_loop_owes_every_bucket_from_its_first_even_when_the_clock_has_moved_on(database_url: str) -> None:
+    end = datetime(2026, 10, 20, 12, tzinfo=UTC).timestamp()
+    _seeded(database_url, 2.0, end, n_sites=4)
+    stop = threading.Event()
+    results: list[CycleResult] = []
+    late = [end + 2 * STEP + 1]  # the loop's first look at the clock: two buckets after it was started
+    first = datetime.fromtimestamp(end + 30, UTC)
+    run_service(database_url, ForecastSettings(every_s=0.01), stop, _clock(late, stop), results.append, first)
+    assert [r.issued_at.timestamp() for r in results] == [end, end + STEP, end + 2 * STEP]
 
 
 def test_forecast_run_once_from_the_command_line(database_url: str) -> None:
@@ -180,3 +194,21 @@ def test_forecast_run_once_from_the_command_line(database_url: str) -> None:
     bad = subprocess.run([sys.executable, "-m", "api", "forecast", "run", "--once"], capture_output=True, text=True,
                          env={**env, "URBANPULSE_FORECAST__SHARD": "3/2"}, timeout=60)  # fmt: skip
     assert bad.returncode == 2 and "K must be below N" in bad.stderr
+
+
+def test_between_refits_a_cycle_reads_only_the_new_buckets_and_loses_none(database_url: str) -> None:
+    """The loop keeps its models and a window of buckets between cycles; the window it slides by
+    reading only the newest buckets holds exactly what a fresh read of the whole span returns."""
+    end = datetime(2026, 10, 20, 12, tzinfo=UTC).timestamp()
+    _seeded(database_url, 3.0, end, n_sites=6)
+    settings = ForecastSettings(history_days=2.0)
+    with psycopg.connect(database_url) as conn:
+        first, state = issue_cycle(conn, datetime.fromtimestamp(end - STEP, UTC), settings, None)
+        second, state = issue_cycle(conn, datetime.fromtimestamp(end, UTC), settings, state)
+        assert first.refitted and not second.refitted and second.sensors == first.sensors
+        window = state.window.series()
+        assert window.end == end and window.n_time == round(2 * 86_400 / STEP)  # the window slid by one bucket
+        fresh = BucketWindow.read(conn, state.window.ids, datetime.fromtimestamp(end - 2 * 86_400, UTC),
+                                  datetime.fromtimestamp(end, UTC))  # fmt: skip
+        assert np.allclose(fresh.values, window.values, equal_nan=True)  # nothing lost in the sliding
+        assert np.array_equal(fresh.samples, state.window.samples)  # the readings per bucket slide with them

@@ -7,10 +7,12 @@ import pytest
 
 from api.simulation.warning_skill import score_scenario
 from forecasting import tide
+from forecasting.rain import RainLink, catchment_rain, every_gauge, nearest_gauges
 from forecasting.series import Series
-from forecasting.water import RainLink, WaterLevelModel, catchment_rain, nearest_gauges, tide_references
+from forecasting.water import WaterLevelModel, tide_references
 
 STEP = 300.0
+HOUR = 3600.0
 DAY = 288
 START = 1_788_000_000.0 - 1_788_000_000.0 % 86_400
 
@@ -39,13 +41,16 @@ def test_the_learned_rain_response_beats_tide_and_persistence_alone() -> None:
     level, rain, link = _rainy_canals()
     horizon = 12  # one hour
     errors: dict[str, list[np.ndarray]] = {"with rain": [], "without": []}
-    for origin in range(25 * DAY, 30 * DAY - horizon, 7):
+    train = Series(START, STEP, level.values[:, : 25 * DAY])
+    models = {"with rain": WaterLevelModel(rain, link, horizon_s=HOUR).fit(train),
+              "without": WaterLevelModel(horizon_s=HOUR).fit(train)}  # fmt: skip
+    for origin in range(25 * DAY, 30 * DAY - horizon, 7):  # fitted once, forecast from every origin
         actual = level.values[:, origin : origin + horizon]
         history = Series(START, STEP, level.values[:, :origin])
-        if catchment_rain(rain.values[:, origin - 6 : origin], link).sum(axis=1).max() < 1.0:
+        if catchment_rain(rain.values[:, origin - 6 : origin], link)[0].sum(axis=1).max() < 1.0:
             continue  # score the moments just after rain, before the canals have risen
-        for name, model in (("with rain", WaterLevelModel(rain, link)), ("without", WaterLevelModel())):
-            errors[name].append(np.abs(model.fit(history).predict(horizon).mean - actual)[:, -1])
+        for name, model in models.items():
+            errors[name].append(np.abs(model.update(history).predict(horizon).mean - actual)[:, -1])
         if len(errors["without"]) >= 12:
             break
     with_rain, without = np.mean(errors["with rain"]), np.mean(errors["without"])
@@ -57,10 +62,10 @@ def test_the_learned_rain_response_beats_tide_and_persistence_alone() -> None:
 
 def test_exceedance_is_a_probability_that_grows_with_the_horizon() -> None:
     level, rain, link = _rainy_canals(days=20, seed=1)
-    model = WaterLevelModel(rain, link).fit(level)
+    model = WaterLevelModel(rain, link, horizon_s=3 * HOUR).fit(level)
     forecast = model.predict(36)
     peak = forecast.mean.max(axis=1)
-    probability = model.exceedance(np.array([-5.0, 5.0, peak[2] - 0.05, peak[3] + 0.05]))
+    probability = forecast.exceedance(np.array([-5.0, 5.0, peak[2] - 0.05, peak[3] + 0.05]))
     assert probability.shape == (4, 36) and ((probability >= 0) & (probability <= 1)).all()
     assert (np.diff(probability, axis=1) >= 0).all()  # "at or before t + h" can only grow with h
     assert probability[0, 0] == 1.0 and probability[1, -1] == 0.0  # far below / far above the forecast
@@ -83,11 +88,13 @@ def test_misuse_is_refused_clearly() -> None:
     coarse = Series(rain.start, 600.0, rain.values[:, ::2])
     with pytest.raises(ValueError, match="rain step"):
         WaterLevelModel(coarse, link).fit(level)
-    model = WaterLevelModel().fit(level)
+    model = WaterLevelModel(horizon_s=HOUR).fit(level)
     with pytest.raises(ValueError, match="fitted on 4 series"):
         model.update(Series(START, STEP, level.values[:2]))
-    with pytest.raises(RuntimeError, match="predict"):
-        model.exceedance(np.zeros(4))
+    with pytest.raises(ValueError, match="fitted for 12 steps ahead, asked for 24"):
+        model.predict(24)
+    with pytest.raises(RuntimeError, match="call fit"):
+        WaterLevelModel().predict(12)
 
 
 def test_monsoon_storm_forecasts_warn_of_high_water_ahead_of_time() -> None:
@@ -100,3 +107,37 @@ def test_monsoon_storm_forecasts_warn_of_high_water_ahead_of_time() -> None:
     assert high_water.hits + high_water.misses >= 5 and floods.hits + floods.misses >= 5  # the storm did its work
     assert high_water.hit_rate == 1.0 and high_water.false_alarms == 0
     assert high_water.median_lead_s >= 20 * 60  # canals: tide + rain, warned well ahead
+
+
+def test_missing_rain_is_not_read_as_dry_weather() -> None:
+    """A gauge that sent nothing is left out of the catchment rain (the others carry it) and its
+    gap is a feature of its own; only when every gauge is silent is the rain unknown, not zero."""
+    rain = np.array([[0.0, 4.0, np.nan, np.nan], [0.0, 2.0, 2.0, np.nan]])
+    weighted, missing = catchment_rain(rain, RainLink(np.array([[0, 1]]), np.array([[0.5, 0.5]])))
+    assert weighted.tolist() == [[0.0, 3.0, 2.0, 0.0]] and missing.tolist() == [[0.0, 0.0, 0.5, 1.0]]
+    assert every_gauge(2, 3).weights.tolist() == [[1 / 3] * 3] * 2
+
+
+def test_the_rain_memory_is_learned_over_days() -> None:
+    """A river that rises for two days after rain: the multi-day memory of each gauge carries it,
+    where three hours of catchment rain alone cannot."""
+    rng = np.random.default_rng(4)
+    n = 60 * 24  # hourly, 60 days
+    rain = np.zeros((1, n))
+    rain[0, rng.choice(n - 10, 25, replace=False)] = rng.uniform(5, 30, 25)
+    lag = np.arange(120)
+    kernel = lag * np.exp(-lag / 24.0) / 24.0  # a slow flood wave: peaks a day after the rain
+    level = 0.02 * np.convolve(rain[0], kernel)[:n][None, :] + rng.normal(0, 0.01, (1, n))
+    level_series, rain_series = Series(START, HOUR, level), Series(START, HOUR, rain)
+    link = every_gauge(1, 1)
+    train, future = level_series.values[:, : 50 * 24], level_series.values
+    errors = {}
+    for memory_s in (3 * HOUR, 7 * 86_400.0):
+        model = WaterLevelModel(rain_series, link, rain_memory_s=memory_s, horizon_s=12 * HOUR)
+        model.fit(Series(START, HOUR, train))
+        gaps = []
+        for origin in range(50 * 24, n - 12, 6):
+            forecast = model.update(Series(START, HOUR, future[:, :origin])).predict(12)
+            gaps.append(np.abs(forecast.mean[0, -1] - future[0, origin + 11]))
+        errors[memory_s] = float(np.mean(gaps))
+    assert errors[7 * 86_400.0] < 0.9 * errors[3 * HOUR], errors

@@ -35,3 +35,8 @@ def test_late_readings_never_move_a_sensor_back(database_url: str) -> None:
         rows = conn.execute("SELECT sensor_id, time, value FROM sensor_latest").fetchall()
     kept = {sensor: (time, value) for sensor, time, value in rows}
     assert kept == {a: (datetime.fromtimestamp(T0 + 600, UTC), 1.0), b: (datetime.fromtimestamp(T0 + 900, UTC), 3.0)}
+
+
+def test_rows_without_the_numbered_ones_keep_every_column_aligned() -> None:
+    kept = _rows([1, 2, 3, 4], [T0, T0 + 1, T0 + 2, T0 + 3], [10, 20, 30, 40]).without([1, 3])
+    assert kept.sensor_ids.tolist() == [1, 3] and kept.values.tolist() == [10, 30] and len(kept.time_us) == 2

@@ -1,0 +1,214 @@
+"""The time-of-week (or time-of-day) average: the rhythm every traffic model starts from.
+
+A slot is a step of the week in local time (``utc_offset_s``, Ho Chi Minh City's +7 h by
+default), so a weekday 08:00 profile means 08:00 in the city. ``smooth_s`` averages each slot
+with its neighbours within that many seconds (a triangular kernel, weighted by how often each was
+seen): with two or three weeks of history each time-of-week slot has two or three values, and
+the noise of so few costs more than the blur of a half-hour window.
+
+A slot the history never saw (less than a week of data) takes the same time of day from the
+days that were seen, else the series' mean - and a forecast that reads such a slot is flagged
+``fallback``, as the contract asks of a series a model cannot forecast its own way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+import numpy as np
+
+from forecasting.bands import steady_bands, without_forecast
+from forecasting.calendar import LOCAL_UTC_OFFSET_S
+from forecasting.model import DEFAULT_LEVELS, Profile, check_batch, fitted
+from forecasting.series import Array, Forecast, Mask, Series, horizon_steps
+
+CALIBRATION_ERRORS = 600  # leave-one-out residuals kept for the bands, spread evenly over the history
+DAY_S = 86_400.0
+WEEK_S = 7 * DAY_S
+
+
+@dataclass(frozen=True)
+class _Fit:
+    step_s: float
+    slots: int
+    profile: Array  # (n, slots), unseen slots filled
+    unseen: Mask  # (n or 1, slots): no value (near) this slot in the history
+    errors: Array  # (n, CALIBRATION_ERRORS) leave-one-out residuals
+
+
+class TimeOfWeekAverage:
+    """The mean of past values at the same time of week (or day), per series."""
+
+    def __init__(
+        self,
+        period_s: float = WEEK_S,
+        utc_offset_s: float = LOCAL_UTC_OFFSET_S,
+        name: str | None = None,
+        smooth_s: float = 0.0,
+    ):
+        self.period_s, self.utc_offset_s, self.smooth_s = period_s, utc_offset_s, smooth_s
+        self.name = name or ("time_of_week" if period_s == WEEK_S else "time_of_day")
+        self._fit: _Fit | None = None
+        self._origin = 0.0
+        self._n = 0
+
+    def _slots(self, step_s: float) -> int:
+        slots = self.period_s / step_s
+        if abs(slots - round(slots)) > 1e-9:
+            raise ValueError(f"the period ({self.period_s} s) must be a whole number of steps ({step_s} s)")
+        return int(round(slots))
+
+    def _slot_of(self, start: float, step_s: float, slots: int) -> int:
+        return int(((start + self.utc_offset_s) % self.period_s) // step_s) % slots
+
+    def _half_width(self, step_s: float) -> int:
+        return int(round(self.smooth_s / step_s))
+
+    def _slot_sums(self, values: Array, start: float, step_s: float) -> tuple[Array, Array, list[tuple[int, int, int]]]:
+        """Smoothed per-slot sums (n, slots) and counts (n or 1, slots) of the finite values, and the runs.
+
+        Works on runs of columns within one period, ``(first, past the last, slot of the first)``:
+        each run adds into its slots' sums in one slab, a few passes over the data. Counts are the
+        same for every series but for its missing values, so only those are counted per series.
+        """
+        n, n_time = values.shape
+        slots = self._slots(step_s)
+        offset = self._slot_of(start, step_s, slots)
+        column = np.arange(n_time)
+        starts = np.flatnonzero(((column + offset) % slots == 0) | (column == 0))
+        runs = [(int(a), int(b), int((a + offset) % slots)) for a, b in zip(starts, np.append(starts[1:], n_time),
+                                                                             strict=True)]  # fmt: skip
+        sums, seen = np.zeros((n, slots)), np.zeros((1, slots))
+        missing: Array | None = None
+        for a, b, slot in runs:  # a Python loop over periods, each a slab of all series
+            chunk = values[:, a:b]
+            gaps = np.isnan(chunk)
+            seen[:, slot : slot + b - a] += 1
+            if gaps.any():
+                missing = np.zeros((n, slots)) if missing is None else missing
+                missing[:, slot : slot + b - a] += gaps
+                chunk = np.where(gaps, 0.0, chunk)
+            sums[:, slot : slot + b - a] += chunk
+        half = self._half_width(step_s)
+        return smooth_circular(sums, half), smooth_circular(seen if missing is None else seen - missing, half), runs
+
+    def _learn(self, history: Series) -> Array:
+        """Fit the profile; return each value's residual against the profile fitted on every *other*
+        value (leave-one-out).
+
+        A slot's mean without one value is its sums minus that value, so the residuals carry the
+        noise of an (n-1)-value profile, like the forecast's n-value one, not that of a half-data
+        profile (bands too wide on three weeks of real counts).
+        """
+        values, step = history.values, history.step_s
+        slots = self._slots(step)
+        sums, counts, runs = self._slot_sums(values, history.start, step)
+        per_day = round(DAY_S / step) if self.period_s % DAY_S == 0 and slots % round(DAY_S / step) == 0 else slots
+        own = self._half_width(step) + 1  # a value's weight in its own slot's smoothed sums
+        residual = np.empty(values.shape)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            for a, b, slot in runs:
+                y = values[:, a:b]
+                others = counts[:, slot : slot + b - a] - own
+                without = (sums[:, slot : slot + b - a] - own * y) / others
+                residual[:, a:b] = np.where(others > 0, y - without, np.nan)
+        keep = np.unique(np.linspace(0, history.n_time - 1, min(CALIBRATION_ERRORS, history.n_time)).astype(np.int64))
+        self._fit = _Fit(step, slots, slot_means(sums, counts, per_day), counts < 1e-9, residual[:, keep])
+        self._n = history.n_series
+        self._origin = history.end
+        return residual
+
+    def cross_fitted_residual(self, history: Series) -> Array:
+        return self._learn(history)
+
+    def fit(self, history: Series) -> TimeOfWeekAverage:
+        self._learn(history)
+        return self
+
+    def update(self, history: Series) -> TimeOfWeekAverage:
+        """The profile reads no recent values: the origin moves to ``history.end``."""
+        state = fitted(self._fit, self.name)
+        check_batch(self._n, history, self.name)
+        if not np.isclose(history.step_s, state.step_s):
+            raise ValueError(f"{self.name}: fitted on {state.step_s} s steps, updated with {history.step_s} s")
+        self._origin = history.end
+        return self
+
+    def _columns(self, start: float, n_steps: int) -> np.ndarray:
+        state = fitted(self._fit, self.name)
+        return (self._slot_of(start, state.step_s, state.slots) + np.arange(n_steps)) % state.slots
+
+    def profile_at(self, start: float, n_steps: int) -> Array:
+        """The fitted profile on ``n_steps`` columns from ``start`` (history or future): (n_series, n_steps)."""
+        profile: Array = fitted(self._fit, self.name).profile[:, self._columns(start, n_steps)]
+        return profile
+
+    def unseen_at(self, start: float, n_steps: int) -> Array:
+        state = fitted(self._fit, self.name)
+        unseen = np.broadcast_to(state.unseen, state.profile.shape)[:, self._columns(start, n_steps)]
+        return unseen.astype(np.float64)
+
+    def predict(self, horizon: int | timedelta, levels: Sequence[float] = DEFAULT_LEVELS) -> Forecast:
+        state = fitted(self._fit, self.name)
+        return profile_forecast(self, self._origin, state.step_s, state.errors, horizon, levels)
+
+
+def profile_forecast(
+    profile: Profile,
+    origin: float,
+    step_s: float,
+    errors: Array,
+    horizon: int | timedelta,
+    levels: Sequence[float],
+) -> Forecast:
+    """A profile's forecast from ``origin``: the rhythm ahead, bands as wide at every step from its
+    out-of-sample ``errors`` (n_series, n_errors), flagged where it reads slots never seen."""
+    n_steps = horizon_steps(horizon, step_s)
+    mean = profile.profile_at(origin, n_steps)
+    lower, upper = steady_bands(mean, errors, levels)
+    fallback = without_forecast(mean) | profile.unseen_at(origin, n_steps).any(axis=1)
+    return Forecast(profile.name, origin, step_s, mean, lower, upper, fallback)
+
+
+def smooth_circular(values: Array, half: int) -> Array:
+    """Triangular moving sum of half-width ``half`` along the last axis, wrapping around (the week is a circle).
+
+    A trailing then a leading box sum of ``half + 1`` slots make the triangle: weights
+    1, 2, ..., half + 1, ..., 2, 1 - a few cumulative sums whatever the width.
+    """
+    if half <= 0:
+        return values
+    return _box_sum(_box_sum(values, half + 1, leading=False), half + 1, leading=True)
+
+
+def _box_sum(values: Array, width: int, leading: bool) -> Array:
+    """Circular sums of ``width`` slots ending (trailing) or starting (leading) at each slot."""
+    n = values.shape[1]
+    wrapped = [values, values[:, : width - 1]] if leading else [values[:, n - width + 1 :], values]
+    totals = np.cumsum(np.concatenate([np.zeros((len(values), 1)), *wrapped], axis=1), axis=1)
+    sums: Array = totals[:, width : width + n] - totals[:, :n]
+    return sums
+
+
+def slot_means(sums: Array, counts: Array, per_day: int | None = None) -> Array:
+    """Mean per slot of ``sums`` (n, slots) over ``counts`` (n or 1, slots: one row when shared by all).
+
+    A slot never seen takes the same time of day averaged over the days seen (slots ``per_day``
+    apart), else the series' overall mean; a series never seen stays NaN.
+    """
+    n, slots = sums.shape
+    counts = np.broadcast_to(counts, sums.shape)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        means: Array = sums / counts  # NaN where never seen, filled below
+        unseen = counts == 0
+        if not unseen.any():
+            return means
+        if per_day and slots % per_day == 0 and slots > per_day:
+            day_sums = sums.reshape(n, -1, per_day).sum(axis=1)
+            day_counts = counts.reshape(n, -1, per_day).sum(axis=1)
+            time_of_day = np.tile(day_sums / day_counts, slots // per_day)
+            means = np.where(unseen, time_of_day, means)
+        overall = sums.sum(axis=1) / counts.sum(axis=1)
+    return np.where(np.isfinite(means), means, overall[:, None])
