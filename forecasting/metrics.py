@@ -56,14 +56,16 @@ class EventSkill:
     lead_times_s: tuple[float, ...]  # one per hit: event start minus the first warning for it
 
     @property
+    def counts(self) -> Contingency:
+        return Contingency(self.hits, self.misses, self.false_alarms)
+
+    @property
     def hit_rate(self) -> float:
-        events = self.hits + self.misses
-        return self.hits / events if events else float("nan")
+        return self.counts.pod
 
     @property
     def false_alarm_ratio(self) -> float:
-        warned = self.hits + self.false_alarms
-        return self.false_alarms / warned if warned else float("nan")
+        return self.counts.far
 
     @property
     def median_lead_s(self) -> float:

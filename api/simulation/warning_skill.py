@@ -5,7 +5,7 @@ issues forecasts at every 5-minute step of the scenario's window, as the forecas
 between refits, and scores them against the simulator's ground truth:
 
 * **street floods** (water deeper than 10 cm on the road) by the street-flood outlook
-  (``forecasting.floods``): the *Flood Warning* (P(flood within the hour) >= 0.5, withdrawn below
+  (``forecasting.floods``): the *Flood Warning* (P(flood within the hour) >= 0.6, withdrawn below
   0.3, as the alert rules issue it; scored up to an hour ahead) and the *Flood Watch* (scored up
   to 6 hours ahead); and bounds on the same runs - the warning with the true future rain (the
   ceiling of any rain nowcast), with the true rain of the next 30 or 45 minutes only (what a
