@@ -50,7 +50,7 @@ def test_warning_skill_is_scored_on_a_scenario_from_the_command_line() -> None:
     for seed, table in enumerate(tables):
         title, header, *rows = table.splitlines()
         assert title == f"monsoon-storm, seed {seed}:" and header.split()[:3] == ["events", "P", ">="]
-        assert [row.split(":")[0] for row in rows] == ["flood"] * 5 and "median lead" in header
+        assert [row.split(":")[0] for row in rows] == ["flood"] * 6 and "median lead" in header
     assert summary.splitlines()[1].split() == ["seed", "0", "seed", "1", "all", "seeds"]  # every seed, then all
     bad = subprocess.run([*run, "--scenario", "tsunami"], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "unknown scenario 'tsunami'" in bad.stderr
