@@ -13,7 +13,14 @@ readings, and 2 % of them in alarm:
   Timing ``transferSize`` of the page and everything it fetched, the live stream excluded). The
   same is measured with ``--reference-sites`` sites in the same run, so the cost of the city's
   size reads as a ratio;
-* live latency: ``--changes`` times a new alert is written for a quiet site (one INSERT,
+* the floor: the same measure for a bare MapLibre map of the same size on the same origin, once
+  with only a background (MapLibre's start-up and first frame) and once with the bundled base map
+  (plus its GeoJSON source in the worker): what any page with this map pays before its own data;
+* both in two Chromium set-ups, neither with a hardware GPU (there is none here): ``software``,
+  the tests' flags (``--disable-gpu``: software compositing, the WebGL canvas drawn by SwiftShader
+  and read back every frame, as on a PC without a usable GPU), and ``swiftshader`` (Chromium's GPU
+  pipeline, the path of a PC with a GPU, with SwiftShader still computing every pixel on the CPU);
+* live latency (``software`` only): ``--changes`` times a new alert is written for a quiet site (one INSERT,
   committed at wall time T0); the browser records when that site's marker is drawn in its new
   state and when the console shows the row; latency = browser time - T0 (one machine, one clock).
 
@@ -128,6 +135,46 @@ def signed_in_page(browser: Browser, url: str) -> Page:
     return context.new_page()
 
 
+BACKGROUND = "{id: 'land', type: 'background', paint: {'background-color': '#1a232d'}}"
+WATER = "{id: 'water', type: 'fill', source: 'base', filter: ['==', ['get', 'layer'], 'water'], paint: {'fill-color': '#0f3350'}}"  # noqa: E501
+RIVERS = "{id: 'rivers', type: 'line', source: 'base', filter: ['==', ['get', 'layer'], 'river'], paint: {'line-color': '#24587f'}}"  # noqa: E501
+BASE = "{base: {type: 'geojson', maxzoom: 9, data: '/static/basemap/hcmc.geojson'}}"
+FLOOR_STYLES = {
+    "blank MapLibre map": f"{{version: 8, sources: {{}}, layers: [{BACKGROUND}]}}",
+    "base map only": f"{{version: 8, sources: {BASE}, layers: [{BACKGROUND}, {WATER}, {RIVERS}]}}",
+}
+FLOOR_PAGE = """<!doctype html><html><head><meta charset="utf-8">
+<link rel="modulepreload" href="/static/vendor/maplibre-gl/maplibre-gl.mjs">
+<link rel="stylesheet" href="/static/vendor/maplibre-gl/maplibre-gl.css"><style>body{margin:0}</style></head>
+<body><div id="map" style="width:%dpx;height:%dpx"></div><script type="module">
+import * as maplibregl from '/static/vendor/maplibre-gl/maplibre-gl.mjs';
+const map = new maplibregl.Map({container: 'map', style: %s, center: [106.7, 10.79], zoom: 10.6, fadeDuration: 0});
+map.once('idle', () => { window.__floor = performance.now(); });
+</script></body></html>"""
+
+
+def floor_load(browser: Browser, url: str, size: tuple[int, int], style: str) -> float:
+    """Seconds from navigation to the first idle frame of a bare map (served by Playwright on the API's origin)."""
+    context = browser.new_context(base_url=url, viewport={"width": 1600, "height": 900})
+    page = context.new_page()
+    body = FLOOR_PAGE % (*size, style)
+    page.route("**/bench-floor", lambda route: route.fulfill(content_type="text/html", body=body))
+    page.goto("/bench-floor")
+    page.wait_for_function("() => window.__floor", timeout=120_000)
+    ready: float = page.evaluate("() => window.__floor")
+    context.close()
+    return ready / 1000
+
+
+def map_size(browser: Browser, url: str) -> tuple[int, int]:
+    page = signed_in_page(browser, url)
+    page.goto("/")
+    page.wait_for_selector("body[data-ready='true']", timeout=120_000)
+    size: list[int] = page.evaluate("() => { const c = __urbanpulse.map.map.getCanvas(); return [c.width, c.height]; }")
+    page.context.close()
+    return size[0], size[1]
+
+
 def first_load(browser: Browser, url: str) -> tuple[float, int]:
     page = signed_in_page(browser, url)
     page.goto("/")
@@ -162,23 +209,32 @@ def main() -> None:
     apis: list[Api] = []
     try:
         with sync_playwright() as playwright:
+            cities = {n: city(n, workdir, pg) for n in (args.reference_sites, args.sites)}
+            apis.extend(api for _, _, api in cities.values())
+            for mode in ("software", "swiftshader"):
+                browser = launch(playwright, gpu_compositing=mode == "swiftshader")
+                loads: dict[int, list[tuple[float, int]]] = {}
+                for n, (_, _, api) in cities.items():
+                    first_load(browser, api.url)  # warms the API's caches and the OS page cache, not the browser's
+                    loads[n] = [first_load(browser, api.url) for _ in range(args.loads)]
+                ref_s = statistics.median(s for s, _ in loads[args.reference_sites])
+                for n, runs in loads.items():
+                    s = statistics.median(t for t, _ in runs)
+                    kb = statistics.median(b for _, b in runs) / 1024
+                    each = ", ".join(f"{t:.2f} s {b / 1024:,.0f} KiB" for t, b in runs)
+                    print(f"[{mode}] first load, {n:>6} sites: interactive map {s:.2f} s, {kb:,.0f} KiB "
+                          f"(runs: {each}); {s / ref_s:.2f}x the {args.reference_sites}-site load",
+                          flush=True)  # fmt: skip
+                url = cities[args.sites][2].url
+                size = map_size(browser, url)
+                for name, style in FLOOR_STYLES.items():
+                    floor_load(browser, url, size, style)  # the same warm-up as above
+                    runs_s = [floor_load(browser, url, size, style) for _ in range(args.loads)]
+                    print(f"[{mode}] floor, {name} ({size[0]}x{size[1]} px): {statistics.median(runs_s):.2f} s "
+                          f"(runs {', '.join(f'{t:.2f}' for t in runs_s)})", flush=True)  # fmt: skip
+                browser.close()
             browser = launch(playwright)
-            loads: dict[int, list[tuple[float, int]]] = {}
-            for n in (args.reference_sites, args.sites):
-                db, quiet, api = city(n, workdir, pg)
-                apis.append(api)
-                first_load(browser, api.url)  # warms the API's caches and the OS page cache, not the browser's
-                loads[n] = [first_load(browser, api.url) for _ in range(args.loads)]
-            ref_s = statistics.median(s for s, _ in loads[args.reference_sites])
-            for n, runs in loads.items():
-                s = statistics.median(t for t, _ in runs)
-                kb = statistics.median(b for _, b in runs) / 1024
-                print(
-                    f"first load, {n:>6} sites: interactive map {s:.2f} s "
-                    f"(runs {', '.join(f'{t:.2f}' for t, _ in runs)}), "
-                    f"{kb:,.0f} KiB transferred; {s / ref_s:.2f}x the {args.reference_sites}-site load"
-                )
-
+            db, quiet, api = cities[args.sites]
             page = signed_in_page(browser, api.url)
             page.goto("/")
             page.wait_for_selector("body[data-ready='true']", timeout=120_000)

@@ -11,7 +11,8 @@ them, per gauge). Prints both rates and their ratio, and the largest M2 disagree
 
 ``speed``: ``ProfileAR`` fit + 24-hour forecast with 80/95 % bands for ``--series`` simulated city
 sensors (traffic counts and speeds, water levels, rain: 4,000+ sites) with 14 days (4,032 points)
-of 5-minute history, ``--repeat`` times in one process; then what the service does every five
+of 5-minute history, ``--repeat`` times in one process, each run followed by seasonal naive's fit +
+forecast with the same bands as a reference measured alongside; then what the service does every five
 minutes - ``update`` with the next bucket and ``predict`` 3 hours - timed over 12 buckets; accuracy
 on the held-out next day.
 
@@ -116,8 +117,12 @@ def bench_speed(args: argparse.Namespace) -> None:
         model = ProfileAR()
         forecast = model.fit(history).predict(day, (0.8, 0.95))
         seconds = time.perf_counter() - began
+        began = time.perf_counter()  # the reference, right after: the simplest model with bands, same data
+        naive = SeasonalNaive(86_400.0).fit(history).predict(day, (0.8, 0.95))
+        reference = time.perf_counter() - began
         print(f"  run {run + 1}: {seconds:.2f} s = {history.n_series / seconds:,.0f} series/s "
-              f"({seconds / history.n_series * 1e6:.0f} us per series); lag span, ridge: {model.chosen}")  # fmt: skip
+              f"({seconds / history.n_series * 1e6:.0f} us per series); lag span, ridge: {model.chosen}; "
+              f"seasonal naive fit + forecast {reference:.2f} s (ProfileAR {seconds / reference:.1f}x)")  # fmt: skip
     began = time.perf_counter()
     for bucket in range(1, 13):  # the service's cycle between refits: the next bucket in, 3 hours out
         newer = Series(data.start, data.step_s, data.values[:, : history.n_time + bucket])
@@ -125,7 +130,6 @@ def bench_speed(args: argparse.Namespace) -> None:
     per_cycle = (time.perf_counter() - began) / 12
     print(f"  update + 3-hour predict, {history.n_series:,} series: {per_cycle * 1000:.0f} ms per 5-minute cycle "
           f"({per_cycle / seconds:.3f} of a fit + 24 h forecast)")  # fmt: skip
-    naive = SeasonalNaive(86_400.0).fit(history).predict(day)
     for k, label in ((3, "15 min"), (12, "1 h"), (36, "3 h"), (288, "24 h")):
         ours = float(metrics.mae(future[:, k - 1], forecast.mean[:, k - 1]))
         theirs = float(metrics.mae(future[:, k - 1], naive.mean[:, k - 1]))

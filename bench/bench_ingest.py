@@ -4,7 +4,8 @@ Runs the real stack on this machine (private PostgreSQL with fsync on, private M
 ingestor as its own process, publishers in their own processes) and prints Markdown rows for
 docs/benchmarks.md:
 
-* raw write rates into ``readings``: binary COPY, and staging + ON CONFLICT (fresh and duplicate rows);
+* raw write rates into ``readings``: binary COPY (on plain PostgreSQL also with the rollup triggers
+  switched off, their cost), and staging + ON CONFLICT (fresh and duplicate rows);
 * end-to-end readings/s for 100-reading and single-reading messages, as a ratio of raw COPY;
 * publish -> committed latency percentiles at a paced 10,000 readings/s;
 * ingestor peak memory while draining a 10-minute backlog (10,000 readings/s x 600 s).
@@ -219,16 +220,21 @@ def raw_write_rates(url: str, n: int, figures: Figures) -> float:
     rows = ReadingRows(sensors, times, rng.normal(size=n), np.ones(n, dtype=np.int16))
     rates = {}
     with psycopg.connect(url, autocommit=True) as conn:
-        for label, path in (
-            ("binary COPY", WritePath.COPY),
-            ("staging + ON CONFLICT, new rows", WritePath.MERGE),
-            ("staging + ON CONFLICT, all duplicates", WritePath.MERGE),
-        ):
+        # On plain PostgreSQL, triggers keep the rollups current; measured once without them too.
+        maintained = conn.execute("SELECT to_regclass('rollup_5m') IS NOT NULL").fetchone() == (True,)
+        phases = [("binary COPY", WritePath.COPY)]
+        if maintained:
+            phases.insert(0, ("binary COPY, rollup triggers switched off", WritePath.COPY))
+        phases += [("staging + ON CONFLICT, new rows", WritePath.MERGE),
+                   ("staging + ON CONFLICT, all duplicates", WritePath.MERGE)]  # fmt: skip
+        for label, path in phases:
             writer = ReadingWriter(path)
             writer.prepare(conn)
-            if label.startswith("binary") or label.endswith("new rows"):
+            if not label.endswith("all duplicates"):
                 conn.execute("DELETE FROM readings WHERE sensor_id >= 1000000")
                 conn.execute("VACUUM readings")
+            switched_off = label.endswith("switched off")
+            conn.execute(f"ALTER TABLE readings {'DISABLE' if switched_off else 'ENABLE'} TRIGGER USER")
             chunk = 50_000
             began = time.perf_counter()
             for i in range(0, n, chunk):
@@ -241,7 +247,13 @@ def raw_write_rates(url: str, n: int, figures: Figures) -> float:
                 with conn.transaction():
                     writer.write(conn, part, [])
             rates[label] = n / (time.perf_counter() - began)
+            if switched_off:
+                conn.execute("DELETE FROM readings WHERE sensor_id >= 1000000")  # with the rollups still untouched
+                conn.execute("ALTER TABLE readings ENABLE TRIGGER USER")
             figures.add(f"raw write into `readings` (batches of 50k): {label}", f"{rates[label]:,.0f} rows/s")
+        if maintained:
+            ratio = rates["binary COPY"] / rates["binary COPY, rollup triggers switched off"]
+            figures.add("binary COPY with the rollup triggers, as a ratio of without", f"{ratio:.2f}")
         encode_began = time.perf_counter()
         encode_readings(rows.sensor_ids, rows.time_us, rows.values, rows.qc)
         figures.add("NumPy binary COPY encoding alone", f"{n / (time.perf_counter() - encode_began):,.0f} rows/s")

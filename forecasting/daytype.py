@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -21,7 +22,7 @@ import numpy.typing as npt
 from forecasting.calendar import LocalCalendar
 from forecasting.model import DEFAULT_LEVELS, check_batch, fitted
 from forecasting.profile import CALIBRATION_ERRORS, profile_forecast, slot_means, smooth_circular
-from forecasting.series import Array, Forecast, Mask, Series
+from forecasting.series import Array, Floats, Forecast, Mask, Series
 
 HOLIDAY, TET = 7, 8
 N_GROUPS = 9
@@ -97,7 +98,7 @@ class DayTypeProfile:
         values: Array = curves[:, self.groups(times), self._slot(times, step_s)]
         return values
 
-    def cross_fitted_residual(self, history: Series) -> Array:
+    def cross_fitted_residual(self, history: Series, dtype: type[np.floating[Any]] = np.float64) -> Floats:
         """Each day's residual against curves fitted on the days of the other parity (odd vs even
         local days: every group's days fall in both halves); fits on everything on the way."""
         if abs(86_400 / history.step_s - round(86_400 / history.step_s)) > 1e-9:
@@ -112,7 +113,7 @@ class DayTypeProfile:
         keep = np.unique(np.linspace(0, history.n_time - 1, min(CALIBRATION_ERRORS, history.n_time)).astype(np.int64))
         self._fit = _Fit(history.step_s, curves, unseen, residual[:, keep])
         self._n, self._origin = history.n_series, history.end
-        return residual
+        return residual.astype(dtype, copy=False)
 
     def fit(self, history: Series) -> DayTypeProfile:
         self.cross_fitted_residual(history)

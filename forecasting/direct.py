@@ -37,7 +37,7 @@ PROFILE_SMOOTH_S = 1800.0
 LAG_SPANS_S = (1800.0, 3600.0, 3 * 3600.0, 12 * 3600.0)
 RIDGES = (0.1, 0.3, 1.0, 3.0)
 NEIGHBOUR_BLOCKS = 2  # the neighbours' newest blocks read (their last step, and the one before)
-CHUNK_SERIES = 2_000  # series solved per batch: bounds memory at (chunk, origins, features) floats
+CHUNK_SERIES = 500  # series solved per batch: its arrays stay in cache and under the allocator's mmap threshold
 
 
 @dataclass(frozen=True)
@@ -79,19 +79,37 @@ class ProfileAR:
         return float(state.edges[own] * state.step_s), state.ridge
 
     def _neighbours(self, residual: Floats, origins: Ints, edges: Ints) -> Array | None:
-        """(n, J, b x R): the neighbours' newest block means at each origin (None without a graph)."""
+        """(n, b x R, J) float32: the neighbours' newest block means at each origin (None without a graph)."""
         if self.graph is None:
             return None
-        newest = Cumulative(residual, gaps=False).means(origins, edges[: NEIGHBOUR_BLOCKS + 1])  # (n, J, b)
-        near = self.graph.gather(newest)  # (n, J, b, R)
-        return near.reshape(*near.shape[:2], -1)
+        newest = np.empty((len(residual), NEIGHBOUR_BLOCKS, len(origins)))
+        Cumulative(residual, gaps=False).means_by_block(origins, edges[: NEIGHBOUR_BLOCKS + 1], newest)
+        near = np.moveaxis(self.graph.gather(newest), -1, 2)  # (n, b, R, J)
+        return near.reshape(len(residual), -1, len(origins)).astype(np.float32)
 
     @staticmethod
-    def _features(residual: Floats, origins: Ints, edges: Ints, rows: slice | Ints, near: Array | None) -> Floats:
-        """(S, J, 1 + B [+ b x R]) float32: intercept, own blocks, neighbours' newest blocks."""
-        own = Cumulative(residual[rows], gaps=False).means(origins, edges)
-        parts = [np.ones((*own.shape[:2], 1)), own] + ([] if near is None else [near[rows]])
-        return np.concatenate(parts, axis=2).astype(np.float32)
+    def _features(
+        residual: Floats,
+        origins: Ints,
+        edges: Ints,
+        rows: slice | Ints,
+        near: Floats | None,
+        targets: Ints | None = None,
+    ) -> Floats:
+        """(S, 1 + B [+ b x R] [+ K], J) float32, feature-major: intercept, own blocks, neighbours'
+        newest blocks, each a row over the origins; then, given ``targets`` (J, K), the residual
+        there - side by side and contiguous over the origins, as the batched Gram matrices read them."""
+        own = residual[rows]
+        n_own, extra = len(edges) - 1, 0 if near is None else near.shape[1]
+        p = 1 + n_own + extra
+        x = np.empty((len(own), p + (0 if targets is None else targets.shape[1]), len(origins)), dtype=np.float32)
+        x[:, 0] = 1.0
+        Cumulative(own, gaps=False).means_by_block(origins, edges, x[:, 1 : 1 + n_own])
+        if near is not None:
+            x[:, 1 + n_own : p] = near[rows]
+        if targets is not None:
+            x[:, p:] = np.take(own, targets.T, axis=1)
+        return x
 
     def _candidates(self, edges: Ints, step_s: float, p: int) -> list[Ints]:
         n_blocks = len(edges) - 1
@@ -104,40 +122,41 @@ class ProfileAR:
             raise ValueError(f"{self.name}: graph of {self.graph.n_sensors} sensors, history of {history.n_series}")
         # Out of sample, and fits the profile. Missing: assume the profile. Single precision halves
         # the memory traffic (sensor values carry 4-5 significant digits); sums are kept in double.
-        residual = self._profile.cross_fitted_residual(history).astype(np.float32)
+        residual = self._profile.cross_fitted_residual(history, np.float32)
         residual[np.isnan(residual)] = 0.0
         step, n, n_time = history.step_s, history.n_series, history.n_time
         edges = block_edges(max(self.lag_spans_s), step)
         knots = horizon_knots(horizon_steps(timedelta(seconds=self.horizon_s), step))
         origins = origins_between(int(edges[-1]), n_time - 1 - int(knots[-1]), self.max_origins)
         near = self._neighbours(residual, origins, edges)
-        p = len(edges) + (0 if near is None else near.shape[2])
+        p = len(edges) + (0 if near is None else near.shape[1])
         self._n = n
         if len(origins) < 4 * FOLDS * 4:  # too short to learn the residual: the profile alone
             self._fit = _Fit(step, edges, np.arange(1), self.ridges[0], np.zeros((n, 1, len(knots))), None)
             return self.update(history)
         fold = folds_of(len(origins))
         targets = origins[:, None] + knots[None, :]
-        sample = sample_rows(n, np.isfinite(history.values).mean(axis=1) > 0.5)
+        sample = sample_rows(n, np.count_nonzero(np.isfinite(history.values), axis=1) > 0.5 * n_time)
         candidates = self._candidates(edges, step, p)
         if len(sample) and (len(candidates) > 1 or len(self.ridges) > 1):
-            choice = choose(self._features(residual, origins, edges, sample, near).astype(np.float64),
-                            residual[sample][:, targets], fold, candidates, self.ridges)  # fmt: skip
+            xy = self._features(residual, origins, edges, sample, near, targets).transpose(0, 2, 1)
+            choice = choose(xy[:, :, :p].astype(np.float64), xy[:, :, p:], fold, candidates, self.ridges)
             columns, ridge = choice.columns, choice.ridge
         else:
             columns, ridge = candidates[-1], self.ridges[0]
-        beta = np.empty((n, len(columns), len(knots)))
-        errors = np.empty((n, int(np.sum(fold == FOLDS - 1)), len(knots)))
-        late = fold == FOLDS - 1
+        own = edges[: int(np.sum((columns > 0) & (columns < len(edges)))) + 1]  # the chosen blocks' edges
+        late = slice(int(np.searchsorted(fold, FOLDS - 1)), None)  # folds are contiguous
+        q = len(columns)
+        beta = np.empty((n, q, len(knots)))
+        errors = np.empty((n, len(knots), len(origins) - late.start), dtype=np.float32)  # origins last: sorted so
         for lo in range(0, n, CHUNK_SERIES):  # chunks of series, each solved as one batch
             rows = slice(lo, min(lo + CHUNK_SERIES, n))
-            x = self._features(residual, origins, edges, rows, near)[:, :, columns]
-            y = residual[rows][:, targets]
-            grams = Grams.of(x, y, fold)
-            early = grams.solve(slice(0, FOLDS - 1), ridge)
-            errors[rows] = y[:, late] - np.matmul(x[:, late], early.astype(np.float32))
+            xy = self._features(residual, origins, own, rows, near, targets)  # (S, q + K, J): the chosen columns
+            grams = Grams.joint(xy.transpose(0, 2, 1), q, fold)
+            early = grams.solve(slice(0, FOLDS - 1), ridge).transpose(0, 2, 1).astype(np.float32)
+            errors[rows] = xy[:, q:, late] - np.matmul(early, xy[:, :q, late])
             beta[rows] = grams.solve(slice(0, FOLDS), ridge)
-        self._fit = _Fit(step, edges, columns, ridge, beta, KnotErrors(knots, errors))
+        self._fit = _Fit(step, edges, columns, ridge, beta, KnotErrors(knots, errors.transpose(0, 2, 1)))
         return self.update(history)
 
     def update(self, history: Series) -> ProfileAR:
@@ -148,7 +167,7 @@ class ProfileAR:
         residual = np.nan_to_num(window.values - self._profile.profile_at(window.start, window.n_time))
         now = np.array([window.n_time], dtype=np.int64)
         near = self._neighbours(residual, now, state.edges)
-        x_now = self._features(residual, now, state.edges, slice(None), near)[:, 0, state.columns].astype(np.float64)
+        x_now = self._features(residual, now, state.edges, slice(None), near)[:, state.columns, 0].astype(np.float64)
         self._profile.update(history)
         self._origin = (history.end, x_now)
         return self

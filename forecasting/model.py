@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
-from forecasting.series import Array, Forecast, Series
+import numpy as np
+
+from forecasting.series import Array, Floats, Forecast, Series
 
 DEFAULT_LEVELS = (0.8, 0.95)
 DEFAULT_HORIZON_S = 86_400.0  # the longest forecast a fit prepares for, unless a model is told otherwise
@@ -49,9 +51,9 @@ class Profile(Model, Protocol):
         """1.0 where the rhythm at those times was never seen in the history (filled by a simpler rule)."""
         ...
 
-    def cross_fitted_residual(self, history: Series) -> Array:
-        """Out-of-sample residuals: each column against the profile fitted without it (or without
-        its part of the history); fits the profile on the whole history on the way."""
+    def cross_fitted_residual(self, history: Series, dtype: type[np.floating[Any]] = np.float64) -> Floats:
+        """Out-of-sample residuals in ``dtype``: each column against the profile fitted without it
+        (or without its part of the history); fits the profile on the whole history on the way."""
         ...
 
 

@@ -16,15 +16,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import numpy as np
 
 from forecasting.bands import steady_bands, without_forecast
 from forecasting.calendar import LOCAL_UTC_OFFSET_S
 from forecasting.model import DEFAULT_LEVELS, Profile, check_batch, fitted
-from forecasting.series import Array, Forecast, Mask, Series, horizon_steps
+from forecasting.series import Array, Floats, Forecast, Mask, Series, horizon_steps
 
 CALIBRATION_ERRORS = 600  # leave-one-out residuals kept for the bands, spread evenly over the history
+Run = tuple[int, int, int]  # columns [first, past the last) within one period, and the slot of the first
+CHUNK_SERIES = 500  # series fitted together: their temporaries stay small (see _learn)
 DAY_S = 86_400.0
 WEEK_S = 7 * DAY_S
 
@@ -66,62 +69,75 @@ class TimeOfWeekAverage:
     def _half_width(self, step_s: float) -> int:
         return int(round(self.smooth_s / step_s))
 
-    def _slot_sums(self, values: Array, start: float, step_s: float) -> tuple[Array, Array, list[tuple[int, int, int]]]:
-        """Smoothed per-slot sums (n, slots) and counts (n or 1, slots) of the finite values, and the runs.
-
-        Works on runs of columns within one period, ``(first, past the last, slot of the first)``:
-        each run adds into its slots' sums in one slab, a few passes over the data. Counts are the
-        same for every series but for its missing values, so only those are counted per series.
-        """
-        n, n_time = values.shape
-        slots = self._slots(step_s)
+    def _runs(self, start: float, step_s: float, n_time: int, slots: int) -> list[Run]:
+        """The history cut at the period's turns: ``(first, past the last, slot of the first)``."""
         offset = self._slot_of(start, step_s, slots)
         column = np.arange(n_time)
         starts = np.flatnonzero(((column + offset) % slots == 0) | (column == 0))
-        runs = [(int(a), int(b), int((a + offset) % slots)) for a, b in zip(starts, np.append(starts[1:], n_time),
-                                                                             strict=True)]  # fmt: skip
-        sums, seen = np.zeros((n, slots)), np.zeros((1, slots))
+        return [(int(a), int(b), int((a + offset) % slots)) for a, b in zip(starts, np.append(starts[1:], n_time),
+                                                                            strict=True)]  # fmt: skip
+
+    @staticmethod
+    def _slot_sums(values: Array, runs: list[Run], slots: int, half: int) -> tuple[Array, Array | None]:
+        """Smoothed per-slot sums (n, slots) of the finite values, and the smoothed count of missing
+        values per slot (None when nothing is missing).
+
+        Each run adds into its slots' sums in one slab, a few passes over the data. Counts are the
+        same for every series but for its missing values, so only those are counted per series.
+        """
+        n = len(values)
+        sums = np.zeros((n, slots))
         missing: Array | None = None
         for a, b, slot in runs:  # a Python loop over periods, each a slab of all series
             chunk = values[:, a:b]
             gaps = np.isnan(chunk)
-            seen[:, slot : slot + b - a] += 1
             if gaps.any():
                 missing = np.zeros((n, slots)) if missing is None else missing
                 missing[:, slot : slot + b - a] += gaps
                 chunk = np.where(gaps, 0.0, chunk)
             sums[:, slot : slot + b - a] += chunk
-        half = self._half_width(step_s)
-        return smooth_circular(sums, half), smooth_circular(seen if missing is None else seen - missing, half), runs
+        return smooth_circular(sums, half), None if missing is None else smooth_circular(missing, half)
 
-    def _learn(self, history: Series) -> Array:
+    def _learn(self, history: Series, dtype: type[np.floating[Any]] = np.float64) -> Floats:
         """Fit the profile; return each value's residual against the profile fitted on every *other*
-        value (leave-one-out).
+        value (leave-one-out), in ``dtype``.
 
         A slot's mean without one value is its sums minus that value, so the residuals carry the
         noise of an (n-1)-value profile, like the forecast's n-value one, not that of a half-data
-        profile (bands too wide on three weeks of real counts).
+        profile (bands too wide on three weeks of real counts). Series are taken in chunks: every
+        series is its own profile, and chunk-sized temporaries are reused where whole-batch ones
+        would each be fresh memory (the kernel's page faults cost more than the arithmetic).
         """
-        values, step = history.values, history.step_s
-        slots = self._slots(step)
-        sums, counts, runs = self._slot_sums(values, history.start, step)
+        values, step, (n, n_time) = history.values, history.step_s, history.values.shape
+        slots, half = self._slots(step), self._half_width(step)
+        runs = self._runs(history.start, step, n_time, slots)
         per_day = round(DAY_S / step) if self.period_s % DAY_S == 0 and slots % round(DAY_S / step) == 0 else slots
-        own = self._half_width(step) + 1  # a value's weight in its own slot's smoothed sums
-        residual = np.empty(values.shape)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            for a, b, slot in runs:
-                y = values[:, a:b]
-                others = counts[:, slot : slot + b - a] - own
-                without = (sums[:, slot : slot + b - a] - own * y) / others
-                residual[:, a:b] = np.where(others > 0, y - without, np.nan)
-        keep = np.unique(np.linspace(0, history.n_time - 1, min(CALIBRATION_ERRORS, history.n_time)).astype(np.int64))
-        self._fit = _Fit(step, slots, slot_means(sums, counts, per_day), counts < 1e-9, residual[:, keep])
+        seen = np.zeros((1, slots))
+        for a, b, slot in runs:
+            seen[:, slot : slot + b - a] += 1
+        seen = smooth_circular(seen, half)  # the counts of every series with nothing missing
+        keep = np.unique(np.linspace(0, n_time - 1, min(CALIBRATION_ERRORS, n_time)).astype(np.int64))
+        residual = np.empty(values.shape, dtype=dtype)
+        means, errors = np.empty((n, slots)), np.empty((n, len(keep)))
+        counts: Array | None = None  # per series, once a series has missing values
+        for lo in range(0, n, CHUNK_SERIES):
+            rows = slice(lo, min(lo + CHUNK_SERIES, n))
+            sums, missing = self._slot_sums(values[rows], runs, slots, half)
+            count = seen if missing is None else seen - missing
+            if missing is not None:
+                counts = np.repeat(seen, n, axis=0) if counts is None else counts
+                counts[rows] = count
+            left_out = leave_one_out(values[rows], sums, count, runs, half + 1)
+            residual[rows], errors[rows] = left_out, left_out[:, keep]
+            means[rows] = slot_means(sums, count, per_day)
+        counts = seen if counts is None else counts
+        self._fit = _Fit(step, slots, means, counts < 1e-9, errors)
         self._n = history.n_series
         self._origin = history.end
         return residual
 
-    def cross_fitted_residual(self, history: Series) -> Array:
-        return self._learn(history)
+    def cross_fitted_residual(self, history: Series, dtype: type[np.floating[Any]] = np.float64) -> Floats:
+        return self._learn(history, dtype)
 
     def fit(self, history: Series) -> TimeOfWeekAverage:
         self._learn(history)
@@ -170,6 +186,23 @@ def profile_forecast(
     lower, upper = steady_bands(mean, errors, levels)
     fallback = without_forecast(mean) | profile.unseen_at(origin, n_steps).any(axis=1)
     return Forecast(profile.name, origin, step_s, mean, lower, upper, fallback)
+
+
+def leave_one_out(values: Array, sums: Array, counts: Array, runs: list[Run], own: int) -> Array:
+    """Each value's residual (n, n_time) against its slot's smoothed mean without it, from the
+    smoothed slot ``sums`` (n, slots) and ``counts`` (n or 1, slots) that hold it with weight
+    ``own``; NaN where no other value is near its slot."""
+    residual = np.empty(values.shape)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for a, b, slot in runs:  # y - (sums - own y) / (counts - own) = (y counts - sums) / (counts - own)
+            out, count = residual[:, a:b], counts[:, slot : slot + b - a]
+            others = count - own
+            np.multiply(values[:, a:b], count, out=out)
+            out -= sums[:, slot : slot + b - a]
+            out /= others
+            if (alone := others <= 0).any():
+                np.copyto(out, np.nan, where=np.broadcast_to(alone, out.shape))
+    return residual
 
 
 def smooth_circular(values: Array, half: int) -> Array:

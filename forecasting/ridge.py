@@ -32,12 +32,27 @@ class Grams:
     @classmethod
     def of(cls, x: Floats, y: Floats, fold: Ints) -> Grams:
         """From features (S, J, p) and targets (S, J, K), NaN targets counting as zero (no signal)."""
-        edges = np.searchsorted(fold, np.arange(FOLDS + 1))
-        xt = x.transpose(0, 2, 1)
-        y0 = np.nan_to_num(y)
-        gram = np.stack([np.matmul(xt[:, :, a:b], x[:, a:b]) for a, b in zip(edges[:-1], edges[1:], strict=True)], 1)
-        moment = np.stack([np.matmul(xt[:, :, a:b], y0[:, a:b]) for a, b in zip(edges[:-1], edges[1:], strict=True)], 1)
-        return cls(gram.astype(np.float64), moment.astype(np.float64))
+        return cls.joint(np.concatenate([x, np.nan_to_num(y)], axis=2), x.shape[2], fold)
+
+    @classmethod
+    def joint(cls, xy: Floats, p: int, fold: Ints) -> Grams:
+        """From features and finite targets side by side, ``xy`` (S, J, p + K), in its precision.
+
+        One batched product X'[X Y] over (series, fold): each series' folds in turn, while its
+        origins are in cache. Folds of unequal length are padded with zero origins (they add
+        nothing). Fastest when each column of ``xy`` is contiguous over the origins (a transposed
+        view of an (S, p + K, J) array).
+        """
+        n, n_origins, q = xy.shape
+        sizes = np.bincount(fold, minlength=FOLDS)
+        width = int(sizes.max())
+        if (sizes == width).all():
+            blocks = xy.reshape(n, FOLDS, width, q)
+        else:
+            blocks = np.zeros((n, FOLDS, width, q), dtype=xy.dtype)
+            blocks[:, fold, np.arange(n_origins) - np.searchsorted(fold, fold)] = xy
+        product = np.matmul(blocks[..., :p].transpose(0, 1, 3, 2), blocks).astype(np.float64)  # (S, F, p, p + K)
+        return cls(product[..., :p], product[..., p:])
 
     def solve(self, folds: slice, ridge: float, columns: Ints | None = None) -> Array:
         """Coefficients (S, p', K) fitted on ``folds`` with the feature ``columns`` (default: all)."""

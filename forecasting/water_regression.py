@@ -18,7 +18,7 @@ import numpy as np
 from forecasting.lags import Cumulative
 from forecasting.rain import HINGES_MM_H, RainFeatures, RainHistory
 from forecasting.ridge import FOLDS, folds_of
-from forecasting.series import Array, Ints, Mask, row_means, row_variances
+from forecasting.series import Array, Floats, Ints, Mask, row_means, row_variances
 
 
 class RainUse(IntEnum):
@@ -250,7 +250,7 @@ def own_regime(mine: Mask, minimum: int, together: bool) -> Mask:
     return np.asarray(mine.sum(axis=1) >= minimum, dtype=np.bool_)
 
 
-def analog_errors(errors: Array, rain_at: Array, rain_now: Array, wet_mm: float = WET_MM) -> Array:
+def analog_errors(errors: Floats, rain_at: Array, rain_now: Array, wet_mm: float = WET_MM) -> Floats:
     """(n, M, K) error paths of the origins most like now.
 
     When it rains: the ``ANALOGS`` origins with the closest rain of the last hours (an analog
@@ -272,7 +272,7 @@ def analog_errors(errors: Array, rain_at: Array, rain_now: Array, wet_mm: float 
     ranked = np.take_along_axis(nearest, np.argsort(np.take_along_axis(distance, nearest, axis=1), axis=1), axis=1)
     paths = np.take_along_axis(errors, ranked[:, :, None], axis=1)
     usable = wanted & np.isfinite(np.take_along_axis(distance, ranked, axis=1))
-    chosen: Array = np.where(usable[:, :, None], paths, np.nan)
+    chosen: Floats = np.where(usable[:, :, None], paths, np.nan)
     return chosen
 
 

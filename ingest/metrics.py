@@ -48,6 +48,11 @@ class IngestMetrics:
         self.subscribed = Gauge(
             "urbanpulse_ingest_subscribed", "1 while connected to the broker and subscribed", registry=r
         )
+        self.rollups_materialized_to = Gauge(
+            "urbanpulse_rollups_materialized_to_seconds",
+            "plain PostgreSQL: the rollups' watermark (Unix time) after this ingestor's last refresh",
+            registry=r,
+        )
 
     def snapshot(self) -> IngestSnapshot:
         """Current totals, read through the registry (the public way to read prometheus metrics)."""

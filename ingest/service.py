@@ -15,11 +15,13 @@ refusing a write (a broken schema, not a client's doing) - then the messages sta
 from __future__ import annotations
 
 import logging
+import math
 import queue
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TypeVar
 
 import psycopg
@@ -34,7 +36,7 @@ from ingest.metrics import IngestMetrics
 from ingest.validation import DecodedMessage, Reason, Rejection, decode_message, unknown_device
 from runtime.backoff import Backoff
 from runtime.settings import Settings, ValidationSettings
-from storage import latest, registry, retention
+from storage import latest, registry, retention, rollups
 from storage.database import Database
 from storage.errors import PermanentError, StorageError, TransientError
 from storage.migrate import Engine, current_engine
@@ -78,6 +80,7 @@ class Ingestor:
         self._writer_failure: BaseException | None = None
         self._engine: Engine | None = None
         self._next_retention = 0.0
+        self._next_rollups = 0.0
 
     # ---- lifecycle -------------------------------------------------------------------
     def run(self, stop: threading.Event) -> None:
@@ -156,9 +159,10 @@ class Ingestor:
                 except queue.Empty:
                     if finished.is_set() or halt.is_set():
                         return
-                    self._maybe_run_retention()
+                    self._maybe_run_storage_jobs()
                     continue
                 self._process(batch, halt)
+                self._maybe_run_storage_jobs()  # also under sustained load
         except BaseException as error:  # noqa: BLE001 - handed to the main thread, which raises it
             self._writer_failure = error
 
@@ -338,20 +342,33 @@ class Ingestor:
                 if stop.wait(delay):
                     raise _Stopped from error
 
-    def _maybe_run_retention(self) -> None:
+    def _maybe_run_storage_jobs(self) -> None:
+        """Plain PostgreSQL's stand-ins for TimescaleDB's policies: retention and the rollups' refresh."""
         now = time.monotonic()
-        if now < self._next_retention:
+        rollups_due, retention_due = now >= self._next_rollups, now >= self._next_retention
+        if not (rollups_due or retention_due):
             return
-        self._next_retention = now + self.settings.ingest.retention_every_s
+        cfg = self.settings.ingest  # each job waits its cadence even when this attempt fails
+        if rollups_due:
+            self._next_rollups = now + cfg.rollups_every_s
+        if retention_due:
+            self._next_retention = now + cfg.retention_every_s
         try:
             if self._engine is None:
                 self._engine = self._db.run(current_engine)
-            if self._engine == Engine.POSTGRES:
+            if self._engine != Engine.POSTGRES:
+                self._next_retention = self._next_rollups = math.inf
+                return
+            if rollups_due:
+                done = self._db.run(lambda conn: rollups.refresh_rollups(conn, datetime.now(UTC)))
+                if done.materialized_to is not None:
+                    self.metrics.rollups_materialized_to.set(done.materialized_to.timestamp())
+            if retention_due:
                 deleted = self._db.run(retention.apply_retention)
                 if deleted:
                     log.info("retention removed %d old readings", deleted)
         except (TransientError, PermanentError, LookupError) as error:
-            log.warning("retention job skipped: %s", error)
+            log.warning("storage job skipped: %s", error)
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,7 @@ class IngestSettings(BaseModel):
     retry_initial_s: float = Field(0.2, gt=0)
     retry_max_s: float = Field(15.0, gt=0)
     retention_every_s: float = Field(3600.0, gt=0, description="plain PostgreSQL retention job cadence")
+    rollups_every_s: float = Field(300.0, gt=0, description="plain PostgreSQL rollup refresh cadence")
 
 
 class ValidationSettings(BaseModel):

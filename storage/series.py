@@ -2,8 +2,9 @@
 
 Returns dense ``(n_sensors, n_buckets)`` float arrays with NaN for empty buckets, the shape
 the forecasting models take. On TimescaleDB the continuous aggregates answer; on plain
-PostgreSQL the same buckets are computed from raw rows with ``date_bin`` over an index-friendly
-time range. Readings flagged FAIL are left out of the means in both.
+PostgreSQL the materialised rollup tables below the watermark and the raw rows from it on
+(``storage.rollups``), each over an index-friendly range. Readings flagged FAIL are left out of
+the means in both.
 """
 
 from __future__ import annotations
@@ -33,6 +34,39 @@ class Resolution(enum.Enum):
     def step(self) -> timedelta:
         return self.value[1]
 
+    @property
+    def table(self) -> str:
+        """The plain-PostgreSQL table materialising the view below the watermark."""
+        return self.view.replace("readings_", "rollup_")
+
+
+def bucket_source(engine: Engine, resolution: Resolution) -> str:
+    """SQL for the buckets of ``%(ids)s`` (an array) starting in ``[%(first)s, %(end)s)``, with the
+    columns ``sensor_id, bucket, samples, mean, minimum, maximum``.
+
+    On plain PostgreSQL the views ``readings_5m`` / ``readings_1h`` give the same rows, but a bucket
+    bound cannot reach their raw branches' time index; this form bounds both branches directly.
+    """
+    if engine == Engine.TIMESCALE:
+        return (
+            f"SELECT sensor_id, bucket, samples, mean, minimum, maximum FROM {resolution.view} "
+            "WHERE sensor_id = ANY(%(ids)s) AND bucket >= %(first)s AND bucket < %(end)s"
+        )
+    width = f"interval '{int(resolution.step.total_seconds())} seconds'"
+    origin = "timestamptz '2000-01-01 00:00:00+00'"
+    # Per sensor: materialised before the watermark or its first invalidated hour, raw from there.
+    return (
+        "WITH marks AS (SELECT s.sensor_id, least((SELECT materialized_to FROM rollup_watermark), coalesce(("
+        f"SELECT min(date_bin(interval '1 hour', i.first, {origin})) FROM rollup_invalidations i "
+        "WHERE i.sensor_id = s.sensor_id), 'infinity')) AS mark FROM unnest(%(ids)s::int[]) AS s(sensor_id)) "
+        "SELECT r.sensor_id, r.bucket, r.samples, r.total / r.samples AS mean, r.minimum, r.maximum "
+        f"FROM marks m JOIN {resolution.table} r ON r.sensor_id = m.sensor_id "
+        "AND r.bucket >= %(first)s AND r.bucket < %(end)s AND r.bucket < m.mark "
+        f"UNION ALL SELECT x.sensor_id, date_bin({width}, x.time, {origin}), count(*), avg(x.value), min(x.value), "
+        "max(x.value) FROM marks m JOIN readings x ON x.sensor_id = m.sensor_id "
+        "AND x.time >= greatest(%(first)s, m.mark) AND x.time < %(end)s WHERE x.qc <> 4 GROUP BY 1, 2"
+    )
+
 
 @dataclass(frozen=True)
 class SeriesBlock:
@@ -55,17 +89,7 @@ def read_buckets(
     step = resolution.step
     first = floor_to(start, step)
     n_buckets = max(0, -(-(end - first) // step))
-    if current_engine(conn) == Engine.TIMESCALE:
-        source = (
-            f"SELECT sensor_id, bucket, mean, samples FROM {resolution.view} "
-            "WHERE sensor_id = ANY(%(ids)s) AND bucket >= %(first)s AND bucket < %(end)s"
-        )
-    else:
-        source = (
-            "SELECT sensor_id, date_bin(%(step)s, time, %(origin)s) AS bucket, avg(value) AS mean, count(*) AS samples "
-            "FROM readings WHERE sensor_id = ANY(%(ids)s) AND time >= %(first)s AND time < %(end)s AND qc <> 4 "
-            "GROUP BY 1, 2"
-        )
+    source = bucket_source(current_engine(conn), resolution)
     # One row per sensor with its buckets packed as big-endian binary (int4 column, float8 mean,
     # int8 samples) and unpacked by NumPy: a month of 5-minute buckets for hundreds of sensors is
     # a million values, which row-by-row fetching turns into seconds of Python work.
@@ -75,8 +99,7 @@ def read_buckets(
         "(extract(epoch FROM bucket - %(first)s) / %(step_s)s)::int4 AS col, coalesce(mean, 'NaN')::float8 AS mean, "
         f"samples::int8 AS samples FROM ({source}) b) packed GROUP BY sensor_id"
     )
-    params = {"ids": sensor_ids, "first": first, "end": end, "step": step, "origin": _ORIGIN,
-              "step_s": step.total_seconds()}  # fmt: skip
+    params = {"ids": sensor_ids, "first": first, "end": end, "step_s": step.total_seconds()}
     mean = np.full((len(sensor_ids), n_buckets), np.nan)
     samples = np.zeros((len(sensor_ids), n_buckets), dtype=np.int64)
     row_of = {sensor_id: i for i, sensor_id in enumerate(sensor_ids)}

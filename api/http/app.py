@@ -14,14 +14,13 @@ from datetime import timedelta
 from pathlib import Path
 
 import anyio
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
-from fastapi.responses import FileResponse
-from fastapi.staticfiles import StaticFiles
 from psycopg_pool import ConnectionPool
 
 from api.http import openapi
+from api.http.assets import StaticAssets
 from api.http.deps import CSRF_HEADER
 from api.http.errors import documented, install_handlers
 from api.http.metrics import ApiMetrics, MetricsMiddleware
@@ -103,8 +102,8 @@ def create_app(settings: Settings) -> FastAPI:
         app.add_middleware(CORSMiddleware, allow_origins=api.cors_origins, allow_credentials=True,
                            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
                            allow_headers=["Authorization", "Content-Type", CSRF_HEADER, "Last-Event-ID"])  # fmt: skip
-    # The dashboard's first load is mostly MapLibre (1.7 MB) and, at 10,000 sites, the sites GeoJSON:
-    # compressed for clients that ask. The live stream (text/event-stream) is never buffered by it.
+    # Large API answers compressed for clients that ask (the dashboard's files come compressed
+    # already: api.http.assets). The live stream (text/event-stream) is never buffered by it.
     app.add_middleware(GZipMiddleware, minimum_size=GZIP_MIN_BYTES, compresslevel=5)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     _serve_dashboard(app)
@@ -115,8 +114,9 @@ def _serve_dashboard(app: FastAPI) -> None:
     """``/`` and ``/static`` from the dashboard's package folder, when the dashboard is installed."""
     if not (STATIC / "index.html").is_file():
         return
-    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    assets = StaticAssets(STATIC)
+    app.mount("/static", assets, name="static")
 
     @app.get("/", include_in_schema=False)
-    def index() -> FileResponse:
-        return FileResponse(STATIC / "index.html")
+    async def index(request: Request) -> Response:
+        return await assets.serve(request, "index.html")

@@ -36,8 +36,13 @@ def chromium_path() -> str:
     return found
 
 
-def launch(playwright: Playwright) -> Browser:
-    return playwright.chromium.launch(executable_path=chromium_path(), headless=True, args=list(FLAGS))
+def launch(playwright: Playwright, gpu_compositing: bool = False) -> Browser:
+    """Chromium as the tests run it: ``--disable-gpu``, so pages are composited in software and a WebGL
+    canvas (drawn by SwiftShader) is read back into it every frame, as on a PC without a usable GPU.
+    ``gpu_compositing`` keeps Chromium's GPU pipeline instead (the path of a PC with a GPU: no
+    read-back), with SwiftShader, a CPU renderer, still computing every pixel (bench/bench_dashboard.py)."""
+    flags = [f for f in FLAGS if f != "--disable-gpu"] if gpu_compositing else list(FLAGS)
+    return playwright.chromium.launch(executable_path=chromium_path(), headless=True, args=flags)
 
 
 @dataclass

@@ -68,3 +68,23 @@ def test_every_module_import_and_page_reference_resolves() -> None:
     page = (STATIC / "index.html").read_text()
     for ref in re.findall(r'(?:href|src)="/static/([^"]+)"', page):
         assert (STATIC / ref).is_file(), ref
+
+
+def _static_imports(module: Path, seen: list[Path]) -> list[Path]:
+    if module not in seen:
+        seen.append(module)
+        for target in re.findall(r"^import .* from '(\.[^']+)';", module.read_text(), flags=re.MULTILINE):
+            _static_imports((module.parent / target).resolve(), seen)
+    return seen
+
+
+def test_the_page_preloads_every_module_of_its_first_load_and_only_those() -> None:
+    """The modules app.js imports (at any depth) are fetched at once from index.html's modulepreload
+    list instead of level by level; chart.js and uPlot, imported when a panel opens, are not."""
+    page = (STATIC / "index.html").read_text()
+    preloaded = {STATIC / ref for ref in re.findall(r'<link rel="modulepreload" href="/static/([^"]+)">', page)}
+    graph = set(_static_imports((STATIC / "js" / "app.js").resolve(), []))
+    assert preloaded == graph - {(STATIC / "js" / "early.js").resolve()}
+    assert '<script type="module" async src="/static/js/early.js">' in page  # loaded on its own, first
+    assert (STATIC / "js" / "chart.js").resolve() not in graph
+    assert (STATIC / "vendor" / "uplot" / "uPlot.esm.js").resolve() not in graph

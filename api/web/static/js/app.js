@@ -1,14 +1,17 @@
-// Start-up: configuration and session first (the login page when there is none), then the
-// operations screen: map, site panel, alert console, areas, devices, silences, the live stream.
+// Start-up: configuration and session (early.js asked for them, and for the sites, before the
+// other modules arrived; the login page when there is no session), then the operations screen:
+// the map first (it gets the sites the moment both exist), the alert console and the live stream
+// beside it; the district summary, device health and the chart code once the map is drawn.
 import { api, setSession, whenUnauthorised } from './api.js';
 import { AlertConsole } from './console.js';
 import { $, fill, h, toast } from './dom.js';
 import { AreasView } from './areas.js';
 import { DevicesView } from './devices.js';
+import * as early from './early.js';
 import { applyStatic, initLanguage, label, language, LANGUAGES, number, onLanguage, setLanguage, t } from './i18n.js';
 import { helpDialog, installShortcuts } from './keys.js';
 import { connect } from './live.js';
-import { CityMap } from './map.js';
+import { CityMap, warmUp } from './map.js';
 import { Notifier } from './notify.js';
 import { SitePanel } from './panel.js';
 import { SilencesView } from './silences.js';
@@ -21,9 +24,7 @@ const AREAS_REFRESH_MS = 3000; // the city summary is re-read at most this often
 // Staleness is a matter of time passing, which no event announces: re-read what depends on it.
 const DEVICES_REFRESH_MS = 60_000;
 const SITES_REFRESH_MS = 300_000;
-// Set while this browser holds a session, so a first visit goes straight to the login page
-// instead of asking /auth/me for a 401 (which the browser would log as a failed request).
-const SESSION_HINT = 'urbanpulse.session';
+const { SESSION_HINT } = early;
 
 function languageSwitches() {
   for (const slot of document.querySelectorAll('.lang-switch-slot')) {
@@ -37,16 +38,13 @@ function languageSwitches() {
 
 async function boot() {
   performance.mark('urbanpulse:modules');
-  const config = await api.config().catch(() => ({ map: {}, default_language: 'vi', anonymous_read: false }));
+  if (localStorage.getItem(SESSION_HINT)) warmUp(); // the map is coming (a login page needs no worker)
+  const [config, me] = await Promise.all([early.config, early.me]);
   state.config = config;
   initLanguage(config.default_language);
   languageSwitches();
-  let me = null;
-  if (localStorage.getItem(SESSION_HINT)) {
-    try { me = await api.me(); } catch { localStorage.removeItem(SESSION_HINT); }
-  }
   $('#boot').hidden = true;
-  if (me) start(me);
+  if (me) start(me, early.sites);
   else if (config.anonymous_read) start({ username: null, role: 'anonymous', csrf_token: null });
   else showLogin();
 }
@@ -141,7 +139,8 @@ function renderLive() {
   el.title = state.lastEventAt ? `${t('last_event')} ${clock(state.lastEventAt, true)}` : '';
 }
 
-async function start(me) {
+/** The operations screen for ``me``; ``sites`` is the early request for them (null: ask now). */
+async function start(me, sites = Promise.resolve(null)) {
   state.me = me;
   setSession(me);
   whenUnauthorised(() => {
@@ -205,22 +204,26 @@ async function start(me) {
   setInterval(() => { const now = new Date(); $('#clock').textContent = `${clock(now, true)} ${t('zone_short')}`; $('#clock').title = t('zone_name'); }, 1000);
 
   connect(); // first, so nothing that changes while we load is missed
-  const [sites, areas, open] = await Promise.all([
-    api.sites(), api.areas().catch(() => null), api.alerts({ state: OPEN_STATES, limit: 1000 }).catch(() => ({ items: [] })),
-    alertConsole.reload(), devices.load().catch(() => null),
-  ]);
-  if (areas) setAreas(areas);
-  setAlerts(open.items);
-  setInterval(() => { devices.load().catch(() => null); refreshAreas(); }, DEVICES_REFRESH_MS);
-  setInterval(() => { api.sites().then(setSites).catch(() => null); }, SITES_REFRESH_MS);
-  notifier.renderTitle();
+  performance.mark('urbanpulse:map-created');
+  // The map needs only the sites: everything else loads beside it and never holds it up.
+  Promise.all([api.alerts({ state: OPEN_STATES, limit: 1000 }).catch(() => ({ items: [] })), alertConsole.reload()])
+    .then(([open]) => { setAlerts(open.items); notifier.renderTitle(); });
+  setSites((await sites) || await api.sites());
   performance.mark('urbanpulse:data');
   await cityMap.ready;
   performance.mark('urbanpulse:map-load');
-  setSites(sites);
   document.body.dataset.ready = 'true'; // the map has its sites: what the tests and the benchmark wait for
   emit('ready');
   if (!canOperate()) document.body.classList.add('read-only');
+  // What the first view does not draw: the city summary (and the map's district names), device
+  // health and the site panel's chart code, fetched once the map has drawn its sites rather than
+  // competing with it for the CPU (the API's answers for them take it a few hundred ms).
+  await cityMap.idle();
+  api.areas().then(setAreas).catch(() => null);
+  devices.load().catch(() => null);
+  import('./chart.js').catch(() => null);
+  setInterval(() => { devices.load().catch(() => null); refreshAreas(); }, DEVICES_REFRESH_MS);
+  setInterval(() => { api.sites().then(setSites).catch(() => null); }, SITES_REFRESH_MS);
 }
 
 boot().catch((err) => {

@@ -14,12 +14,17 @@ const CITY_BOUNDS = [[106.1, 10.1], [107.3, 11.45]];
 const FONT = ['Be Vietnam Pro'];
 const BASE_ATTRIBUTION = 'Shorelines, rivers: <a href="/static/basemap/SOURCE.md">GSHHG</a> (LGPL-3.0)';
 
+/** Start MapLibre's worker now (it takes a while to fetch and compile), not when the map is made. */
+export function warmUp() { maplibregl.prewarm(); }
+
 /** The bundled base map: GSHHG water and rivers of Ho Chi Minh City, no network needed. */
 function offlineStyle(tileUrl, tileAttribution) {
   const style = {
     version: 8,
     sources: {
-      base: { type: 'geojson', data: '/static/basemap/hcmc.geojson', attribution: BASE_ATTRIBUTION },
+      // maxzoom 9: the data is simplified to ~25 m, which a z9 tile holds (~10 m a unit), so the
+      // worker cuts 1-2 tiles for the whole city once instead of new ones at every zoom.
+      base: { type: 'geojson', data: '/static/basemap/hcmc.geojson', attribution: BASE_ATTRIBUTION, maxzoom: 9 },
     },
     layers: [
       { id: 'land', type: 'background', paint: { 'background-color': '#1a232d' } },
@@ -80,8 +85,11 @@ export class CityMap {
     this.map.touchZoomRotate.disableRotation();
     this.map.addControl(new maplibregl.NavigationControl({ showCompass: false }), 'top-right');
     this.map.addControl(new maplibregl.ScaleControl({ unit: 'metric' }), 'bottom-right');
-    this.map.once('styledata', () => performance.mark('urbanpulse:style'));
-    this.ready = new Promise((resolve) => this.map.on('load', () => { this.install(); resolve(); }));
+    // The sites' source, layers and images go in as soon as the style is parsed, before its first
+    // tiles are asked for, so the base map and the sites load in one wave rather than the sites
+    // waiting for the base map's 'load'; 'load' then means both are drawn.
+    this.map.once('style.load', () => { performance.mark('urbanpulse:style'); this.install(); });
+    this.ready = new Promise((resolve) => this.map.once('load', resolve));
     this.push = perFrame(() => this.pushSites());
     this.dirty = new Set(); // sites changed since the last push: sent as a diff, not all 10,000 again
     this.full = true;
@@ -311,6 +319,9 @@ export class CityMap {
     const hits = this.map.queryRenderedFeatures({ layers: ['sites'] }).filter((f) => f.properties.id === String(id));
     return hits.length ? hits[0].properties.status : null;
   }
+
+  /** Resolves when the map has nothing left to load or draw. */
+  idle() { return new Promise((resolve) => { this.map.once('idle', resolve); this.map.triggerRepaint(); }); }
 
   resize() { this.map.resize(); }
 }

@@ -1,8 +1,8 @@
 // The site panel: who the site is, its worst state and device health, and per sensor the last
 // 24 h with the latest forecast (chart.js). Live: it redraws when the site changes or a new
-// forecast is issued for one of its sensors.
+// forecast is issued for one of its sensors. chart.js and uPlot are imported when a panel first
+// opens, not on the page's first load, which draws no chart.
 import { api } from './api.js';
-import { chartLegend, sensorChart } from './chart.js';
 import { fill, h, svg } from './dom.js';
 import { label, number, onLanguage, percent, t } from './i18n.js';
 import { FORECAST_KINDS, shapeSvg } from './status.js';
@@ -92,6 +92,7 @@ export class SitePanel {
     const sensors = [...f.properties.sensors].sort((a, b) => sensorOrder(a) - sensorOrder(b));
     const end = new Date();
     const start = new Date(end.getTime() - DAY_S * 1000);
+    const chart = import('./chart.js');
     const results = await Promise.all(sensors.map(async (s) => {
       const [readings, forecast] = await Promise.all([
         api.readings(s.sensor_id, { start: start.toISOString(), end: end.toISOString(), points: 500 }).catch(() => null),
@@ -100,6 +101,7 @@ export class SitePanel {
       ]);
       return { sensor: s, readings, forecast };
     }));
+    this.chart = await chart;
     if (token !== this.loading || !this.id) return; // a newer load or another site took over
     this.results = results;
     this.drawCharts();
@@ -132,12 +134,12 @@ export class SitePanel {
           threshold !== null && threshold !== undefined ? h('span', t('threshold'), ': ', h('b', `${number(threshold)} ${sensor.unit}`)) : null,
           forecast ? probLine(forecast) : h('span', t('no_forecast'))),
         chartEl,
-        chartLegend(!!forecast, threshold !== null && threshold !== undefined),
+        this.chart.chartLegend(!!forecast, threshold !== null && threshold !== undefined),
         h('div.chart-note', t('chart_note', { n: this.hours, zone: t('zone_name') }),
           forecast ? ` · ${t('forecast_issued')} ` : '', forecast ? timeEl(forecast.issued_at) : '',
           forecast ? ` · ${forecast.model}${forecast.fallback ? ` (${t('fallback')})` : ''}` : ''));
       this.body.append(card);
-      this.charts.push(sensorChart(chartEl, { readings, forecast, threshold, unit: sensor.unit, width, hours: this.hours }));
+      this.charts.push(this.chart.sensorChart(chartEl, { readings, forecast, threshold, unit: sensor.unit, width, hours: this.hours }));
     }
   }
 }
