@@ -128,6 +128,7 @@ class StreetFloods:
         """Learn from a history: ``depth`` (n_streets, T) m, ``rain`` (n_gauges, T) mm/h, ``river`` (n_rivers, T)
         m, on one time axis."""
         _same_axis(depth, rain, river)
+        depth, rain, river = _from_first_reading(depth, rain, river)
         self.river.fit(river)
         at_streets = point_rain(rain.values, self.gauges_km, self.streets_km)
         self.drainage.fit(depth.values, at_streets, self.river.observed(), depth.step_s)
@@ -231,6 +232,15 @@ def held_on(raised: npt.NDArray[np.bool_], probability: Array, clear_below: floa
         state = np.where(state, ~(probability[:, j] < clear_below), raised[:, j])
         out[:, j] = state
     return out
+
+
+def _from_first_reading(*series: Series) -> tuple[Series, ...]:
+    """The histories from the first step at which any of them holds a reading. A service asks for
+    weeks of history before its sensors have them (a new city, a demo seeded with a day): the empty
+    weeks before would run the drainage model through rain nobody measured and teach it nothing."""
+    columns = [np.flatnonzero(np.isfinite(s.values).any(axis=0)) for s in series]
+    first = min((int(c[0]) for c in columns if len(c)), default=0)
+    return tuple(s.last(s.n_time - first) for s in series)
 
 
 def _same_axis(*series: Series) -> None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from api.simulation.warning_skill import score_scenario
-from forecasting.floods import Tier, TierRules, held_on
+from api.simulation.warning_skill import score_scenario, simulate_city, street_facts
+from forecasting.floods import StreetFloods, Tier, TierRules, held_on
+from forecasting.series import Series
 
 
 def test_an_issued_warning_stands_until_its_probability_falls_below_the_clear_level() -> None:
@@ -40,3 +41,30 @@ def test_monsoon_storm_warnings_come_ahead_of_the_water_between_no_rain_forecast
     assert nowcast.median_lead_s >= 20 * 60 and blind.hits == 0  # water follows rain that has not fallen yet
     assert ceiling.median_lead_s >= nowcast.median_lead_s - 10 * 60
     assert report.tiers["watch"].median_lead_s >= 2 * 3600
+
+
+def test_weeks_of_history_before_the_first_reading_change_nothing() -> None:
+    """A service asks for weeks of history its new sensors do not have yet (the demo seeds a day): the
+    empty weeks in front are no evidence, so the outlook is the one fitted on the readings alone
+    (run through them, the drainage model learned from rain nobody measured and warned every street)."""
+    city = simulate_city("monsoon-storm", 16, 2.0, 0, 300.0)
+    end = int(2.0 * 288) + 8 * 12  # 20:00 on the storm's evening
+    empty = 10 * 288
+
+    def inputs(pad: int) -> tuple[Series, Series, Series]:
+        def cut(s: Series) -> Series:
+            values = np.concatenate([np.full((s.n_series, pad), np.nan), s.values[:, :end]], axis=1)
+            return Series(s.start - pad * s.step_s, s.step_s, values)
+
+        return cut(city.series(city.streets)), cut(city.series(city.gauges, 12.0)), cut(city.series(city.rivers))
+
+    def outlook(pad: int) -> tuple[np.ndarray, np.ndarray]:
+        facts = street_facts([city.site(i) for i in city.streets])
+        model = StreetFloods(city.xy(city.streets), facts, city.xy(city.gauges), city.xy(city.rivers))
+        said = model.fit(*inputs(pad), horizon=36).predict(36)
+        return said.probability, said.watch_probability
+
+    alone, padded = outlook(0), outlook(empty)
+    assert alone[0].max() > 0.5  # a storm evening: the check compares outlooks that say something
+    np.testing.assert_allclose(padded[0], alone[0])
+    np.testing.assert_allclose(padded[1], alone[1])
