@@ -60,8 +60,8 @@ class Outlooks:
 
     @classmethod
     def none(cls, n: int) -> Outlooks:
-        nan = np.full(n, np.nan)
-        return cls(nan, np.zeros(n, dtype=np.int64), nan.copy(), nan.copy(), nan.copy())
+        issued_at, warning, watch, crossing = np.full((4, n), np.nan)  # four rows, each filled in on its own
+        return cls(issued_at, np.zeros(n, dtype=np.int64), warning, watch, crossing)
 
 
 @dataclass(frozen=True)
