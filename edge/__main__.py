@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import logging
 import signal
 import sys
@@ -18,6 +19,8 @@ from edge.heartbeat import HeartbeatSender
 from edge.link import DeviceLink, ResendPolicy
 from edge.sd_notify import Notifier
 from edge.store import ReadingStore
+
+log = logging.getLogger("edge")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,13 +48,16 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
+    faulthandler.register(signal.SIGUSR1)  # `kill -USR1 <pid>` prints every thread's stack: a hung device's diagnosis
     link.start()
     try:
         heartbeat = HeartbeatSender(link, store, forwarder, config.heartbeat_s)
         Agent(sensors, store, forwarder, heartbeat=heartbeat, link=link).run(stop, notifier=Notifier())
     finally:
+        log.info("stopping: saying goodbye to the broker")
         link.stop()
         store.close()
+        log.info("stopped")
     return 0
 
 

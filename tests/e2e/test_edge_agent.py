@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from devstack.ports import free_port
 from devstack.waiting import wait_until
 from tests.harness import REPO, Stack
 
@@ -24,6 +25,19 @@ def _start_agent(config: Path, log: Path) -> subprocess.Popen[bytes]:
 
 def _lines(path: Path) -> list[str]:
     return path.read_text().splitlines() if path.exists() else []
+
+
+def _stop(agent: subprocess.Popen[bytes], log: Path) -> None:
+    """SIGTERM and a clean exit; if it hangs, its threads' stacks (SIGUSR1) go into the failure."""
+    agent.send_signal(signal.SIGTERM)
+    try:
+        assert agent.wait(timeout=20) == 0
+    except subprocess.TimeoutExpired:
+        agent.send_signal(signal.SIGUSR1)
+        wait_until(lambda: "Thread 0x" in log.read_text(errors="replace"), timeout=10, what="the stack dump")
+        agent.kill()
+        agent.wait(timeout=10)
+        pytest.fail("the agent did not stop within 20 s of SIGTERM:\n" + log.read_text(errors="replace")[-6000:])
 
 
 @pytest.mark.parametrize("restart_ingest", [False, True], ids=["agent-killed", "agent-killed-and-ingest-restarted"])
@@ -60,11 +74,30 @@ def test_agent_killed_mid_drain_loses_nothing(stack: Stack, tmp_path: Path, rest
             stack.start_ingestor(wait_subscribed=False)
         stack.wait_rows(READINGS, timeout=60)
     finally:
-        agent.send_signal(signal.SIGTERM)
-        assert agent.wait(timeout=20) == 0
+        _stop(agent, tmp_path / "agent.log")
     sampled = {float(line.split()[0]) for line in _lines(truth)}
     with stack.connect() as conn:
         stored = {row[0] for row in conn.execute("SELECT extract(epoch FROM time)::float8 FROM readings")}
     assert len(stored) == READINGS
     assert max(abs(a - b) for a, b in zip(sorted(sampled), sorted(stored), strict=True)) < 1e-5
     assert os.path.exists(tmp_path / "queue.db")
+
+
+def test_sigusr1_prints_every_threads_stack_and_the_agent_keeps_running(tmp_path: Path) -> None:
+    """How a hung device is diagnosed in the field: the dump must not stop it, SIGTERM still must."""
+    config = tmp_path / "edge.toml"
+    config.write_text(  # no broker listens there: the agent keeps its readings on disk meanwhile
+        f'device_id = "gauge-1"\nmqtt_url = "mqtt://gauge-1:secret@127.0.0.1:{free_port()}"\n'
+        f'[queue]\npath = "{tmp_path / "queue.db"}"\n'
+        '[[sensors]]\nname = "water_level"\ndriver = "tests.edge.plugin_drivers:LoggedRamp"\ninterval_s = 0.05\n'
+        f'[sensors.options]\nlog = "{tmp_path / "sampled.txt"}"\nlimit = 1000\n'
+    )
+    log = tmp_path / "agent.log"
+    agent = _start_agent(config, log)
+    wait_until(lambda: len(_lines(tmp_path / "sampled.txt")) > 0, timeout=60, what="the agent to sample")
+    agent.send_signal(signal.SIGUSR1)
+    wait_until(lambda: "Thread 0x" in log.read_text(errors="replace"), timeout=30, what="the stack dump")
+    taken = len(_lines(tmp_path / "sampled.txt"))
+    wait_until(lambda: len(_lines(tmp_path / "sampled.txt")) > taken, timeout=60, what="sampling to go on")
+    _stop(agent, log)
+    assert "stopped" in log.read_text(errors="replace")
