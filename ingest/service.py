@@ -363,9 +363,6 @@ class Ingestor:
                 done = self._db.run(lambda conn: rollups.refresh_rollups(conn, datetime.now(UTC)))
                 if done.materialized_to is not None:
                     self.metrics.rollups_materialized_to.set(done.materialized_to.timestamp())
-                if not done.caught_up:  # a backlog of hours: the next step after the next batch
-                    self._next_rollups = now
-                    log.info("rollups materialised up to %s; catching up", done.materialized_to)
             if retention_due:
                 deleted = self._db.run(retention.apply_retention)
                 if deleted:

@@ -6,10 +6,6 @@ answers past it from raw rows. This job moves the watermark to the last whole ho
 ranges that writes below the watermark invalidated (late backlogs, readings failed by QC,
 retention). Writing in bulk after the fact is what keeps the write path as cheap as before: no
 bucket is upserted per reading. Several ingestors may run it; a try-lock lets one do the work.
-
-Each run moves the watermark at most ``chunk`` forward, in one transaction: writers wait for the
-watermark's lock at most that long, so the first refresh of a database that already holds months of
-readings is many short steps (``Refresh.caught_up`` says whether more remain), not one long stall.
 """
 
 from __future__ import annotations
@@ -23,8 +19,6 @@ from storage.series import floor_to
 
 ROLLUP_LOCK_KEY = 0x7572_6261_6E72_6F6C
 DEFAULT_LAG = timedelta(hours=1)
-DEFAULT_CHUNK = timedelta(hours=3)
-HOUR = timedelta(hours=1)
 
 # Both widths straight from the raw rows of the span (the time index finds them); the 1-hour
 # table has no index by bucket alone to find the span's 5-minute rows by.
@@ -71,15 +65,10 @@ class Refresh:
 
     materialized_to: datetime | None
     sensors_recomputed: int = 0
-    caught_up: bool = True  # False: the watermark is still behind its target, run again soon
 
 
-def refresh_rollups(
-    conn: psycopg.Connection, now: datetime, lag: timedelta = DEFAULT_LAG, chunk: timedelta = DEFAULT_CHUNK
-) -> Refresh:
-    """Materialise toward the last whole hour at least ``lag`` before ``now``, at most ``chunk`` of
-    time in this run; rebuild invalidated spans."""
-    target = floor_to(now - lag, HOUR)
+def refresh_rollups(conn: psycopg.Connection, now: datetime, lag: timedelta = DEFAULT_LAG) -> Refresh:
+    """Materialise up to the last whole hour at least ``lag`` before ``now``; rebuild invalidated spans."""
     with conn.transaction():
         locked = conn.execute("SELECT pg_try_advisory_xact_lock(%s)", (ROLLUP_LOCK_KEY,)).fetchone()
         if not locked or not locked[0]:
@@ -91,8 +80,7 @@ def refresh_rollups(
         ).fetchone()
         assert row is not None, "migration 0010 inserts the watermark row"
         old: datetime | None = row[0]
-        start = old if old is not None else _first_reading_hour(conn)
-        new = target if start is None else min(target, start + chunk)
+        new = floor_to(now - lag, timedelta(hours=1))
         if old is None or new > old:
             conn.execute("UPDATE rollup_watermark SET materialized_to = %s", (new,))
             for statement in _MATERIALISE:
@@ -100,14 +88,4 @@ def refresh_rollups(
         spans = conn.execute(_RECOMPUTE[0]).rowcount
         for statement in _RECOMPUTE[1:]:
             conn.execute(statement)
-        reached = new if old is None else max(old, new)
-        return Refresh(reached, max(spans, 0), caught_up=reached >= target)
-
-
-def _first_reading_hour(conn: psycopg.Connection) -> datetime | None:
-    """The hour of the oldest reading, by one primary-key probe per sensor (the BRIN index cannot
-    answer ``min(time)``, and a scan of every reading is what the chunks are there to avoid)."""
-    row = conn.execute(
-        "SELECT min((SELECT min(time) FROM readings r WHERE r.sensor_id = s.sensor_id)) FROM sensors s"
-    ).fetchone()
-    return None if row is None or row[0] is None else floor_to(row[0], HOUR)
+        return Refresh(new if old is None else max(old, new), max(spans, 0))

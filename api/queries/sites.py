@@ -104,6 +104,18 @@ FROM site
 """
 )
 
+# The map's view of the same state: one array per site, the fields of MAP_FIELDS, ~60 bytes a site
+# instead of ~390 (the sensors, device health and alert counts are read per site when its panel opens).
+MAP_FIELDS = ("id", "status", "name", "district", "ward", "lon", "lat")
+_MAP_ROWS = (
+    _SITE_STATE
+    + """
+SELECT json_build_object('fields', %(fields)s::text[], 'sites', coalesce(json_agg(json_build_array(
+    device_id, status, display_name, district, ward, longitude, latitude) ORDER BY device_id), '[]'::json))::text
+FROM site
+"""
+)
+
 _AREAS = (
     _SITE_STATE
     + """
@@ -129,6 +141,13 @@ def _params(scope: SiteScope, rules: StatusRules, now: datetime) -> dict[str, An
 def sites_geojson(conn: psycopg.Connection, scope: SiteScope, rules: StatusRules, now: datetime) -> str:
     """The FeatureCollection (``api.schemas.sites.FeatureCollection``) as JSON text, sites by device id."""
     row = conn.execute(_FEATURES, _params(scope, rules, now)).fetchone()
+    assert row is not None  # an aggregate always answers
+    return str(row[0])
+
+
+def sites_for_map(conn: psycopg.Connection, scope: SiteScope, rules: StatusRules, now: datetime) -> str:
+    """``api.schemas.sites.MapSites`` as JSON text, sites by device id: what the map draws, no more."""
+    row = conn.execute(_MAP_ROWS, {**_params(scope, rules, now), "fields": list(MAP_FIELDS)}).fetchone()
     assert row is not None  # an aggregate always answers
     return str(row[0])
 

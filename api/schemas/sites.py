@@ -89,6 +89,13 @@ class FeatureCollection(Out):
     features: list[Feature]
 
 
+class MapSites(Out):
+    """Every site as the map draws it: one array per site in the order of ``fields``."""
+
+    fields: list[str] = Field(description="id, status, name, district, ward, lon, lat")
+    sites: list[tuple[str, SiteStatus, str | None, str | None, str | None, float | None, float | None]]
+
+
 class Summary(Out):
     sites: int
     open_alerts: int

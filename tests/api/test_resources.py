@@ -53,6 +53,18 @@ def test_sites_show_each_sensors_newest_value_device_health_and_alerts(
         assert features[sites[1].site_id]["properties"]["status"] == "watch"
         assert {f["properties"]["status"] for f in features.values()} <= {"alarm", "watch", "normal"}
         assert all(f["properties"]["device"]["state"] == "online" for f in features.values())
+        listed = viewer.get("/api/v1/map/sites")  # the dashboard map's compact list of the same state
+        assert listed.status_code == 200 and listed.headers["content-type"].startswith("application/json")
+        fields = listed.json()["fields"]
+        assert fields == ["id", "status", "name", "district", "ward", "lon", "lat"]
+        rows = {row[0]: dict(zip(fields, row, strict=True)) for row in listed.json()["sites"]}
+        assert [row[0] for row in listed.json()["sites"]] == sorted(features)
+        for site_id, feature in features.items():
+            p = feature["properties"]
+            lon, lat = feature["geometry"]["coordinates"]
+            assert rows[site_id] == {"id": site_id, "status": p["status"], "name": p["name"],
+                                     "district": p["district"], "ward": p["ward"], "lon": lon, "lat": lat}  # fmt: skip
+        assert rows[sites[0].site_id]["status"] == "alarm" and rows[sites[1].site_id]["status"] == "watch"
         district = sites[0].district
         only = viewer.get("/api/v1/sites", params={"district": district}).json()["features"]
         assert {f["id"] for f in only} == {s.site_id for s in sites if s.district == district}
@@ -239,4 +251,5 @@ def test_cap_feed_lists_the_stored_messages_for_anyone_when_reading_is_open(stac
         assert message.status_code == 200 and message.text == xml
         assert anonymous.get("/api/v1/cap/messages/nope.xml").status_code == 404
         assert anonymous.get("/api/v1/sites").status_code == 200
+        assert anonymous.get("/api/v1/map/sites").status_code == 200
         assert anonymous.get("/api/v1/alerts").status_code == 401  # open data only: alerts need a login

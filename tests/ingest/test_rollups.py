@@ -17,7 +17,7 @@ from storage import registry
 from storage.migrate import Engine
 from storage.pgcopy import unix_seconds_to_pg_micros
 from storage.rollups import ROLLUP_LOCK_KEY, refresh_rollups
-from storage.series import Resolution, bucket_source, floor_to
+from storage.series import Resolution, bucket_source
 from storage.writer import ReadingRows, ReadingWriter
 
 START = datetime(2026, 11, 1, tzinfo=UTC)
@@ -123,25 +123,6 @@ def test_the_rollups_equal_the_raw_aggregates_through_writes_late_data_qc_retent
         assert _materialised(conn) == 0 and _differences(conn) == EXACT
 
 
-def test_a_long_backlog_is_materialised_in_chunks_exact_at_every_step(database_url: str) -> None:
-    """The first refresh of a database holding hours of readings moves ``chunk`` at a time (each step
-    one short transaction that writers wait for), and reads stay exact between the steps."""
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        sensors = _sensors(conn, 2)
-        writer = ReadingWriter()
-        writer.prepare(conn)
-        _write(conn, writer, _rows(sensors, range(30, 7 * 60)))  # 00:30-07:00
-        steps = []
-        while True:
-            done = refresh_rollups(conn, START + timedelta(hours=8), chunk=timedelta(hours=2))  # target 07:00
-            steps.append((done.materialized_to, done.caught_up))
-            assert _differences(conn) == EXACT
-            if done.caught_up or len(steps) > 10:
-                break
-    hours = [START + timedelta(hours=h) for h in (2, 4, 6, 7)]  # from the first reading's hour, 00:00
-    assert steps == [(h, h == hours[-1]) for h in hours]
-
-
 def test_writers_racing_the_refresh_lose_nothing(database_url: str) -> None:
     """Ingestors write late and current readings while another process refreshes: once the last
     refresh ran, every bucket equals the raw aggregate (no write fell between watermark moves)."""
@@ -209,32 +190,3 @@ def test_the_ingestors_storage_jobs_wait_their_cadence_while_the_database_is_unr
         ingestor._maybe_run_storage_jobs()  # at once: within both jobs' cadence
     skipped = [r for r in caplog.records if "storage job skipped" in r.getMessage()]
     assert len(skipped) == 1, [r.getMessage() for r in caplog.records]
-
-
-def test_the_ingestor_catches_up_a_long_backlog_a_chunk_per_turn_without_waiting_its_cadence(
-    database_url: str,
-) -> None:
-    """Readings 10 hours old in a database never refreshed: each storage-jobs turn moves one chunk
-    (3 h of the 9), and the next turn runs at once, not ``rollups_every_s`` (300 s) later."""
-    now = datetime.now(UTC)
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        sensors = _sensors(conn, 2)
-        writer = ReadingWriter()
-        writer.prepare(conn)
-        first = now - timedelta(hours=10)
-        minutes = range(0, 9 * 60, 5)
-        rows = _rows(sensors, minutes)
-        shift = int((first - START).total_seconds() * 1e6)
-        _write(conn, writer, ReadingRows(rows.sensor_ids, rows.time_us + shift, rows.values, rows.qc))
-    ingestor = Ingestor(Settings(database_url=database_url, ingest=IngestSettings(metrics_port=0)))
-    marks = []
-    try:
-        for _ in range(5):
-            ingestor._maybe_run_storage_jobs()
-            marks.append(ingestor.metrics.rollups_materialized_to._value.get())
-    finally:
-        ingestor._db.close()
-    # 9 hours after the first reading's hour: the target as read before and after the turns
-    targets = {floor_to(t - timedelta(hours=1), timedelta(hours=1)).timestamp() for t in (now, datetime.now(UTC))}
-    assert marks[1] - marks[0] == 3 * 3600 and 0 < marks[2] - marks[1] <= 3 * 3600, marks
-    assert marks[2] in targets and marks[2] == marks[3] == marks[4], marks

@@ -12,11 +12,11 @@ from api import atom
 from api.http.deps import Config, Conn, Now, Public
 from api.http.errors import documented
 from api.http.routes.sensors import End, Start, window
-from api.http.routes.sites import GeoJSONResponse, cached_collection
+from api.http.routes.sites import GeoJSONResponse, cached
 from api.queries.cap import message, recent_messages
 from api.queries.exports import readings_csv
 from api.queries.readings import sensor_info
-from api.queries.sites import SiteScope
+from api.queries.sites import SiteScope, sites_geojson
 from api.schemas.sites import FeatureCollection
 
 router = APIRouter(prefix="/api/v1", tags=["open data"],
@@ -68,4 +68,12 @@ def export_readings(who: Public, conn: Conn, now: Now, sensor_id: int = Query(ge
 def export_sites(request: Request, who: Public, settings: Config) -> Response:
     """Every site with its current state (the map's data) as a GeoJSON file."""
     disposition = 'attachment; filename="urbanpulse-sites.geojson"'
-    return cached_collection(request, settings, SiteScope(), **{"Content-Disposition": disposition})
+    return cached(
+        request,
+        settings,
+        "geojson",
+        SiteScope(),
+        sites_geojson,
+        GeoJSONResponse,
+        **{"Content-Disposition": disposition},
+    )

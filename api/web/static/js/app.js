@@ -208,22 +208,22 @@ async function start(me, sites = Promise.resolve(null)) {
   // The map needs only the sites: everything else loads beside it and never holds it up.
   Promise.all([api.alerts({ state: OPEN_STATES, limit: 1000 }).catch(() => ({ items: [] })), alertConsole.reload()])
     .then(([open]) => { setAlerts(open.items); notifier.renderTitle(); });
-  setSites((await sites) || await api.sites());
+  setSites((await sites) || await api.mapSites());
   performance.mark('urbanpulse:data');
   await cityMap.ready;
-  performance.mark('urbanpulse:map-load');
-  document.body.dataset.ready = 'true'; // the map has its sites: what the tests and the benchmark wait for
+  performance.mark('urbanpulse:map-drawn');
+  $('#map-loading').hidden = true;
+  document.body.dataset.ready = 'true'; // the map has drawn its sites: what the tests and the benchmark wait for
   emit('ready');
   if (!canOperate()) document.body.classList.add('read-only');
-  // What the first view does not draw: the city summary (and the map's district names), device
-  // health and the site panel's chart code, fetched once the map has drawn its sites rather than
-  // competing with it for the CPU (the API's answers for them take it a few hundred ms).
-  await cityMap.idle();
+  // What the map does not need: the city summary, device health and the site panel's chart code,
+  // fetched once the map has drawn its sites rather than competing with it for the CPU (the API's
+  // answers for them take it a few hundred ms). The map's district names come with the sites.
   api.areas().then(setAreas).catch(() => null);
   devices.load().catch(() => null);
   import('./chart.js').catch(() => null);
   setInterval(() => { devices.load().catch(() => null); refreshAreas(); }, DEVICES_REFRESH_MS);
-  setInterval(() => { api.sites().then(setSites).catch(() => null); }, SITES_REFRESH_MS);
+  setInterval(() => { api.mapSites().then(setSites).catch(() => null); }, SITES_REFRESH_MS);
 }
 
 boot().catch((err) => {

@@ -20,5 +20,5 @@ export const me = signedIn
   ? api.me().catch(() => { localStorage.removeItem(SESSION_HINT); return null; })
   : Promise.resolve(null);
 
-/** Every site, when a session is likely; null otherwise (the caller asks again once signed in). */
-export const sites = signedIn ? api.sites().catch(() => null) : Promise.resolve(null);
+/** Every site as the map draws it, when a session is likely; null otherwise (the caller asks again once signed in). */
+export const sites = signedIn ? api.mapSites().catch(() => null) : Promise.resolve(null);

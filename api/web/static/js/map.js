@@ -60,7 +60,7 @@ function mapFeature(f) {
     geometry: f.geometry,
     properties: {
       id: String(f.id), status: p.status, rank: STATUS_RANK[p.status] ?? 0, name: p.name || String(f.id),
-      district: p.district || '', ward: p.ward || '', unacked: p.alerts ? p.alerts.unacknowledged : 0,
+      district: p.district || '', ward: p.ward || '',
     },
   };
 }
@@ -83,13 +83,21 @@ export class CityMap {
       localIdeographFontFamily: 'sans-serif',
     });
     this.map.touchZoomRotate.disableRotation();
+    this.holdFrames();
     this.map.addControl(new maplibregl.NavigationControl({ showCompass: false }), 'top-right');
     this.map.addControl(new maplibregl.ScaleControl({ unit: 'metric' }), 'bottom-right');
-    // The sites' source, layers and images go in as soon as the style is parsed, before its first
-    // tiles are asked for, so the base map and the sites load in one wave rather than the sites
-    // waiting for the base map's 'load'; 'load' then means both are drawn.
-    this.map.once('style.load', () => { performance.mark('urbanpulse:style'); this.install(); });
-    this.ready = new Promise((resolve) => this.map.once('load', resolve));
+    // Each source goes in when its data first exists, not empty at the start and again with the
+    // data (the worker would cluster and cut tiles twice, and MapLibre draw each wave): the sites
+    // as soon as both the style and the sites are here, so base map and sites load in one wave.
+    this.styled = false;
+    this.sitesSet = false;
+    this.map.once('style.load', () => { performance.mark('urbanpulse:style'); this.styled = true; this.install(); });
+    on('sites', () => { this.sitesSet = true; this.full = true; this.push(); });
+    on('site', (f) => { this.dirty.add(String(f.id)); this.push(); });
+    on('select', (id) => this.showSelected(id));
+    on('scope', (scope) => this.showScope(scope));
+    /** Resolves once the first list of sites is in the map and drawn (the first idle frame after it). */
+    this.ready = new Promise((resolve) => { this.drawn = resolve; });
     this.push = perFrame(() => this.pushSites());
     this.dirty = new Set(); // sites changed since the last push: sent as a diff, not all 10,000 again
     this.full = true;
@@ -105,11 +113,42 @@ export class CityMap {
     for (const [name, image] of Object.entries({ ...siteImages(), ...clusterImages() })) {
       map.addImage(name, image, { pixelRatio: PIXEL_RATIO });
     }
-    map.addSource('districts', { type: 'geojson', data: { type: 'FeatureCollection', features: [] } });
-    map.addSource('scope', { type: 'geojson', data: { type: 'FeatureCollection', features: [] } });
+    this.pushSites();
+    this.showScope(state.scope, false);
+  }
+
+  /** Sets a GeoJSON source's data, adding the source (and its layers, below the sites') the first time. */
+  setSource(id, data, layers) {
+    const source = this.map.getSource(id);
+    if (source) { source.setData(data); return; }
+    this.map.addSource(id, { type: 'geojson', data });
+    for (const layer of layers) this.map.addLayer(layer, this.map.getLayer('clusters') ? 'clusters' : undefined);
+  }
+
+  /**
+   * Draws nothing until the base map and the sites are loaded, then one complete frame. MapLibre
+   * draws a frame for each batch of tiles that arrives (about ten while the city loads), and
+   * without a GPU each costs 150-300 ms: the frame is computed on the CPU and, with software
+   * compositing, read back from WebGL (docs/benchmarks.md). MapLibre has no option for it, so this
+   * wraps its painter's draw call (vendored, pinned version; without it the map simply draws every
+   * frame); tiles, placement and events go on as before.
+   */
+  holdFrames() {
+    const painter = this.map.painter;
+    if (!painter || typeof painter.render !== 'function') return;
+    const draw = painter.render.bind(painter);
+    painter.render = (...args) => {
+      if (!this.map.getSource('sites') || !this.map.loaded()) return;
+      painter.render = draw;
+      draw(...args);
+    };
+  }
+
+  installSites(data) {
+    const map = this.map;
     map.addSource('sites', {
       type: 'geojson',
-      data: { type: 'FeatureCollection', features: [] },
+      data,
       cluster: true,
       clusterRadius: 42,
       clusterMaxZoom: 14,
@@ -117,18 +156,6 @@ export class CityMap {
         worst: ['max', ['get', 'rank']],
         alarms: ['+', ['case', ['==', ['get', 'rank'], STATUS_RANK.alarm], 1, 0]],
       },
-    });
-    map.addLayer({
-      id: 'district-labels', type: 'symbol', source: 'districts', maxzoom: 13.5,
-      layout: {
-        'text-field': ['get', 'name'], 'text-font': FONT, 'text-size': 13, 'text-letter-spacing': 0.04,
-        'text-transform': 'uppercase', 'text-allow-overlap': false, 'text-padding': 6,
-      },
-      paint: { 'text-color': '#7d93a8', 'text-halo-color': '#1a232d', 'text-halo-width': 1.5 },
-    });
-    map.addLayer({
-      id: 'scope-outline', type: 'line', source: 'scope',
-      paint: { 'line-color': '#5cc8ff', 'line-width': 1.5, 'line-dasharray': [3, 2] },
     });
     const statusOf = ['match', ['get', 'worst'], ...Object.entries(RANK_STATUS).flatMap(([r, s]) => [Number(r), s]), 'normal'];
     map.addLayer({
@@ -174,13 +201,7 @@ export class CityMap {
       paint: { 'text-color': '#dfe7ee', 'text-halo-color': '#0c1218', 'text-halo-width': 1.4 },
     });
     this.bindEvents();
-    this.pushSites();
-    this.pushDistricts();
-    on('sites', () => { this.full = true; this.push(); });
-    on('site', (f) => { this.dirty.add(String(f.id)); this.push(); });
-    on('areas', () => this.pushDistricts());
-    on('select', (id) => this.showSelected(id));
-    on('scope', (scope) => this.showScope(scope));
+    this.showSelected(state.selectedSite, false);
   }
 
   bindEvents() {
@@ -216,12 +237,18 @@ export class CityMap {
   }
 
   pushSites() {
+    if (!this.styled || !this.sitesSet) return;
     const source = this.map.getSource('sites');
-    if (!source) return;
     if (this.full) {
       const features = [];
       for (const f of state.sites.values()) if (f.geometry) features.push(mapFeature(f));
-      source.setData({ type: 'FeatureCollection', features });
+      const data = { type: 'FeatureCollection', features };
+      this.pushDistricts();
+      if (source) source.setData(data);
+      else {
+        this.installSites(data);
+        this.map.once('idle', this.drawn); // 'idle': every tile of the sites and the base map loaded and drawn
+      }
       this.known = new Set(features.map((f) => f.id));
     } else if (this.dirty.size) {
       const add = [], update = [], remove = [];
@@ -272,22 +299,35 @@ export class CityMap {
     this.live.delete(id);
   }
 
+  /** District names at the centre of each district's sites, in the same wave as the sites. */
   pushDistricts() {
-    const source = this.map.getSource('districts');
-    if (!source || !state.areas) return;
-    const features = state.areas.districts.filter((d) => d.bbox && d.district).map((d) => ({
-      type: 'Feature',
-      geometry: { type: 'Point', coordinates: [(d.bbox[0] + d.bbox[2]) / 2, (d.bbox[1] + d.bbox[3]) / 2] },
-      properties: { name: d.district },
+    const boxes = new Map(); // district -> [west, south, east, north]
+    for (const f of state.sites.values()) {
+      const district = f.properties.district;
+      if (!district || !f.geometry) continue;
+      const [lon, lat] = f.geometry.coordinates;
+      const b = boxes.get(district);
+      if (!b) { boxes.set(district, [lon, lat, lon, lat]); continue; }
+      b[0] = Math.min(b[0], lon); b[1] = Math.min(b[1], lat); b[2] = Math.max(b[2], lon); b[3] = Math.max(b[3], lat);
+    }
+    const features = [...boxes].map(([name, b]) => ({
+      type: 'Feature', geometry: { type: 'Point', coordinates: [(b[0] + b[2]) / 2, (b[1] + b[3]) / 2] }, properties: { name },
     }));
-    source.setData({ type: 'FeatureCollection', features });
+    this.setSource('districts', { type: 'FeatureCollection', features }, [{
+      id: 'district-labels', type: 'symbol', source: 'districts', maxzoom: 13.5,
+      layout: {
+        'text-field': ['get', 'name'], 'text-font': FONT, 'text-size': 13, 'text-letter-spacing': 0.04,
+        'text-transform': 'uppercase', 'text-allow-overlap': false, 'text-padding': 6,
+      },
+      paint: { 'text-color': '#7d93a8', 'text-halo-color': '#1a232d', 'text-halo-width': 1.5 },
+    }]);
   }
 
-  showSelected(id) {
+  showSelected(id, move = true) {
     if (!this.map.getLayer('selected')) return;
     this.map.setFilter('selected', ['all', ['!', ['has', 'point_count']], ['==', ['get', 'id'], id || '']]);
     const f = id ? state.sites.get(String(id)) : null;
-    if (f && f.geometry) {
+    if (move && f && f.geometry) {
       const zoom = Math.max(this.map.getZoom(), 12.5);
       // keep the site clear of the panel that opens over the left of the map
       const left = Math.min(580, this.map.getContainer().clientWidth * 0.55);
@@ -295,21 +335,23 @@ export class CityMap {
     }
   }
 
-  showScope(scope) {
-    const source = this.map.getSource('scope');
-    if (!source) return;
+  showScope(scope, move = true) {
+    if (!this.styled) return;
     if (!scope || !scope.bbox) {
-      source.setData({ type: 'FeatureCollection', features: [] });
-      this.map.easeTo({ center: CITY_CENTER, zoom: 10.6, padding: 0 });
+      if (this.map.getSource('scope')) this.map.getSource('scope').setData({ type: 'FeatureCollection', features: [] });
+      if (move) this.map.easeTo({ center: CITY_CENTER, zoom: 10.6, padding: 0 });
       return;
     }
     const [w, s, e, n] = scope.bbox;
     const pad = 0.004;
-    source.setData({
+    this.setSource('scope', {
       type: 'Feature', properties: {},
       geometry: { type: 'LineString', coordinates: [[w - pad, s - pad], [e + pad, s - pad], [e + pad, n + pad], [w - pad, n + pad], [w - pad, s - pad]] },
-    });
-    this.map.fitBounds([[w - pad, s - pad], [e + pad, n + pad]], { padding: 60, maxZoom: 15, duration: 700 });
+    }, [{
+      id: 'scope-outline', type: 'line', source: 'scope',
+      paint: { 'line-color': '#5cc8ff', 'line-width': 1.5, 'line-dasharray': [3, 2] },
+    }]);
+    if (move) this.map.fitBounds([[w - pad, s - pad], [e + pad, n + pad]], { padding: 60, maxZoom: 15, duration: 700 });
   }
 
   /** Status of a rendered site marker (for tests and the benchmark): what the map draws now. */
@@ -319,9 +361,6 @@ export class CityMap {
     const hits = this.map.queryRenderedFeatures({ layers: ['sites'] }).filter((f) => f.properties.id === String(id));
     return hits.length ? hits[0].properties.status : null;
   }
-
-  /** Resolves when the map has nothing left to load or draw. */
-  idle() { return new Promise((resolve) => { this.map.once('idle', resolve); this.map.triggerRepaint(); }); }
 
   resize() { this.map.resize(); }
 }

@@ -1,6 +1,7 @@
 // The site panel: who the site is, its worst state and device health, and per sensor the last
-// 24 h with the latest forecast (chart.js). Live: it redraws when the site changes or a new
-// forecast is issued for one of its sensors. chart.js and uPlot are imported when a panel first
+// 24 h with the latest forecast (chart.js). The map's list of sites holds only what the map draws,
+// so the panel reads the whole site (/api/v1/sites/{id}) when it opens. Live: it redraws when the
+// site changes (the stream sends the whole site) or a new forecast is issued for one of its sensors. chart.js and uPlot are imported when a panel first
 // opens, not on the page's first load, which draws no chart.
 import { api } from './api.js';
 import { fill, h, svg } from './dom.js';
@@ -20,9 +21,9 @@ export class SitePanel {
     this.results = [];
     on('select', (id) => (id ? this.open(id) : this.close()));
     on('focus-panel', () => this.el.focus({ preventScroll: true }));
-    on('site', (f) => { if (String(f.id) === this.id) this.renderHead(); });
+    on('site', (f) => { if (String(f.id) === this.id) { this.site = f; this.renderHead(); } });
     on('forecast', (issue) => {
-      const site = this.id && state.sites.get(this.id);
+      const site = this.id && this.site;
       if (!site) return;
       const mine = new Set(site.properties.sensors.map((s) => s.sensor_id));
       if (!issue.sensors || issue.sensors.some((s) => mine.has(s))) this.loadCharts();
@@ -35,12 +36,21 @@ export class SitePanel {
     const returning = this.id === String(id);
     this.id = String(id);
     this.el.hidden = false;
-    if (!returning) this.render();
+    if (returning) return;
+    this.site = null;
+    this.render();
+    api.site(this.id).then((site) => {
+      if (String(site.id) !== this.id) return; // another site was opened meanwhile
+      if (!this.site) this.site = site; // unless the stream brought a newer one meanwhile
+      this.renderHead();
+      this.loadCharts();
+    }).catch(() => null);
   }
 
   close() {
     if (this.el.contains(document.activeElement)) document.getElementById('main').focus({ preventScroll: true });
     this.id = null;
+    this.site = null;
     this.destroyCharts();
     this.el.hidden = true;
   }
@@ -59,7 +69,7 @@ export class SitePanel {
   }
 
   renderHead() {
-    const f = state.sites.get(this.id);
+    const f = this.site || state.sites.get(this.id); // the map's entry until the whole site is read
     if (!f) { fill(this.head, h('h2#site-title', this.id)); return; }
     const p = f.properties;
     const dev = p.device || {};
@@ -75,18 +85,18 @@ export class SitePanel {
       p.max_exceed_probability_3h !== null && p.max_exceed_probability_3h !== undefined
         ? h('span.chip', t('p_exceed_3h'), ' ', h(`b.prob${probClass(p.max_exceed_probability_3h)}`, percent(p.max_exceed_probability_3h)))
         : null);
-    const health = h('dl.health',
+    const health = !p.device ? null : h('dl.health',
       h('div', h('dt', t('device_state')), h('dd', label('device_state', dev.state))),
       h('div', h('dt', t('last_seen')), h('dd', dev.last_seen ? timeEl(dev.last_seen) : '—')),
       h('div', h('dt', t('backlog')), h('dd', dev.backlog === null || dev.backlog === undefined ? '—' : number(dev.backlog, 0))),
       h('div', h('dt', t('clock')), h('dd', label('clock', dev.clock))));
     const old = this.body.querySelector('.panel-summary');
-    const block = h('div.panel-summary', this.summary, h('h3.section-title', t('device_health')), health);
+    const block = h('div.panel-summary', this.summary, health && h('h3.section-title', t('device_health')), health);
     if (old) old.replaceWith(block); else this.body.prepend(block);
   }
 
   async loadCharts() {
-    const f = state.sites.get(this.id);
+    const f = this.site;
     if (!f) return;
     const token = ++this.loading;
     const sensors = [...f.properties.sensors].sort((a, b) => sensorOrder(a) - sensorOrder(b));

@@ -7,7 +7,9 @@ const topics = new Map();
 export const state = {
   config: null,
   me: null,
-  sites: new Map(), // device_id -> GeoJSON Feature
+  // device_id -> GeoJSON Feature: from the map's list, properties {name, status, district, ward}; a site
+  // the live stream has told of since carries every property of /api/v1/sites (the panel reads those).
+  sites: new Map(),
   alerts: new Map(), // alert_id -> Alert (open ones, plus closed ones we have seen change)
   devices: new Map(), // device_id -> device row
   areas: null,
@@ -30,8 +32,18 @@ export function emit(topic, payload) {
 
 export const canOperate = () => !!state.me && (state.me.role === 'operator' || state.me.role === 'admin');
 
-export function setSites(collection) {
-  state.sites = new Map(collection.features.map((f) => [String(f.id), f]));
+/** The map's list of sites (/api/v1/map/sites: one array per site, in the order of its fields). */
+export function setSites(list) {
+  const at = Object.fromEntries(list.fields.map((name, i) => [name, i]));
+  state.sites = new Map(list.sites.map((row) => {
+    const id = String(row[at.id]);
+    const lon = row[at.lon], lat = row[at.lat];
+    return [id, {
+      type: 'Feature', id,
+      geometry: lon === null || lat === null ? null : { type: 'Point', coordinates: [lon, lat] },
+      properties: { status: row[at.status], name: row[at.name], district: row[at.district], ward: row[at.ward] },
+    }];
+  }));
   emit('sites');
 }
 
