@@ -19,6 +19,11 @@ from edge.protocol import Kind
 NS = "urn:oasis:names:tc:emergency:cap:1.2"
 HCMC = timezone(timedelta(hours=7))
 AREA_RADIUS_KM = 0.5  # a street gauge or a road segment: the block around it
+# Flood tier -> (CAP urgency, CAP certainty, event in Vietnamese, event in English)
+TIER_WORDS = {
+    "watch": ("Expected", "Possible", "Theo dõi nguy cơ ngập", "Flood Watch"),
+    "warning": ("Immediate", "Likely", "Cảnh báo ngập", "Flood Warning"),
+}
 
 
 @dataclass(frozen=True)
@@ -42,24 +47,32 @@ class CapAlert:
     latitude: float | None
     longitude: float | None
     references: tuple[tuple[str, float], ...] = ()  # (identifier, sent) of earlier messages
+    tier: str | None = None  # "watch" or "warning": a street-flood outlook's tier (fixes urgency and certainty)
 
 
 def identifier(alert_id: int, message_number: int) -> str:
     return f"urbanpulse-hcmc-{alert_id}-{message_number}"
 
 
-def urgency(lead_s: float | None, msg_type: str) -> str:
-    """CAP urgency from the lead time: under an hour Immediate, under 6 h Expected, else Future."""
+def urgency(lead_s: float | None, msg_type: str, tier: str | None = None) -> str:
+    """CAP urgency: a flood watch is Expected (hours ahead), a flood warning Immediate (within the hour);
+    otherwise from the lead time: under an hour Immediate, under 6 h Expected, else Future."""
     if msg_type == "Cancel":
         return "Past"
+    if tier is not None:
+        return TIER_WORDS[tier][0]
     if lead_s is None or lead_s < 3600:
         return "Immediate"
     return "Expected" if lead_s < 6 * 3600 else "Future"
 
 
 def certainty(alert: CapAlert) -> str:
+    """Observed for observations; a watch is Possible and a warning Likely (as flood services issue them);
+    other forecasts Likely above even odds, else Possible."""
     if alert.msg_type == "Cancel" or not alert.forecast:
         return "Observed"
+    if alert.tier is not None:
+        return TIER_WORDS[alert.tier][1]
     return "Likely" if (alert.probability or 0.0) > 0.5 else "Possible"
 
 
@@ -124,13 +137,15 @@ def document(alert: CapAlert, sender: str, sender_name: str) -> str:
     lead = None if alert.onset is None else alert.onset - alert.sent
     for language, text in _TEXT.items():
         event, risk, quantity = text.names.get(alert.metric, text.names[Kind.WATER_LEVEL])
+        if alert.tier is not None:
+            risk = TIER_WORDS[alert.tier][2 if language == "vi-VN" else 3]
         info = add(root, "info")
         add(info, "language", language)
         add(info, "category", "Transport" if alert.metric.startswith("traffic") else "Met")
         add(info, "event", risk if alert.forecast else event)
         if alert.msg_type == "Cancel":
             add(info, "responseType", "AllClear")
-        add(info, "urgency", urgency(lead, alert.msg_type))
+        add(info, "urgency", urgency(lead, alert.msg_type, alert.tier))
         add(info, "severity", alert.severity.value.capitalize())
         add(info, "certainty", certainty(alert))
         add(info, "eventCode").extend(_value_pair("UrbanPulseRule", alert.rule))

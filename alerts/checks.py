@@ -97,6 +97,21 @@ def forecast_exceedance(
     return Condition(known & (p >= raise_at), known & (p < clear_below), known, value, onset)
 
 
+def flood_tier(
+    tier: npt.NDArray[np.int64], probability: Array, crossing: Array, issued_at: Array, now: float, max_age_s: float,
+    wanted: int, clear_below: float,
+) -> Condition:  # fmt: skip
+    """From the newest outlook per street: ``tier`` (0 none, 1 watch, 2 warning), the wanted tier's
+    ``probability`` and the expected ``crossing`` (Unix s). Raised at or above ``wanted``; clear once
+    below it and its probability under ``clear_below``; the value is that probability."""
+    fresh = np.isfinite(issued_at) & (now - issued_at <= max_age_s) & np.isfinite(probability)
+    value = np.where(fresh, probability, np.nan)
+    at_least = tier >= wanted
+    with np.errstate(invalid="ignore"):
+        clear = fresh & ~at_least & (probability < clear_below)
+    return Condition(fresh & at_least, clear, fresh, value, np.where(fresh, crossing, np.nan))
+
+
 def forecast_below(
     mean: Array, targets: Array, issued_at: Array, now: float, within_s: float, max_age_s: float,
     level: float, hysteresis: float,
@@ -190,13 +205,18 @@ def _robust_spread(bend: Array) -> Array:
 def roughness_flags(recent: Recent, sigmas: float, floor: Array) -> npt.NDArray[np.int16]:
     """Rate of change judged against the trend (QARTOD rate-of-change test, on the change of the
     step): a reading whose step departs from the previous step by more than ``sigmas`` robust
-    standard deviations of such departures over the window (at least ``floor``) is SUSPECT. A
-    steady flood rise has big but regular steps and passes; a noisy sensor does not."""
-    bend = _bends(recent.values)
+    standard deviations of such departures over the window (at least ``floor``), and at which the
+    path turns back (it sits above both neighbours or below both), is SUSPECT. Noise and spikes turn
+    at every bad reading; a flood rise that speeds up as the drains fill and slows as the water
+    spreads over the road bends just as hard but turns nowhere, so it passes. The newest reading is
+    judged once the next one is in (it needs both neighbours)."""
+    x = recent.values
+    bend = _bends(x)  # bend[:, j]: the step into x[j] against the step into x[j - 1], centred on x[j - 1]
     spread = np.fmax(_robust_spread(bend), floor)
     flag = np.zeros(bend.shape, np.int16)
     with np.errstate(invalid="ignore"):
-        flag[np.abs(bend) > sigmas * spread[:, None]] = QC_SUSPECT
+        turns = (x[:, 1:-1] - x[:, :-2]) * (x[:, 2:] - x[:, 1:-1]) < 0
+        flag[:, 1:-1][turns & (np.abs(bend[:, 2:]) > sigmas * spread[:, None])] = QC_SUSPECT
     return flag
 
 

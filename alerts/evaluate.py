@@ -16,7 +16,7 @@ import numpy.typing as npt
 
 from alerts import checks
 from alerts.checks import Condition, QcFlags, Recent
-from alerts.observations import Inputs, Subjects
+from alerts.observations import Inputs, Outlooks, Subjects
 from alerts.rules import (
     AnyRule,
     Backlog,
@@ -24,6 +24,7 @@ from alerts.rules import (
     Congestion,
     Drift,
     Flatline,
+    FloodTier,
     ForecastExceedance,
     Offline,
     RateOfChange,
@@ -34,6 +35,7 @@ from alerts.rules import (
     Threshold,
 )
 from edge.protocol import Kind
+from forecasting.floods import Tier, TierRules
 
 QC_KINDS = (Kind.WATER_LEVEL, Kind.TRAFFIC_COUNT, Kind.TRAFFIC_SPEED)  # continuous signals; rain sits at zero for days
 ZERO_AT_REST = (Kind.TRAFFIC_COUNT, Kind.WATER_LEVEL)  # an empty road at night, a dry street's depth gauge
@@ -91,6 +93,16 @@ def _judge(rule: AnyRule, s: Subjects, inputs: Inputs, offline_devices: npt.NDAr
                 f.probability[rows], f.targets[rows], f.issued_at[rows], now, rule.within_s,
                 rule.max_forecast_age_s, rule.probability, rule.clear_below(),
             )  # fmt: skip
+            return Judgement(rule, False, rows, cond, s.alarm_levels[rows])
+        case FloodTier():
+            o = inputs.outlooks or Outlooks.none(len(s.sensor_ids))
+            rows = np.flatnonzero(np.isfinite(o.issued_at))
+            wanted = Tier.WARNING if rule.tier == "warning" else Tier.WATCH
+            probability = (o.warning if wanted == Tier.WARNING else o.watch)[rows]
+            default_clear = TierRules().warning_clear if wanted == Tier.WARNING else TierRules().watch_clear
+            clear = default_clear if rule.clear_probability is None else rule.clear_probability
+            cond = checks.flood_tier(o.tier[rows], probability, o.crossing[rows], o.issued_at[rows], now,
+                                     rule.max_outlook_age_s, int(wanted), clear)  # fmt: skip
             return Judgement(rule, False, rows, cond, s.alarm_levels[rows])
         case Congestion():
             rows = np.flatnonzero(s.kinds == Kind.TRAFFIC_SPEED)

@@ -18,7 +18,7 @@ import psycopg
 from alerts import cap, routing
 from alerts.lifecycle import State
 from alerts.routing import AlertView, GroupMessage
-from alerts.rules import RuleBook, Severity
+from alerts.rules import FloodTier, RuleBook, Severity
 from alerts.store import active_silences
 from edge import protocol
 from storage.sqlvalues import unix_or_none, utc
@@ -146,7 +146,8 @@ def _text(message: GroupMessage, items: list[Candidate], now: float) -> tuple[st
         onset = (r.details or {}).get("onset")
         lead = f", predicted in {max(0.0, (onset - now) / 60):.0f} min" if onset is not None else ""
         lines.append(f"[{state.label.upper()}] {r.rule} at {place}{value}{lead} (alert #{r.alert_id})")
-    told = [{"id": r.alert_id, "rule": r.rule, "state": r.state, "subject": r.subject} for r in items]
+    told = [{"id": r.alert_id, "rule": r.rule, "state": r.state, "subject": r.subject,
+             "reminder": r.alert_id in message.reminders} for r in items]  # fmt: skip
     machine = {"group": message.group_key, "tier": message.tier, "alerts": told}
     return title, "\n".join(lines) + "\n" + json.dumps(machine, separators=(",", ":"))
 
@@ -167,7 +168,9 @@ def _cap(conn: psycopg.Connection, book: RuleBook, row: Candidate, reminder: boo
     else:
         msg_type = "Alert"
     details = row.details or {}
-    forecast = row.kind == "forecast_exceedance" or (row.kind == "congestion" and "onset" in details)
+    forecast = row.kind in ("forecast_exceedance", "flood_tier") or (row.kind == "congestion" and "onset" in details)
+    rule = next((r for r in book.rules if r.name == row.rule), None)
+    tier = rule.tier if isinstance(rule, FloodTier) else None
     onset = details.get("onset") or (row.pending_since.timestamp() if not forecast else None)
     item = cap.CapAlert(
         alert_id=row.alert_id, message_number=len(earlier) + 1, msg_type=msg_type, sent=now, rule=row.rule,
@@ -175,7 +178,7 @@ def _cap(conn: psycopg.Connection, book: RuleBook, row: Candidate, reminder: boo
         value=None if forecast else row.value, threshold=details.get("threshold"),
         probability=row.value if forecast else None, onset=onset, expires=now + book.cap.expires_s,
         place=row.place, ward=row.ward, district=row.district, latitude=row.latitude, longitude=row.longitude,
-        references=tuple((e[0], e[1].timestamp()) for e in earlier),
+        references=tuple((e[0], e[1].timestamp()) for e in earlier), tier=tier,
     )  # fmt: skip
     xml = cap.document(item, book.cap.sender, book.cap.sender_name)
     ident = cap.identifier(row.alert_id, item.message_number)

@@ -48,6 +48,23 @@ class Forecasts:
 
 
 @dataclass(frozen=True)
+class Outlooks:
+    """The street-flood outlook of the newest complete issue, per sensor row (NaN / 0 where none):
+    tier (0 none, 1 watch, 2 warning), the warning's and the watch's probability, the expected crossing."""
+
+    issued_at: Array
+    tier: npt.NDArray[np.int64]
+    warning: Array
+    watch: Array
+    crossing: Array
+
+    @classmethod
+    def none(cls, n: int) -> Outlooks:
+        issued_at, warning, watch, crossing = np.full((4, n), np.nan)  # four rows, each filled in on its own
+        return cls(issued_at, np.zeros(n, dtype=np.int64), warning, watch, crossing)
+
+
+@dataclass(frozen=True)
 class Hindcast:
     """What a forecast issued ``lead_s`` or more ago said of the newest complete 5-minute bucket
     (start ``target``), per sensor row: mean and 95 % band, NaN where none; ``observed`` the bucket's
@@ -82,6 +99,7 @@ class Inputs:
     forecasts: Forecasts
     health: DeviceHealth
     hindcast: Hindcast
+    outlooks: Outlooks | None = None  # None: no street-flood outlooks read (flood_tier rules judge nothing)
 
 
 def load_subjects(conn: psycopg.Connection) -> Subjects:
@@ -123,7 +141,7 @@ def read_inputs(
     hindcast = (Hindcast.none(len(subjects.sensor_ids)) if hindcast_lead_s is None
                 else _hindcast(conn, subjects, recent, now, hindcast_lead_s))  # fmt: skip
     forecasts, health = _forecasts(conn, subjects, until), _health(conn, subjects, until, heartbeats)
-    return Inputs(now, lookback_s, recent, forecasts, health, hindcast)
+    return Inputs(now, lookback_s, recent, forecasts, health, hindcast, _outlooks(conn, subjects, until))
 
 
 BUCKET_S = 300.0  # the forecasts' grid (readings_5m)
@@ -184,6 +202,28 @@ def _forecasts(conn: psycopg.Connection, subjects: Subjects, until: datetime) ->
     probability[cells] = np.array([np.nan if r[3] is None else r[3] for r in rows], dtype=np.float64)[known]
     issued_at = np.where(np.isfinite(targets[:, 0]), issued.timestamp(), np.nan)
     return Forecasts(issued_at, targets, mean, probability)
+
+
+_TIER = {None: 0, "watch": 1, "warning": 2}  # forecasting.floods.Tier, as stored in flood_outlooks
+
+
+def _outlooks(conn: psycopg.Connection, subjects: Subjects, until: datetime) -> Outlooks:
+    out = Outlooks.none(len(subjects.sensor_ids))
+    issued = _newest_issue(conn, until)
+    if issued is None:
+        return out
+    position = {int(sensor): i for i, sensor in enumerate(subjects.sensor_ids)}
+    for sensor, tier, warning, watch, crossing in conn.execute(
+        """SELECT sensor_id, tier, warning_probability, watch_probability, extract(epoch FROM expected_crossing)
+           FROM flood_outlooks WHERE issued_at = %s""",
+        (issued,),
+    ):
+        i = position.get(sensor)
+        if i is not None:
+            out.issued_at[i], out.tier[i] = issued.timestamp(), _TIER[tier]
+            out.warning[i], out.watch[i] = warning, watch
+            out.crossing[i] = np.nan if crossing is None else float(crossing)
+    return out
 
 
 def _health(conn: psycopg.Connection, subjects: Subjects, until: datetime, m: int) -> DeviceHealth:

@@ -72,6 +72,18 @@ class ForecastExceedance(_Rule):
         return max(0.0, self.probability - 0.2) if self.clear_probability is None else self.clear_probability
 
 
+class FloodTier(_Rule):
+    """The newest street-flood outlook puts the street under ``tier`` (a warning also counts as a watch):
+    raised with the tier, cleared when that tier's probability falls below ``clear_probability``.
+    Published as CAP with the tier's urgency and certainty (a watch Expected/Possible, a warning
+    Immediate/Likely)."""
+
+    kind: Literal["flood_tier"]
+    tier: Literal["watch", "warning"]
+    clear_probability: float | None = Field(None, ge=0, lt=1, description="default: the forecast's own (0.02 / 0.3)")
+    max_outlook_age_s: float = Field(900.0, gt=0, description="an older outlook is no evidence")
+
+
 class Congestion(_Rule):
     """Speed below ``below_kmh`` on a segment: observed now, or in the forecast within ``within_s``."""
 
@@ -164,8 +176,8 @@ class ClockRule(_Rule):
 
 
 AnyRule = Annotated[
-    Threshold | RateOfRise | ForecastExceedance | Congestion | Stale | Flatline | Spike | RateOfChange
-    | Drift | Offline | Backlog | ClockRule,
+    Threshold | RateOfRise | ForecastExceedance | FloodTier | Congestion | Stale | Flatline | Spike
+    | RateOfChange | Drift | Offline | Backlog | ClockRule,
     Field(discriminator="kind"),
 ]  # fmt: skip
 RULE_TYPES: tuple[type[_Rule], ...] = get_args(get_args(AnyRule)[0])

@@ -16,21 +16,26 @@ from devstack.postgres import PostgresOptions, PostgresServer
 from ingest import broker_auth, provisioning
 from runtime.settings import IngestSettings, Settings, ValidationSettings
 from simulators.fleet import DeviceCredential
-from simulators.sites import Site, alarm_levels
+from simulators.sites import Site, alarm_levels, drainage_facts
 from storage.migrate import migrate
 
 VENDOR_DEVICE = "demo-vendor"  # a device left free for people trying the protocol by hand
 
 
 def site_details(site: Site) -> dict[str, object]:
-    """A simulated site as its device is registered: place, ward, district, kind and alarm levels."""
+    """A simulated site as its device is registered: place, ward, district, kind, alarm levels and, for a
+    street, its drainage facts (the street-flood outlook's priors, docs/forecasting.md)."""
+    metadata: dict[str, object] = {"site_kind": site.kind, "alarm_levels": alarm_levels(site)}
+    drainage = drainage_facts(site)
+    if drainage:
+        metadata["drainage"] = drainage
     return {
         "display_name": site.name,
         "ward": site.ward,
         "district": site.district,
         "latitude": site.lat,
         "longitude": site.lon,
-        "metadata": {"site_kind": site.kind, "alarm_levels": alarm_levels(site)},
+        "metadata": metadata,
     }
 
 

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from forecasting.series import Array
 
@@ -55,14 +56,16 @@ class EventSkill:
     lead_times_s: tuple[float, ...]  # one per hit: event start minus the first warning for it
 
     @property
+    def counts(self) -> Contingency:
+        return Contingency(self.hits, self.misses, self.false_alarms)
+
+    @property
     def hit_rate(self) -> float:
-        events = self.hits + self.misses
-        return self.hits / events if events else float("nan")
+        return self.counts.pod
 
     @property
     def false_alarm_ratio(self) -> float:
-        warned = self.hits + self.false_alarms
-        return self.false_alarms / warned if warned else float("nan")
+        return self.counts.far
 
     @property
     def median_lead_s(self) -> float:
@@ -99,3 +102,41 @@ def event_skill(
     useful_episodes = np.zeros(n_episodes, dtype=bool)
     np.logical_or.at(useful_episodes, episode, useful)
     return EventSkill(len(leads), len(spans) - len(leads), int((~useful_episodes).sum()), tuple(leads))
+
+
+@dataclass(frozen=True)
+class Contingency:
+    """Counts of a yes/no forecast against what happened (rain above a rate, say): POD, FAR and CSI."""
+
+    hits: int
+    misses: int
+    false_alarms: int
+
+    @property
+    def pod(self) -> float:
+        """Probability of detection: the share of events forecast."""
+        events = self.hits + self.misses
+        return self.hits / events if events else float("nan")
+
+    @property
+    def far(self) -> float:
+        """False-alarm ratio: the share of forecast events that did not happen."""
+        said = self.hits + self.false_alarms
+        return self.false_alarms / said if said else float("nan")
+
+    @property
+    def csi(self) -> float:
+        """Critical success index (threat score): hits over everything but correct negatives."""
+        total = self.hits + self.misses + self.false_alarms
+        return self.hits / total if total else float("nan")
+
+    def __add__(self, other: Contingency) -> Contingency:
+        return Contingency(self.hits + other.hits, self.misses + other.misses, self.false_alarms + other.false_alarms)
+
+
+def contingency(forecast: npt.NDArray[np.bool_], observed: Array, threshold: float) -> Contingency:
+    """Yes/no ``forecast`` against ``observed > threshold`` (same shape); missing observations are skipped."""
+    known = np.isfinite(observed)
+    seen = known & (np.where(known, observed, 0.0) > threshold)
+    said = known & forecast
+    return Contingency(int((said & seen).sum()), int((~said & seen).sum()), int((said & ~seen).sum()))

@@ -6,7 +6,10 @@ gauges, tide, exceedance probability of each sensor's alarm level), traffic with
 a day-type profile (a daily one while the history is shorter than two weeks) with the nearby
 detectors' residuals as inputs - and refitted every ``refit_h``. Every completed bucket between
 refits reads only the new buckets, moves the models' origin (``update``) and writes mean, 80/95 %
-bands and probabilities for the next ``horizon``. Rain itself is not forecast: it is an input.
+bands and probabilities for the next ``horizon``. Streets registered with drainage metadata also
+get the street-flood outlook (``forecasting.outlooks``: rain nowcast + drainage model, refitted
+every few hours but never in the cycle that refits the other models, updated in between): their
+exceedance probabilities and their watch/warning tier (table ``flood_outlooks``).
 
 A restart loses nothing - every issue is a function of the database - and several copies can
 split the sensors (``shard``). A cycle for an issue time already written replaces it. A loop that
@@ -15,6 +18,7 @@ falls behind (a slow refit) issues the buckets it missed, oldest first, so none 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -33,6 +37,14 @@ from forecasting.direct import PROFILE_SMOOTH_S, ProfileAR
 from forecasting.geo import local_km
 from forecasting.graph import SensorGraph
 from forecasting.model import Profile
+from forecasting.outlooks import (
+    OutlookCache,
+    load_drainage,
+    rain_rates,
+    street_outlook,
+    with_outlook,
+    write_outlooks,
+)
 from forecasting.profile import TimeOfWeekAverage
 from forecasting.rain import nearest_gauges
 from forecasting.series import Array, Forecast, Series
@@ -182,7 +194,8 @@ class BucketWindow:
 
     ids: list[int]
     start: datetime
-    values: Array  # (n, T)
+    values: Array  # (n, T) bucket means
+    samples: npt.NDArray[np.int64]  # (n, T) readings per bucket: a rain gauge's rate needs them
 
     @property
     def end(self) -> datetime:
@@ -192,28 +205,36 @@ class BucketWindow:
     @classmethod
     def read(cls, conn: psycopg.Connection, ids: list[int], start: datetime, end: datetime) -> BucketWindow:
         block = read_buckets(conn, ids, start, end, Resolution.FIVE_MINUTES)
-        return cls(ids, floor_to(start, STEP), block.mean)
+        return cls(ids, floor_to(start, STEP), block.mean, block.samples)
 
     def advance(self, conn: psycopg.Connection, end: datetime, keep: timedelta) -> BucketWindow:
         """Read from ``LATE_DATA`` before the window's end up to ``end``; keep the last ``keep``."""
         since = max(self.start, min(self.end, end) - LATE_DATA)
         fresh = BucketWindow.read(conn, self.ids, since, end)
-        head = self.values[:, : round((since - self.start) / STEP)]
-        values = np.concatenate([head, fresh.values], axis=1)
+        cut = round((since - self.start) / STEP)
+        values = np.concatenate([self.values[:, :cut], fresh.values], axis=1)
+        samples = np.concatenate([self.samples[:, :cut], fresh.samples], axis=1)
         drop = max(0, values.shape[1] - round(keep / STEP))
-        return BucketWindow(self.ids, self.start + drop * STEP, values[:, drop:])
+        return BucketWindow(self.ids, self.start + drop * STEP, values[:, drop:], samples[:, drop:])
 
     def series(self) -> Series:
         return Series(self.start.timestamp(), STEP.total_seconds(), self.values)
 
+    def rates(self) -> Array:
+        """Rain rates (mm/h) of the same buckets, meaningful for the rainfall sensors' rows."""
+        return rain_rates(self.values, self.samples, STEP.total_seconds())
+
 
 @dataclass
 class ServiceState:
-    """What the loop keeps between cycles: the fitted models and the buckets they read."""
+    """What the loop keeps between cycles: the fitted models, the buckets they read, the streets'
+    drainage facts (read at each refit) and the street-flood outlook (refitted on its own schedule)."""
 
     sensors: Sensors
     forecaster: Forecaster
     window: BucketWindow
+    drainage: Array  # (n, 3) per sensor, ``forecasting.outlooks.load_drainage``
+    outlooks: OutlookCache = dataclasses.field(default_factory=OutlookCache)
 
 
 def run_cycle(conn: psycopg.Connection, as_of: datetime, settings: ForecastSettings) -> CycleResult:
@@ -227,7 +248,9 @@ def issue_cycle(
     """Read, forecast, write one issue at ``as_of`` floored to the bucket grid (data before it are used).
 
     Without ``state`` (or when the sensors changed, or a refit is due) the models are fitted on
-    ``history_days``; otherwise only the new buckets are read and the fitted models updated.
+    ``history_days``; otherwise only the new buckets are read and the fitted models updated. The
+    street-flood outlook in ``state.outlooks`` is refitted when due, except in a cycle that refits
+    the other models (then at the next one), so the two costly fits share no cycle but the first.
     """
     began = time.perf_counter()
     issued_at = floor_to(as_of, STEP)
@@ -245,14 +268,24 @@ def issue_cycle(
         forecaster = Forecaster(sensors, mine, settings)
         if mine.any():
             forecaster.fit(window.series())
-        state = ServiceState(sensors, forecaster, window)
+        outlooks = OutlookCache() if state is None else state.outlooks  # its key tells whether it still fits
+        state = ServiceState(sensors, forecaster, window, load_drainage(conn, sensors.ids), outlooks)
     else:
         state.window = state.window.advance(conn, issued_at, history_span)
     if not mine.any():
         return CycleResult(issued_at, 0, 0, 0, time.perf_counter() - began, 0, stale), state
     horizon = max(1, round(settings.horizon_h * 3600 / STEP.total_seconds()))
-    issued = state.forecaster.issue(state.window.series(), horizon)
+    history = state.window.series()
+    issued = state.forecaster.issue(history, horizon)
+    # Street floods (issue 17): rain nowcast + drainage model for registered streets; their exceedance
+    # probabilities replace the water model's and their watch/warning tiers go to flood_outlooks. Its
+    # refit waits while the other models refit, so no cycle carries both (bar the first).
+    streets = street_outlook(sensors.ids, sensors.kinds, sensors.xy_km, sensors.thresholds, state.drainage,
+                             history, state.window.rates(), mine, horizon, state.outlooks,
+                             defer_refit=stale)  # fmt: skip
+    issued = [dataclasses.replace(i, probability=with_outlook(i.rows, i.probability, streets)) for i in issued]
     written = _write(conn, sensors, issued, issued_at, settings)
+    write_outlooks(conn, sensors.ids, streets, issued_at, settings.keep_days)
     fallbacks = sum(int(np.sum(i.forecast.fallback)) for i in issued if i.forecast.fallback is not None)
     likely = sum(int(np.sum(i.probability[:, -1] >= 0.5)) for i in issued if i.probability is not None)
     seconds = time.perf_counter() - began

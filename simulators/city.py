@@ -47,6 +47,7 @@ class CityConfig:
     natural_rain: bool = True  # cells drawn from the season's climatology
     storms: tuple[rain.StormCell, ...] = ()  # extra cells a scenario places
     faults: tuple[Fault, ...] = ()
+    drainage: water.Drainage = water.Drainage()  # how the streets' drains work (another law: another city)
 
     @property
     def n_steps(self) -> int:
@@ -82,7 +83,7 @@ def _cells(config: CityConfig, start: float, end: float) -> list[rain.StormCell]
         for day in _days(start, end):
             midnight = day * 86_400 - LOCAL_UTC_OFFSET_S
             cells += rain.draw_cells(midnight, midnight + 86_399, _day_rng(config.seed, day, 1))
-    return [c for c in cells if c.peak_time + c.duration_s > start and c.peak_time - c.duration_s < end]
+    return [c for c in cells if c.last_rain() > start and c.birth < end]
 
 
 def _incidents(config: CityConfig, n_segments: int, start: float, end: float) -> list[traffic.Incident]:
@@ -137,7 +138,8 @@ def simulate(config: CityConfig) -> Simulation:
     depth = np.zeros((len(sites), len(times_all)))
     if is_street.any():
         streets = water.Streets(site_column(sites, "ground_m")[is_street], site_column(sites, "drain_mm_h")[is_street])
-        depth[is_street] = water.street_depth(streets, rate[is_street], river[is_street], step)
+        depth[is_street] = water.street_depth(streets.actual(config.drainage), rate[is_street], river[is_street], step,
+                                              drainage=config.drainage)  # fmt: skip
     stage = np.full((len(sites), len(times_all)), np.nan)
     stage[is_canal] = water.canal_stage(river[is_canal], rate[is_canal], step)
 

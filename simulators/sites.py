@@ -39,6 +39,7 @@ SENSOR_KINDS_AT: dict[SiteKind, tuple[str, ...]] = {
 STREET_FLOOD_DEPTH_M = 0.10  # water on the road deep enough to report (ankle deep, motorbikes stall at ~0.3)
 CANAL_ALARM_M = 1.40  # HCMC tidal alarm level I at Phu An (levels II, III: 1.50 m, 1.60 m)
 CONGESTED_SPEED_KMH = 15.0  # mean speed below which a segment counts as jammed
+DESIGN_RUNOFF = 0.8  # runoff coefficient of sealed city ground, as drainage design assumes it
 
 CITY_LAT0, CITY_LON0 = 10.7769, 106.7009  # Ben Thanh area, origin of the local km grid
 
@@ -55,6 +56,7 @@ class Site:
     ground_m: float = float("nan")  # street crown / bank crest above datum
     drain_mm_h: float = float("nan")  # drainage capacity of a street
     tide_lag_min: float = 0.0  # delay of the river tide behind Phu An
+    river_km: float = float("nan")  # distance of a street to the river or canal its drains empty into
 
     @property
     def sensor_kinds(self) -> tuple[str, ...]:
@@ -92,6 +94,7 @@ def bundled_sites() -> list[Site]:
             ground_m=float(row["ground_m"] or "nan"),
             drain_mm_h=float(row["drain_mm_h"] or "nan"),
             tide_lag_min=float(row["tide_lag_min"] or 0),
+            river_km=float(row["river_km"] or "nan"),
         )
         for row in rows
     ]
@@ -128,6 +131,7 @@ def city_sites(n: int, seed: int = 0) -> list[Site]:
                 ground_m=parent.ground_m + rng.normal(0, 0.06),
                 drain_mm_h=parent.drain_mm_h * rng.uniform(0.8, 1.2),
                 tide_lag_min=parent.tide_lag_min + rng.uniform(0, 10),
+                river_km=parent.river_km,
             )
         )
     return base + extra
@@ -144,6 +148,17 @@ def alarm_levels(site: Site) -> dict[str, float]:
     if Kind.TRAFFIC_SPEED in site.sensor_kinds:
         levels[Kind.TRAFFIC_SPEED] = CONGESTED_SPEED_KMH
     return levels
+
+
+def drainage_facts(site: Site) -> dict[str, float]:
+    """What a city's registry knows of a street's drainage (``{}`` for other sites), in the fields the
+    forecast service reads from a device's ``drainage`` metadata: crown height (m, the river gauges'
+    datum), the rain intensity its drains carry with a low river (mm/h: the design rain, which is
+    the drains' runoff capacity over the runoff coefficient) and the distance to the river (km)."""
+    if site.kind != SiteKind.STREET:
+        return {}
+    facts = {"crown_m": site.ground_m, "drain_mm_h": site.drain_mm_h / DESIGN_RUNOFF, "river_km": site.river_km}
+    return {k: round(v, 3) for k, v in facts.items() if np.isfinite(v)}
 
 
 def sensors_of(sites: list[Site]) -> list[SensorRef]:

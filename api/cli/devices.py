@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -24,6 +25,13 @@ def device_add(
     broker_dir: Annotated[
         Path | None, typer.Option(help="Private broker folder to update and reload (the demo's .urbanpulse/mosquitto).")
     ] = None,
+    metadata: Annotated[
+        str | None,
+        typer.Option(
+            help='JSON merged into the device\'s metadata, e.g. \'{"alarm_levels": {"water_level": 0.1}, '
+            '"drainage": {"crown_m": 1.42, "drain_mm_h": 30}}\' (docs/forecasting.md).'
+        ),
+    ] = None,
     config: ConfigOption = None,
 ) -> None:
     """Provision a device: registry row + broker credentials; prints its edge config (password shown once)."""
@@ -33,11 +41,11 @@ def device_add(
 
     settings = server_settings(config)
     try:
+        extra = _metadata_object(metadata)
         with psycopg.connect(settings.database_url, autocommit=True) as conn:
-            device = provision_device(
-                conn, device_id, display_name=name, ward=ward, district=district, latitude=lat, longitude=lon
-            )
-    except ProtocolError as error:
+            device = provision_device(conn, device_id, display_name=name, ward=ward, district=district, latitude=lat,
+                                      longitude=lon, metadata=extra)  # fmt: skip
+    except (ProtocolError, ValueError) as error:
         typer.echo(f"urbanpulse device add: {error}", err=True)
         raise typer.Exit(2) from error
     mqtt = settings.mqtt()
@@ -45,6 +53,19 @@ def device_add(
         reloaded = update_running_broker(broker_dir, {device_id: device.credential_hash})
         typer.echo(f"# broker accounts updated in {broker_dir}" + (" and reloaded" if reloaded else ""), err=True)
     typer.echo(device.edge_config(mqtt.host, mqtt.port, mqtt.tls), nl=False)
+
+
+def _metadata_object(text: str | None) -> dict[str, object]:
+    """The ``--metadata`` JSON as an object; ValueError naming what is wrong."""
+    if text is None:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"--metadata is not valid JSON: {error}") from error
+    if not isinstance(value, dict):
+        raise ValueError('--metadata must be a JSON object, e.g. \'{"drainage": {"crown_m": 1.42}}\'')
+    return value
 
 
 @device_app.command("configure")

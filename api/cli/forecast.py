@@ -127,18 +127,53 @@ def warnings(
     ] = "monsoon-storm",
     sites: Annotated[int, typer.Option(min=8, max=2000, help="Sites of the virtual city.")] = 48,
     history_days: Annotated[float, typer.Option(min=3, max=60, help="Simulated days the model learns from.")] = 21.0,
-    seed: Annotated[int, typer.Option(help="Same seed, same city.")] = 0,
+    seed: Annotated[int, typer.Option(help="Same seed, same city (and storm).")] = 0,
+    seeds: Annotated[
+        str | None, typer.Option(help="Several seeds, e.g. 0-9 or 0,3,7: each reported, then a summary.")
+    ] = None,
     horizon_h: Annotated[float, typer.Option("--horizon", min=0.25, max=12, help="Warning horizon in hours.")] = 3.0,
+    drains: Annotated[
+        str, typer.Option(help="The city's street drains: orifice (default) or gated-weir (another physics).")
+    ] = "orifice",
+    quick: Annotated[
+        bool, typer.Option("--quick", help="Street-flood tiers only: skip today's water model and the rain scores.")
+    ] = False,
 ) -> None:
-    """Score flood warnings on a simulated scenario: P(alarm level within the horizon) issued every
-    5 minutes, against the simulator's ground truth (hits, false alarms, lead times)."""
-    from api.simulation.warning_skill import score_scenario
+    """Score flood warnings on a simulated scenario: street-flood watches and warnings (rain nowcast +
+    drainage model) with their bounds, today's water-level model for streets and canals, and the rain
+    nowcast at the gauges, issued every 5 minutes and scored against the simulator's ground truth."""
+    from api.simulation.warning_skill import score_scenario, summary
     from simulators.scenarios import SCENARIOS
+    from simulators.water import GATED_CITY, Drainage, DrainLaw
 
     if scenario not in SCENARIOS:
         typer.echo(f"urbanpulse forecast warnings: unknown scenario {scenario!r}; choose {', '.join(SCENARIOS)}",
                    err=True)  # fmt: skip
         raise typer.Exit(2)
-    report = score_scenario(scenario, sites, history_days, seed, horizon_s=horizon_h * 3600,
-                            progress=lambda line: typer.echo(line, err=True))  # fmt: skip
-    typer.echo(report.table())
+    try:
+        chosen = [seed] if seeds is None else _seed_list(seeds)
+        law = DrainLaw(drains)
+    except ValueError as error:
+        typer.echo(f"urbanpulse forecast warnings: {error}", err=True)
+        raise typer.Exit(2) from error
+    drainage: Drainage | None = GATED_CITY if law == DrainLaw.GATED_WEIR else None
+    reports = []
+    for one in chosen:
+        report = score_scenario(scenario, sites, history_days, one, horizon_s=horizon_h * 3600,
+                                progress=lambda line: typer.echo(line, err=True), water_model=not quick,
+                                rain_skill=not quick, drainage=drainage)  # fmt: skip
+        typer.echo(f"{scenario}, seed {one}:\n{report.table()}\n")
+        reports.append(report)
+    if len(reports) > 1:
+        typer.echo(summary(reports))
+
+
+def _seed_list(text: str) -> list[int]:
+    """'0-9' or '0,3,7' (or a mix) as a list of seeds."""
+    chosen: list[int] = []
+    for part in text.split(","):
+        first, _, last = part.strip().partition("-")
+        if not first.isdigit() or (last and not last.isdigit()):
+            raise ValueError(f"seeds {text!r}: give e.g. 0-9 or 0,3,7")
+        chosen += list(range(int(first), int(last or first) + 1))
+    return chosen

@@ -72,11 +72,16 @@ def test_rate_of_change_flags_a_noise_burst_not_a_flood_rise() -> None:
     flood = 1.0 + np.r_[np.zeros(30), np.linspace(0, 2.0, 30)] + rng.normal(0, 0.003, K)
     spiky = _tide()
     spiky[50] += 0.5
-    recent = _recent(noisy, flood, _tide(), spiky)
-    flag = checks.roughness_flags(recent, 4.0, np.full(4, 0.005))
-    assert (flag[0, 45:] == QC_SUSPECT).sum() >= 5 and (flag[3] == QC_SUSPECT).sum() == 3  # a spike bends 3 steps
+    # A dry street flooding as in monsoon-storm (5-minute readings, here a minute apart): the rise speeds
+    # up as the drains fill and slows as the water spreads; each bend is 5 sigmas off the dry days' jitter.
+    street = np.r_[np.zeros(K - 10), 0.012, 0.017, 0.018, 0.038, 0.086, 0.118, 0.123, 0.126, 0.13, 0.131]
+    recent = _recent(noisy, flood, _tide(), spiky, street)
+    flag = checks.roughness_flags(recent, 4.0, np.full(5, 0.005))
+    assert (flag[0, 45:] == QC_SUSPECT).sum() >= 5
+    assert flag[3, 50] == QC_SUSPECT and set(np.flatnonzero(flag[3])) <= {49, 50, 51}  # the spike's reading
+    assert not flag[4].any()  # the street's rise turns nowhere: no noise
     cond = checks.flagged_recently(recent, flag, now=T[-1], window_s=1800, at_least=2)
-    assert list(cond.raise_) == [True, False, False, False] and cond.value[3] == 1
+    assert list(cond.raise_) == [True, False, False, False, False] and cond.value[3] == 1
 
 
 def test_forecast_exceedance_reports_probability_and_predicted_crossing() -> None:
@@ -91,6 +96,22 @@ def test_forecast_exceedance_reports_probability_and_predicted_crossing() -> Non
     too_old = checks.forecast_exceedance(probability, targets, issued, now=1000.0 + 901, within_s=3600,
                                          max_age_s=900, raise_at=0.5, clear_below=0.3)  # fmt: skip
     assert not too_old.known.any()
+
+
+def test_flood_tier_raises_at_the_tier_and_clears_only_below_its_probability() -> None:
+    tier = np.array([2, 1, 0, 0, 2])  # warning, watch, none (probability still up), none, warning (stale)
+    probability = np.array([0.8, 0.4, 0.35, 0.1, 0.9])
+    crossing = np.array([1000.0 + 2400, np.nan, np.nan, np.nan, 3000.0])
+    issued = np.array([1000.0, 1000.0, 1000.0, 1000.0, 0.0])
+    warning = checks.flood_tier(tier, probability, crossing, issued, now=1100.0, max_age_s=900, wanted=2,
+                                clear_below=0.3)  # fmt: skip
+    assert list(warning.raise_) == [True, False, False, False, False]
+    assert list(warning.clear) == [False, False, False, True, False]  # 0.35 holds a warning that was issued
+    assert list(warning.known) == [True, True, True, True, False]  # an outlook 1100 s old is no evidence
+    assert warning.onset is not None and warning.onset[0] == 3400.0
+    watch = checks.flood_tier(tier, probability, crossing, issued, now=1100.0, max_age_s=900, wanted=1,
+                              clear_below=0.02)  # fmt: skip
+    assert list(watch.raise_) == [True, True, False, False, False]  # a warning is also a watch
 
 
 def test_offline_backlog_and_clock_on_device_arrays() -> None:

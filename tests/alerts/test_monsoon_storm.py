@@ -77,6 +77,15 @@ def _crash_engine_mid_cycle(database_url: str, book_file: Path, at: float) -> No
         child.wait(timeout=10)
 
 
+def _cap_words(xml: str) -> tuple[str, str, str]:
+    """(rule, urgency, certainty) of a CAP document's English info block."""
+    ns = {"cap": "urn:oasis:names:tc:emergency:cap:1.2"}
+    info = ET.fromstring(xml).findall("cap:info", ns)[1]
+    tags = ("eventCode/cap:value", "urgency", "certainty")
+    words = [info.findtext(f"cap:{tag}", namespaces=ns) or "" for tag in tags]
+    return words[0], words[1], words[2]
+
+
 def _subscriber(stack: Stack, password: str, topics: list[str], got: list[mqtt.MQTTMessage]) -> mqtt.Client:
     client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id="test-alert-listener",
                          protocol=mqtt.MQTTv5)  # fmt: skip
@@ -190,15 +199,18 @@ def test_monsoon_storm_warns_ahead_acknowledges_resolves_and_groups_by_district(
     for a in alerts:
         by_rule.setdefault(a[1], {}).setdefault(a[2], a)  # the first alert per rule and device
 
-    # forecast-driven alerts fire before the observed threshold is crossed at the flooded sites
-    leads = {}
-    for event in floods:
-        warned = by_rule.get("flood-forecast", {}).get(event.site_id)
-        if warned is not None and warned[5] is not None:
-            leads[event.site_id] = (event.start - warned[5].timestamp()) / 60
-    ahead = {site: lead for site, lead in leads.items() if lead > 0}
-    print(f"flood-forecast lead times (min) at {len(floods)} flooded streets: {leads}")
+    # forecast-driven alerts fire before the observed threshold is crossed at the flooded sites: the
+    # street-flood outlook's warning (within the hour) and watch (hours ahead), and the exceedance rule
+    leads: dict[str, dict[str, float]] = {}
+    for rule in ("flood-warning", "flood-watch", "flood-forecast"):
+        for event in floods:
+            warned = by_rule.get(rule, {}).get(event.site_id)
+            if warned is not None and warned[5] is not None:
+                leads.setdefault(rule, {})[event.site_id] = (event.start - warned[5].timestamp()) / 60
+        print(f"{rule} lead times (min) at {len(floods)} flooded streets: {leads.get(rule)}")
+    ahead = {site: lead for site, lead in leads.get("flood-warning", {}).items() if lead > 0}
     assert len(ahead) >= len(floods) // 2, leads
+    assert sum(lead > 0 for lead in leads.get("flood-watch", {}).values()) >= len(floods) // 2, leads
     observed = by_rule.get("street-flood", {})
     assert {e.site_id for e in floods} <= set(observed), "every flood is also seen as it happens"
 
@@ -221,18 +233,23 @@ def test_monsoon_storm_warns_ahead_acknowledges_resolves_and_groups_by_district(
     for message in messages:
         districts = {district_of[item["id"]] for item in message["alerts"]}
         assert len(districts) == 1 and message["group"].endswith(districts.pop() or "unplaced")
-    told = [(m["tier"], item["id"], item["state"]) for m in messages for item in m["alerts"]]
+    told = [(m["tier"], item["id"], item["state"]) for m in messages for item in m["alerts"] if not item["reminder"]]
     # each state an alert entered is told once: twice only when it entered it twice (a flapping
-    # alert reopened), never because the engine was killed between telling and recording it
+    # alert reopened), never because the engine was killed between telling and recording it; a watch
+    # that stands past `repeat_s` (4 h) is also reminded of, marked as such
     twice = sorted({t for t in told if told.count(t) > entered.get((t[1], t[2]), 0)})
     assert crashed and not twice, f"told more often than the alert entered that state: {twice}"
     assert wait_until(lambda: len(got) >= outbox[0] - len(messages), timeout=10, what="MQTT notifications")
     listener.loop_stop()
 
-    # every CAP document is valid CAP 1.2; a flood alert is followed by its Cancel, naming it
+    # every CAP document is valid CAP 1.2; a flood alert is followed by its Cancel, naming it; a watch
+    # is Expected/Possible, a warning Immediate/Likely
     assert caps and {m for m, _ in caps} >= {"Alert", "Cancel"}
     for _, xml in caps:
         assert_valid_cap(xml)
+    tiers = {rule: (urgency, certainty) for _, xml in caps if "<msgType>Alert" in xml
+             for rule, urgency, certainty in [_cap_words(xml)] if rule in ("flood-watch", "flood-warning")}  # fmt: skip
+    assert tiers == {"flood-watch": ("Expected", "Possible"), "flood-warning": ("Immediate", "Likely")}, tiers
     on_broker = [m for m in got if m.topic == "urbanpulse/v1/cap"]
     assert len(on_broker) == len(caps)
     json.dumps(leads)  # the figures the closing note quotes

@@ -20,8 +20,8 @@ NS = {"cap": cap.NS}
 def test_the_shipped_rules_load() -> None:
     book = load_rules(DEFAULT_RULES)
     kinds = {r.kind for r in book.rules}
-    assert {"threshold", "rate_of_rise", "forecast_exceedance", "congestion", "stale", "flatline", "spike",
-            "rate_of_change", "offline", "backlog", "clock"} <= kinds  # fmt: skip
+    assert {"threshold", "rate_of_rise", "forecast_exceedance", "flood_tier", "congestion", "stale", "flatline",
+            "spike", "rate_of_change", "offline", "backlog", "clock"} <= kinds  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -37,6 +37,8 @@ def test_the_shipped_rules_load() -> None:
          "rule names must be unique; repeated: a1"),
         ("[[rules]]\nname = 'a1'\nkind = 'stale'", "version: Field required"),
         ("version = ", "not valid TOML"),
+        ('version = "1"\n[[rules]]\nname = "flood-alert"\nkind = "flood_tier"\ntier = "emergency"',
+         "rule flood-alert.tier: Input should be 'watch' or 'warning'"),
     ],
 )  # fmt: skip
 def test_a_wrong_rules_file_is_refused_naming_the_rule_and_field(text: str, message: str) -> None:
@@ -104,3 +106,21 @@ def test_urgency_follows_the_lead_time() -> None:
     assert [cap.urgency(s, "Alert") for s in (None, 600, 3 * 3600, 12 * 3600)] == [
         "Immediate", "Immediate", "Expected", "Future"]  # fmt: skip
     assert cap.urgency(600, "Cancel") == "Past"
+
+
+def test_a_flood_watch_is_expected_and_possible_a_flood_warning_immediate_and_likely() -> None:
+    """As flood services issue them, whatever the lead time or probability (CAP 1.2 urgency/certainty)."""
+    base = _forecast_alert()
+    for tier, lead_s, p, words in (("watch", 4 * 3600, 0.2, ("Expected", "Possible", "Flood Watch")),
+                                   ("warning", 40 * 60, 0.6, ("Immediate", "Likely", "Flood Warning"))):  # fmt: skip
+        alert = dataclasses.replace(base, rule=f"flood-{tier}", tier=tier, probability=p, onset=base.sent + lead_s)
+        document = cap.document(alert, "ops@hcmc.example", "UrbanPulse")
+        assert_valid_cap(document)
+        vi, en = ET.fromstring(document).findall("cap:info", NS)
+        assert (en.findtext("cap:urgency", namespaces=NS), en.findtext("cap:certainty", namespaces=NS)) == words[:2]
+        assert en.findtext("cap:event", namespaces=NS) == words[2]
+        assert vi.findtext("cap:event", namespaces=NS) == cap.TIER_WORDS[tier][2]
+        assert words[2] in (en.findtext("cap:headline", namespaces=NS) or "")
+    # Without a tier a 4-hour lead is Expected but a 20 % forecast is only Possible; a watch says so outright.
+    assert cap.urgency(4 * 3600, "Alert") == "Expected" and cap.urgency(600, "Alert", "watch") == "Expected"
+    assert cap.urgency(600, "Cancel", "warning") == "Past"

@@ -59,6 +59,7 @@ def _jitter_gain(truth: GroundTruth, fault: Fault) -> float:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)  # a hang guard, not a speed limit: forecast and alert cycles on a shared machine
 def test_each_injected_fault_raises_its_health_alarm_and_healthy_sensors_stay_quiet(stack: Stack) -> None:
     sites = tuple(city_sites(16))
     config = scenarios.scenario_config("sensor-faults", sites, hours=HOURS, step_s=STEP, seed=5)  # its fixed date

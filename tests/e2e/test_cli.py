@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -42,6 +43,18 @@ def test_device_add_provisions_a_device_that_can_publish_at_once(stack: Stack) -
 def test_invalid_device_ids_are_refused_clearly(stack: Stack) -> None:
     result = _cli(stack, "device", "add", "Bad_ID")
     assert result.returncode == 2 and "invalid device id 'Bad_ID'" in result.stderr
+    result = _cli(stack, "device", "add", "hcm-q7-0043", "--metadata", "{crown: 1.4}")
+    assert result.returncode == 2 and "--metadata is not valid JSON" in result.stderr
+
+
+def test_device_add_registers_a_streets_drainage_facts_for_the_flood_outlook(stack: Stack) -> None:
+    facts = {"crown_m": 1.42, "drain_mm_h": 30.0, "river_km": 0.3}
+    added = _cli(stack, "device", "add", "hcm-bt-0101", "--metadata",
+                 json.dumps({"alarm_levels": {"water_level": 0.1}, "drainage": facts}))  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    with stack.connect() as conn:
+        stored = conn.execute("SELECT metadata FROM devices WHERE device_id = 'hcm-bt-0101'").fetchone()
+    assert stored is not None and stored[0]["drainage"] == facts and stored[0]["alarm_levels"] == {"water_level": 0.1}
 
 
 def test_db_migrate_is_idempotent(stack: Stack) -> None:

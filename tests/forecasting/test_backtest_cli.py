@@ -42,12 +42,17 @@ def test_backtest_explains_a_recording_it_cannot_use(tmp_path: Path) -> None:
 
 def test_warning_skill_is_scored_on_a_scenario_from_the_command_line() -> None:
     run = [sys.executable, "-m", "api", "forecast", "warnings"]
-    result = subprocess.run([*run, "--sites", "16", "--history-days", "7"], cwd=REPO, capture_output=True, text=True,
-                            timeout=300)  # fmt: skip
+    result = subprocess.run([*run, "--sites", "16", "--history-days", "7", "--seeds", "0-1", "--quick"], cwd=REPO,
+                            capture_output=True, text=True, timeout=300)  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert "simulating 7 days of history and the monsoon-storm scenario (16 sites)" in result.stderr
-    header, *rows = result.stdout.strip().splitlines()
-    assert header.split()[:3] == ["events", "P", ">="] and "median lead" in header
-    assert {row.split()[0] for row in rows} == {"flood", "high_water"} and len(rows) == 6  # 3 probabilities each
+    assert "simulating 7 days of history and the monsoon-storm scenario (16 sites, seed 1)" in result.stderr
+    tables, summary = result.stdout.strip().split("\n\n")[:2], result.stdout.strip().split("\n\n")[-1]
+    for seed, table in enumerate(tables):
+        title, header, *rows = table.splitlines()
+        assert title == f"monsoon-storm, seed {seed}:" and header.split()[:3] == ["events", "P", ">="]
+        assert [row.split(":")[0] for row in rows] == ["flood"] * 6 and "median lead" in header
+    assert summary.splitlines()[1].split() == ["seed", "0", "seed", "1", "all", "seeds"]  # every seed, then all
     bad = subprocess.run([*run, "--scenario", "tsunami"], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "unknown scenario 'tsunami'" in bad.stderr
+    bad = subprocess.run([*run, "--seeds", "0-x"], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "give e.g. 0-9 or 0,3,7" in bad.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import subprocess
@@ -21,7 +22,8 @@ from forecasting.service import BucketWindow, CycleResult, issue_cycle, run_cycl
 from ingest import provisioning
 from runtime.settings import ForecastSettings
 from simulators.city import CityConfig, Simulation, simulate
-from simulators.sites import city_sites
+from simulators.scenarios import scenario_config
+from simulators.sites import SiteKind, city_sites
 
 STEP = 300.0
 HORIZON_STEPS = 36  # the default 3 h
@@ -76,6 +78,38 @@ def test_a_cycle_writes_every_sensors_forecast_with_bands_and_alarm_probabilitie
         assert again.rows_written == result.rows_written
         assert conn.execute("SELECT count(*) FROM forecasts").fetchone() == (result.rows_written,)
         assert conn.execute("SELECT count(*) FROM forecast_runs").fetchone() == (1,)
+
+
+def test_registered_streets_get_the_flood_outlook_tier_and_its_probabilities(database_url: str) -> None:
+    """Half an hour before a monsoon storm floods the first street: every street registered with drainage
+    facts gets an outlook row, its forecasts carry the outlook's probabilities, and a tier is up."""
+    sites = tuple(city_sites(24))
+    config = scenario_config("monsoon-storm", sites, step_s=STEP)
+    back = 14 * 86_400.0
+    sim = simulate(dataclasses.replace(config, start=config.start - back, duration_s=config.duration_s + back))
+    first_flood = min(e.start for e in sim.events if e.kind == "flood" and e.start > config.start)
+    now = first_flood - 1800.0
+    with psycopg.connect(database_url) as conn:
+        for site in sites:
+            provisioning.provision_device(conn, site.site_id, **site_details(site))
+        conn.commit()
+        write_history(conn, sim, until=now)
+        run_cycle(conn, datetime.fromtimestamp(now, UTC), ForecastSettings(history_days=14))
+        issued = datetime.fromtimestamp(now - now % STEP, UTC)
+        outlooks = conn.execute(
+            """SELECT d.metadata -> 'site_kind', o.tier, o.warning_probability, o.watch_probability,
+                      f.exceed_probability
+               FROM flood_outlooks o JOIN sensors s USING (sensor_id) JOIN devices d USING (device_id)
+               JOIN forecasts f ON f.sensor_id = o.sensor_id AND f.issued_at = o.issued_at
+                    AND f.target_time = o.issued_at + interval '55 minutes'
+               WHERE o.issued_at = %s""",
+            (issued,),
+        ).fetchall()
+    streets = sum(s.kind == SiteKind.STREET for s in sites)
+    assert len(outlooks) == streets and {r[0] for r in outlooks} == {"street"}  # canals get no outlook
+    assert all(0 <= warning <= 1 and 0 <= watch <= 1 for _, _, warning, watch, _ in outlooks)
+    assert all(np.isclose(warning, in_forecasts) for _, _, warning, _, in_forecasts in outlooks)  # the same P
+    assert {tier for _, tier, *_ in outlooks} & {"watch", "warning"}  # the storm is coming: some street is on notice
 
 
 def test_the_newest_issue_is_the_one_read_and_old_issues_are_pruned(database_url: str) -> None:
@@ -177,3 +211,4 @@ def test_between_refits_a_cycle_reads_only_the_new_buckets_and_loses_none(databa
         fresh = BucketWindow.read(conn, state.window.ids, datetime.fromtimestamp(end - 2 * 86_400, UTC),
                                   datetime.fromtimestamp(end, UTC))  # fmt: skip
         assert np.allclose(fresh.values, window.values, equal_nan=True)  # nothing lost in the sliding
+        assert np.array_equal(fresh.samples, state.window.samples)  # the readings per bucket slide with them

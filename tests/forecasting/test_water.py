@@ -97,16 +97,16 @@ def test_misuse_is_refused_clearly() -> None:
         WaterLevelModel().predict(12)
 
 
-def test_monsoon_storm_forecasts_warn_of_high_water_and_street_floods_ahead_of_time() -> None:
-    """The acceptance figure: warnings every 5 minutes through the storm evening, scored on the truth."""
-    report = score_scenario("monsoon-storm", history_days=21, window_h=(4.0, 12.0), probabilities=(0.5,))
+def test_monsoon_storm_forecasts_warn_of_high_water_ahead_of_time() -> None:
+    """Canal high water through the storm evening, every 5 minutes, scored on the truth (street floods
+    are the street-flood outlook's: tests/forecasting/test_floods.py)."""
+    report = score_scenario("monsoon-storm", history_days=21, window_h=(4.0, 12.0), probabilities=(0.5,),
+                            outlook=False, rain_skill=False)  # fmt: skip
     print("\n" + report.table())
     high_water, floods = report.skill[("high_water", 0.5)], report.skill[("flood", 0.5)]
     assert high_water.hits + high_water.misses >= 5 and floods.hits + floods.misses >= 5  # the storm did its work
     assert high_water.hit_rate == 1.0 and high_water.false_alarms == 0
     assert high_water.median_lead_s >= 20 * 60  # canals: tide + rain, warned well ahead
-    assert floods.hit_rate >= 0.5 and floods.false_alarm_ratio <= 0.4
-    assert max(floods.lead_times_s) >= 10 * 60  # streets: some warned ahead, not only as the water arrives
 
 
 def test_missing_rain_is_not_read_as_dry_weather() -> None:

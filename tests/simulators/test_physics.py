@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import numpy as np
 import pytest
 
 from forecasting import astronomy, calendar
-from simulators import city, rain, scenarios, tide
+from simulators import city, rain, scenarios, tide, traffic
 from simulators.sites import CONGESTED_SPEED_KMH, SiteKind, bundled_sites, city_sites, sensors_of
 
 HCMC = scenarios.HCMC
@@ -101,17 +102,15 @@ def test_tet_empties_the_streets_and_the_days_before_it_are_busier() -> None:
 
 def test_monsoon_storm_floods_low_streets_when_heavy_rain_meets_high_tide() -> None:
     sites = tuple(city_sites(48))
-    storm = city.simulate(scenarios.scenario_config("monsoon-storm", sites, step_s=300))
-    floods = [e for e in storm.events if e.kind == "flood"]
-    flooded = {e.site_id for e in floods}
-    assert len(flooded) >= 5
-    ground = {s.site_id: s.ground_m for s in sites}
-    street_grounds = sorted(g for g in ground.values() if np.isfinite(g))
-    assert {"nguyen-huu-canh", "huynh-tan-phat", "le-van-luong"} <= flooded  # the lowest riverside streets
-    assert ground["kinh-duong-vuong"] > np.median(street_grounds) and "kinh-duong-vuong" not in flooded
-    # The floods coincide with the storm and the evening high water, not with the morning.
-    high_water = scenarios.evening_high_water(storm.config.start, storm.config.duration_s)
-    assert all(abs(e.peak_time - high_water) < 3 * 3600 for e in floods)
+    for seed in (0, 1):  # the placed squall line is drawn from the seed: two different storms of the kind
+        storm = city.simulate(scenarios.scenario_config("monsoon-storm", sites, step_s=300, seed=seed))
+        floods = [e for e in storm.events if e.kind == "flood"]
+        flooded = {e.site_id for e in floods}
+        assert len(flooded) >= 5
+        assert {"nguyen-huu-canh", "le-van-luong"} <= flooded  # the lowest riverside streets
+        # The floods coincide with the storm and the evening high water, not with the morning.
+        high_water = scenarios.evening_high_water(storm.config.start, storm.config.duration_s)
+        assert sum(abs(e.peak_time - high_water) < 3 * 3600 for e in floods) >= len(floods) - 1
 
 
 def test_dry_weather_at_neap_tide_floods_nothing_and_the_same_storm_at_low_tide_floods_less() -> None:
@@ -120,27 +119,35 @@ def test_dry_weather_at_neap_tide_floods_nothing_and_the_same_storm_at_low_tide_
     dry = city.simulate(city.CityConfig(sites, neap, 86_400.0, 300.0, 0, natural_rain=False))
     assert not [e for e in dry.events if e.kind == "flood"]
     spring = scenarios.scenario_config("monsoon-storm", sites, step_s=300)
-    storm = spring.storms[0]
     times = _every(neap, 300.0, 288)
     low_water = float(times[np.argmin(np.where((times - neap) < 12 * 3600, tide.phu_an(times), np.inf))])
+    peak = scenarios.evening_high_water(spring.start, spring.duration_s) - scenarios.STORM_LEAD_ON_HIGH_WATER_S
     at_low = city.CityConfig(sites, neap, 86_400.0, 300.0, 0, natural_rain=False,
-                             storms=(rain.StormCell(low_water, *list(storm.__dict__.values())[1:]),))  # fmt: skip
+                             storms=tuple(c.shifted(low_water - peak) for c in spring.storms))  # fmt: skip
     at_high = city.CityConfig(sites, spring.start, 86_400.0, 300.0, 0, natural_rain=False, storms=spring.storms)
     flooded_low = {e.site_id for e in city.simulate(at_low).events if e.kind == "flood"}
     flooded_high = {e.site_id for e in city.simulate(at_high).events if e.kind == "flood"}
     assert len(flooded_high) >= len(flooded_low) + 3
+    # What the tide adds are the low riverside streets; a street flooded at low water floods at high water too.
+    assert flooded_low <= flooded_high and {"nguyen-huu-canh", "thao-dien"} & (flooded_high - flooded_low)
 
 
 def test_flooded_streets_slow_and_close_their_traffic() -> None:
     sites = tuple(city_sites(48))
-    sim = city.simulate(scenarios.scenario_config("monsoon-storm", sites, step_s=300))
+    config = scenarios.scenario_config("monsoon-storm", sites, step_s=300)
+    sim = city.simulate(config)
+    calm = city.simulate(dataclasses.replace(config, storms=(), natural_rain=False))
     flood = max((e for e in sim.events if e.kind == "flood"), key=lambda e: e.peak)
     row = {s.full_name: s.index for s in sim.sensors}
     k = int(np.searchsorted(sim.times, flood.peak_time))
-    speed = sim.truth[row[f"{flood.site_id}/traffic_speed"]]
-    same_hour_day_before = k - 288 if k >= 288 else None
-    assert speed[k] < CONGESTED_SPEED_KMH
-    assert same_hour_day_before is None or speed[same_hour_day_before] > 25.0
+    speed, usual = sim.truth[row[f"{flood.site_id}/traffic_speed"]], calm.truth[row[f"{flood.site_id}/traffic_speed"]]
+    assert speed[k] < 0.7 * usual[k]  # the same evening without the storm moves at least 40 % faster
+    # Water past the closing depth stops a segment: every speed at the crawl, whatever the demand.
+    segments = traffic.Segments(np.array([3000.0]), np.array([45.0]), np.array([1.0]))
+    times = _every(config.start, 300.0, 12)
+    _, stopped = traffic.simulate(segments, times, 300.0, np.zeros((1, 12)), np.full((1, 12), 0.4), [],
+                                  np.random.default_rng(0))  # fmt: skip
+    assert (stopped < CONGESTED_SPEED_KMH).all()
 
 
 def test_city_sites_scale_beyond_the_bundled_places_with_unique_ids() -> None:

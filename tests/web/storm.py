@@ -1,12 +1,13 @@
 """The monsoon storm on today's clock, for the dashboard tests and the benchmark.
 
 The scenario is simulated at its own default date (the same storm the alert tests check), then
-its timeline is shifted so that its evening flood arrives shortly before now: weeks
+its timeline is shifted so that its first flood alerts arrive shortly before now: weeks
 of history are written as the ingestor stores them, then each live step publishes the step's
 readings from every site's device through the real broker and ingestor, and runs the forecast
 service and the alert engine at that time. Every reading lies in the wall clock's past (the last
-step allowed is now), so the API sees recent data - start it with ``STALE_AFTER_ENV`` so an hour
-old counts as current - and the browser sees alerts appear as they would in the operations centre.
+step allowed is now), so the API sees recent data - start it with ``STALE_AFTER_ENV`` so readings
+from the live window's start count as current - and the browser sees alerts appear as they would
+in the operations centre.
 """
 
 from __future__ import annotations
@@ -36,12 +37,14 @@ from tests.harness import Stack
 
 STEP = 300.0
 HISTORY_DAYS = 15.0
-# hours into the scenario when the live steps begin; the first flood warning of the service's fit-once
-# models comes at 7.75 h (7.0 h when the models were refitted at every step)
-LIVE_FROM_H = 6.75
-LIVE_UNTIL_H = 8.5  # give up waiting for a flood warning here; this hour of the scenario is now
-# The newest readings are up to an hour old when the warnings come: the API must not call them stale.
-STALE_AFTER_ENV = {"URBANPULSE_API__STALE_AFTER_S": "7200"}
+# hours into the scenario when the live steps begin: before any flood-forecast alert, so the browser sees one
+# arrive. With the street-flood outlook the first (a street's) comes near 6.1 h and the canals' from 6.7 h,
+# the flood watches from the first cycle on
+LIVE_FROM_H = 5.25
+LIVE_UNTIL_H = 7.5  # give up waiting for a flood warning here; this hour of the scenario is now
+# The newest readings are up to the live window's length old (when the page first loads): the API must not
+# call them stale.
+STALE_AFTER_ENV = {"URBANPULSE_API__STALE_AFTER_S": str(round((LIVE_UNTIL_H - LIVE_FROM_H + 1.0) * 3600))}
 
 
 @dataclass
