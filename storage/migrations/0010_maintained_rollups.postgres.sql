@@ -44,39 +44,33 @@ CREATE TABLE rollup_invalidations (
 );
 CREATE INDEX rollup_invalidations_sensor ON rollup_invalidations (sensor_id);
 
-CREATE VIEW readings_5m AS
+-- The two real-time views differ only in their table and bucket width: one definition serves both.
+DO $$
+DECLARE
+    v record;
+BEGIN
+    FOR v IN SELECT * FROM (VALUES ('readings_5m', 'rollup_5m', '5 minutes'),
+                                   ('readings_1h', 'rollup_1h', '1 hour')) AS t (view_name, table_name, width)
+    LOOP
+        EXECUTE format($view$
+CREATE VIEW %I AS
 WITH mark AS (SELECT materialized_to AS mark FROM rollup_watermark),
      spans AS (SELECT sensor_id, min(date_bin(interval '1 hour', first, timestamptz '2000-01-01 00:00:00+00')) AS lo
                FROM rollup_invalidations GROUP BY sensor_id)
 SELECT r.sensor_id, r.bucket, r.samples, r.total / r.samples AS mean, r.minimum, r.maximum
-FROM rollup_5m r CROSS JOIN mark LEFT JOIN spans s USING (sensor_id)
+FROM %I r CROSS JOIN mark LEFT JOIN spans s USING (sensor_id)
 WHERE r.bucket < least(mark.mark, coalesce(s.lo, 'infinity'))
 UNION ALL
-SELECT x.sensor_id, date_bin(interval '5 minutes', x.time, timestamptz '2000-01-01 00:00:00+00'),
+SELECT x.sensor_id, date_bin(interval %L, x.time, timestamptz '2000-01-01 00:00:00+00'),
        count(*), avg(x.value), min(x.value), max(x.value)
 FROM (SELECT sensor_id, time, value FROM readings, mark WHERE qc <> 4 AND time >= mark.mark
       UNION ALL
       SELECT x.sensor_id, x.time, x.value FROM spans s CROSS JOIN mark
       JOIN readings x ON x.sensor_id = s.sensor_id AND x.time >= s.lo AND x.time < mark.mark
       WHERE x.qc <> 4) AS x
-GROUP BY 1, 2;
-
-CREATE VIEW readings_1h AS
-WITH mark AS (SELECT materialized_to AS mark FROM rollup_watermark),
-     spans AS (SELECT sensor_id, min(date_bin(interval '1 hour', first, timestamptz '2000-01-01 00:00:00+00')) AS lo
-               FROM rollup_invalidations GROUP BY sensor_id)
-SELECT r.sensor_id, r.bucket, r.samples, r.total / r.samples AS mean, r.minimum, r.maximum
-FROM rollup_1h r CROSS JOIN mark LEFT JOIN spans s USING (sensor_id)
-WHERE r.bucket < least(mark.mark, coalesce(s.lo, 'infinity'))
-UNION ALL
-SELECT x.sensor_id, date_bin(interval '1 hour', x.time, timestamptz '2000-01-01 00:00:00+00'),
-       count(*), avg(x.value), min(x.value), max(x.value)
-FROM (SELECT sensor_id, time, value FROM readings, mark WHERE qc <> 4 AND time >= mark.mark
-      UNION ALL
-      SELECT x.sensor_id, x.time, x.value FROM spans s CROSS JOIN mark
-      JOIN readings x ON x.sensor_id = s.sensor_id AND x.time >= s.lo AND x.time < mark.mark
-      WHERE x.qc <> 4) AS x
-GROUP BY 1, 2;
+GROUP BY 1, 2$view$, v.view_name, v.table_name, v.width);
+    END LOOP;
+END $$;
 
 -- The triggers: one pass over the statement's rows, a log row only for sensors written below the
 -- watermark (none in steady ingest).
