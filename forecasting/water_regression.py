@@ -1,13 +1,16 @@
 """The water model's regression machinery: its design matrix, cross-validated ridge, analog errors.
 
 Separate from ``forecasting.water`` (what the model means) because it is how the numbers are
-got: standardised features per series (one ridge suits every unit), Gram matrices per fold of
-origins and per regime (dry, wet), cross-fitted errors for every origin (each fold scored by
-coefficients fitted without it), and the choice of lag depth and ridge on those errors.
+got: standardised features per series (one ridge suits every unit), sums of products per fold of
+origins and per regime (dry, wet) - those of the features that do not change with the horizon
+once, the tide's few columns per knot, so a fit costs little more per knot than a forecast -,
+cross-fitted errors for every origin (each fold scored by coefficients fitted without it), and
+the choice of lag depth and ridge on those errors, scored from the sums alone.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntEnum
@@ -17,8 +20,8 @@ import numpy as np
 
 from forecasting.lags import Cumulative
 from forecasting.rain import HINGES_MM_H, RainFeatures, RainHistory
-from forecasting.ridge import FOLDS, folds_of
-from forecasting.series import Array, Floats, Ints, Mask, row_means, row_variances
+from forecasting.ridge import FOLDS, Grams, folds_of
+from forecasting.series import Array, Floats, Ints, Mask, row_variances
 
 
 class RainUse(IntEnum):
@@ -35,7 +38,8 @@ MIN_REGIME_ERRORS = 20  # fewer wet (or dry) error paths than this: calibrate on
 ANALOGS = 60  # error paths read when it is raining: the origins with the most similar recent rain
 DRY_PATHS = 400  # error paths read when it is dry
 SELECTION_KNOTS = 3  # knots the cross-validation scores (spread over the horizon)
-CHUNK_CELLS = 4_000_000  # series x origins handled per batch (memory: x features x 8 bytes)
+ROW_BATCH = 4096  # rows without a target taken out of the cached sums at once
+CHUNK_CELLS = 200_000  # series x origins handled at once (memory: x 2 (features + 2) x 8 bytes)
 
 
 def with_tide(common: Array, rain_hour: Array, tide_before: Array, tide_ahead: Array, hinges: Ints) -> Array:
@@ -45,9 +49,18 @@ def with_tide(common: Array, rain_hour: Array, tide_before: Array, tide_ahead: A
     does not, hence the products of the tide ahead with the last hour's rain and the upper rain
     hinges (``hinges``: their columns in ``common``). Tides (S, J): at the origin's last step, at the knot.
     """
-    rainy = np.concatenate([rain_hour[..., None], common[..., hinges]], axis=2)
-    change = tide_ahead - tide_before
-    return np.concatenate([common, change[..., None], tide_ahead[..., None] * rainy], axis=2)
+    rainy = rainy_columns(common, rain_hour, hinges)
+    return np.concatenate([common, tide_columns(rainy, tide_before, tide_ahead)], axis=2)
+
+
+def rainy_columns(common: Array, rain_hour: Array, hinges: Ints) -> Array:
+    """(S, J, 3) the rain the tide ahead multiplies: the last hour's, and the upper rate hinges."""
+    return np.concatenate([rain_hour[..., None], common[..., hinges]], axis=2)
+
+
+def tide_columns(rainy: Array, tide_before: Array, tide_ahead: Array) -> Array:
+    """(S, J, 1 + 3) the features that change with the knot: the tide's change, tide ahead x rain."""
+    return np.concatenate([(tide_ahead - tide_before)[..., None], tide_ahead[..., None] * rainy], axis=2)
 
 
 def hinge_columns(n_lags: int, features: RainFeatures) -> Ints:
@@ -70,43 +83,92 @@ class Design:
     pooled: Ints  # series sharing one regression
 
     def __post_init__(self) -> None:
-        self.lags = Cumulative(self.residual).means(self.origins, self.edges)  # (n, J, L)
-        self.rain_x, self.rain_hour = self.features.at(self.rain, self.origins)
+        lags = Cumulative(self.residual).means(self.origins, self.edges)  # (n, J, L)
+        rain_x, rain_hour = self.features.at(self.rain, self.origins)
+        n, n_origins = len(self.residual), len(self.origins)
         self.wet = self.features.recent(self.rain, self.origins) > WET_MM
-        self.fold = folds_of(len(self.origins))
+        self.fold = folds_of(n_origins)
+        self.runs = np.searchsorted(self.fold, np.arange(FOLDS + 1))
+        self.rainy = rainy_columns(rain_x, rain_hour, hinge_columns(0, self.features))  # (n, J, 3)
+        # The features that do not change with the knot, once: [1, x - mean] with origins contiguous
+        # (n, 1 + c, J), their means and spreads, and their sums of products per regime and fold.
+        width = lags.shape[2] + rain_x.shape[2]
+        self.common = np.empty((n, 1 + width, n_origins))
+        self.common[:, 0] = 1.0
+        self.common[:, 1 : 1 + lags.shape[2]] = lags.transpose(0, 2, 1)
+        self.common[:, 1 + lags.shape[2] :] = rain_x.transpose(0, 2, 1)
+        del lags, rain_x
+        self.common_mean = self.common[:, 1:].mean(axis=2)
+        self.common[:, 1:] -= self.common_mean[:, :, None]
+        self.common_spread = np.einsum("spj,spj->sp", self.common[:, 1:], self.common[:, 1:])
+        self.common_products = np.empty((n, 2, FOLDS, 1 + width, 1 + width))
+        for chunk in self._chunks(np.arange(n)):
+            a = self.common[chunk]
+            weighted = np.concatenate([a, a * self.wet[chunk][:, None, :]])  # every origin, the wet ones
+            products = Grams.joint(weighted.transpose(0, 2, 1), 1 + width, self.fold).gram
+            self.common_products[chunk] = products.reshape(2, len(chunk), FOLDS, 1 + width, 1 + width).swapaxes(0, 1)
 
-    def x(self, rows: Ints, depth: int, k: int) -> Array:
-        common = np.concatenate([self.lags[rows][..., :depth], self.rain_x[rows]], axis=2)
-        hinges = hinge_columns(depth, self.features)
+    @property
+    def width(self) -> int:
+        """Features per row: the common ones and the knot's."""
+        return int(self.common.shape[1] + self.rainy.shape[2])  # [1, common] less the 1, + change and 3 x rain
+
+    def _knot_columns(self, rows: Ints, k: int) -> Array:
+        """(S, J, 4) the features of knot ``k``: the tide's change, tide ahead x rain."""
         tide = self.tide_ref[rows]
-        return with_tide(common, self.rain_hour[rows], tide[:, self.origins - 1], tide[:, self.origins + k], hinges)
+        return tide_columns(self.rainy[rows], tide[:, self.origins - 1], tide[:, self.origins + k])
+
+    def x(self, rows: Ints, k: int) -> Array:
+        """The raw features (S, J, p) of knot ``k``, as ``with_tide`` builds them for a forecast."""
+        common = self.common[rows, 1:].transpose(0, 2, 1) + self.common_mean[rows][:, None, :]
+        return np.concatenate([common, self._knot_columns(rows, k)], axis=2)
 
     def y(self, rows: Ints, k: int) -> Array:
         return self.target[rows][:, self.origins + k]
 
-    def _batches(self) -> list[tuple[Ints, bool]]:
-        n = len(self.residual)
-        alone = np.setdiff1d(np.arange(n), self.pooled)
+    def _chunks(self, rows: Ints) -> list[Ints]:
         chunk = max(1, CHUNK_CELLS // max(len(self.origins), 1))
-        batches = [(alone[lo : lo + chunk], False) for lo in range(0, len(alone), chunk)]
-        return batches + ([(self.pooled, True)] if len(self.pooled) else [])
+        return [rows[lo : lo + chunk] for lo in range(0, len(rows), chunk)]
 
-    def _fits(self, rows: Ints, together: bool, depth: int, k: int, candidates: list[Candidate],
-              minimum: int) -> list[list[tuple[Array, Array]]]:  # fmt: skip
-        """Per candidate, per regime (dry, wet): coefficients (S, 1 + p) and cross-fitted errors (S, J)."""
-        x, y = self.x(rows, depth, k), self.y(rows, k)
+    def _groups(self) -> list[tuple[Ints, bool]]:
+        """The series with their own regressions, and the pooled ones (one regression)."""
+        alone = np.setdiff1d(np.arange(len(self.residual)), self.pooled)
+        return [(rows, together) for rows, together in ((alone, False), (self.pooled, True)) if len(rows)]
+
+    def sums(self, rows: Ints, k: int) -> FoldSums:
+        """``FoldSums.of(self.x(rows, k), self.y(rows, k), ...)``, from the cached common part: only
+        the knot's few columns are new, and the rows whose target is missing are taken back out."""
+        return FoldSums.concatenate([self._chunk_sums(chunk, k) for chunk in self._chunks(rows)])
+
+    def _chunk_sums(self, rows: Ints, k: int) -> FoldSums:
+        a, wet = self.common[rows], self.wet[rows]
+        knot = self._knot_columns(rows, k).transpose(0, 2, 1)  # (S, 4, J)
+        knot_mean = knot.mean(axis=2)
+        y = self.y(rows, k)
+        finite = np.isfinite(y)
+        u = np.concatenate([knot - knot_mean[:, :, None], np.where(finite, y, 0.0)[:, None, :]], axis=1)
+        s, c, m = len(rows), a.shape[1], u.shape[1]
+        weights = np.stack([finite, finite & wet], axis=1).astype(np.float64)  # (S, 2, J) per regime
+        uw = (u[:, None] * weights[:, :, None]).reshape(s, 2 * m, -1)
+        products = np.empty((s, 2, FOLDS, c + m, c + m))
+        products[..., :c, :c] = self.common_products[rows]
+        for f, (lo, hi) in enumerate(itertools.pairwise(self.runs)):
+            cross = np.matmul(a[:, :, lo:hi], uw[:, :, lo:hi].transpose(0, 2, 1)).reshape(s, c, 2, m)
+            products[:, :, f, :c, c:] = cross.transpose(0, 2, 1, 3)
+            products[:, :, f, c:, :c] = cross.transpose(0, 2, 3, 1)
+            inner = np.matmul(uw[:, :, lo:hi], u[:, :, lo:hi].transpose(0, 2, 1)).reshape(s, 2, m, m)
+            products[:, :, f, c:, c:] = inner
+        if not finite.all():
+            products[..., :c, :c] -= _row_products(a, ~finite, wet, self.fold)
+        spread = np.concatenate([self.common_spread[rows], np.einsum("spj,spj->sp", u[:, :-1], u[:, :-1])], axis=1)
+        return FoldSums(
+            products, np.concatenate([self.common_mean[rows], knot_mean], axis=1), spread, len(self.origins)
+        )
+
+    def _regression(self, rows: Ints, together: bool, k: int, minimum: int) -> Regression:
         wet = self.wet[rows]
         alone = [own_regime(~wet, minimum, together), own_regime(wet, minimum, together)]
-        columns = [self._columns(depth, d, use, x.shape[2]) for d, _, use in candidates]
-        ridges = [r for _, r, _ in candidates]
-        if not together:
-            return ridge_paths(x, y, self.fold, wet, alone, columns, ridges)
-        # one regression over every pooled series' rows, ordered by origin so folds stay runs
-        flat = x.transpose(1, 0, 2).reshape(1, -1, x.shape[2])
-        fold = np.repeat(self.fold, len(rows))
-        one = [a[:1] for a in alone]
-        fits = ridge_paths(flat, y.T.reshape(1, -1), fold, wet.T.reshape(1, -1), one, columns, ridges)
-        return [[(b, e.reshape(len(self.origins), len(rows)).T) for b, e in per] for per in fits]
+        return Regression.of(self.sums(rows, k), together, [a[:1] for a in alone] if together else alone)
 
     def _columns(self, depth: int, d: int, use: RainUse, p: int) -> Ints:
         """Columns of the standardised design (intercept 0) a candidate reads, from features built
@@ -131,116 +193,230 @@ class Design:
         """The lag depth, ridge and rain use with the lowest cross-fitted error (relative to each
         target's variance) over a few knots, summed over every series, for both groups - the tide
         gauges (each its own regression) and the pooled street sensors. Chosen per group on squared
-        error, the streets took a 1-hour memory that warned of fewer floods in the monsoon-storm test."""
+        error, the streets took a 1-hour memory that warned of fewer floods in the monsoon-storm test.
+
+        Scored from the sums of products alone: a fold's squared error under coefficients fitted
+        without it is a quadratic form of its sums, so no candidate predicts row by row."""
         # Given rain, the last hours' always stay: the rare storm is what they are for, and a squared
         # error over mostly dry weeks would drop them (it did, on 15 days of the simulated city).
         uses = [RainUse.RECENT, RainUse.MEMORY] if self.features.n_gauges else [RainUse.NONE]
         candidates = [(d, r, u) for d in depths for r in ridges for u in uses]
+        if len(candidates) == 1:
+            return {False: candidates[0], True: candidates[0]}
         depth = max(depths)
-        scores = {False: np.zeros(len(candidates)), True: np.zeros(len(candidates))}
+        p = self.width
+        scores = np.zeros(len(candidates))
         chosen_knots = knots[np.unique(np.linspace(0, len(knots) - 1, SELECTION_KNOTS).astype(np.int64))]
-        minimum = 4 * FOLDS * (self.x(np.arange(1), depth, 0).shape[2] + 1)
-        for rows, together in self._batches() if len(candidates) > 1 else []:
+        minimum = 4 * FOLDS * (p + 1)
+        for rows, together in self._groups():
             for k in chosen_knots:
-                y = self.y(rows, int(k))
-                variance = np.maximum(np.nan_to_num(row_variances(y)), 1e-12)[:, None]
-                fits = self._fits(rows, together, depth, int(k), candidates, minimum)
-                for c, per_regime in enumerate(fits):
-                    error = np.where(self.wet[rows], per_regime[1][1], per_regime[0][1])
-                    scores[together][c] += float(np.nansum(row_means(error**2 / variance)))
-        best = candidates[int(np.argmin(scores[False] + scores[True]))]
+                variance = np.maximum(np.nan_to_num(row_variances(self.y(rows, int(k)))), 1e-12)
+                regression = self._regression(rows, together, int(k), minimum)
+                for c, (d, ridge, use) in enumerate(candidates):
+                    squared, count = regression.held_out_squares(self._columns(depth, d, use, p), ridge)
+                    per_series = np.where(count > 0, squared / np.maximum(count, 1), np.nan) / variance
+                    scores[c] += float(np.nansum(per_series))
+        best = candidates[int(np.argmin(scores))]
         return {False: best, True: best}
 
     def solve(self, knots: Ints, depth: int, choices: dict[bool, Candidate]) -> tuple[Array, Array]:
         """Coefficients (n, 2, K, 1 + p) on features of ``depth`` lag blocks, and cross-fitted error
         paths (n, J, K), each group with its chosen setting: the blocks and rain its choice leaves
         out get zero coefficients."""
-        n = len(self.residual)
-        p = self.x(np.arange(1), depth, 0).shape[2]
+        n, p = len(self.residual), self.width
         beta = np.zeros((n, 2, len(knots), 1 + p))
         errors = np.full((n, len(self.origins), len(knots)), np.nan)
         minimum = 4 * FOLDS * (p + 1)
-        for rows, together in self._batches():
-            choice = choices[together]
-            columns = self._columns(depth, choice[0], choice[2], p)
+        for rows, together in self._groups():
+            d, ridge, use = choices[together]
+            columns = self._columns(depth, d, use, p)
+            held_out = np.empty((len(rows), len(knots), 2, FOLDS, 1 + p))
             for j, k in enumerate(knots):
-                (fits,) = self._fits(rows, together, depth, int(k), [choice], minimum)
-                for regime, (coefficients, error) in enumerate(fits):  # dry, wet
-                    beta[rows[:, None], regime, j, columns[None, :]] = coefficients
-                    mine = self.wet[rows] == bool(regime)
-                    errors[rows, :, j] = np.where(mine, error, errors[rows, :, j])
+                regression = self._regression(rows, together, int(k), minimum)
+                fit = regression.fit(columns, ridge)
+                beta[rows, :, j] = fit.coefficients
+                held_out[:, j] = regression.held_out(fit)
+            start = 0
+            for chunk in self._chunks(rows):
+                errors[chunk] = self._errors(chunk, held_out[start : start + len(chunk)], knots)
+                start += len(chunk)
         return beta, errors
 
+    def _errors(self, rows: Ints, coefficients: Array, knots: Ints) -> Array:
+        """Cross-fitted errors (S, J, K): each row by its regime's coefficients (S, K, 2, F, 1 + p) on
+        ``[1, x - mean]``, fitted without its fold; NaN where the target is missing."""
+        a, wet = self.common[rows], self.wet[rows]
+        c = a.shape[1]
+        knot = np.stack([self._knot_columns(rows, int(k)).transpose(0, 2, 1) for k in knots], axis=1)  # (S, K, 4, J)
+        knot -= knot.mean(axis=3, keepdims=True)
+        predicted = np.empty((len(rows), 2, len(knots), len(self.origins)))
+        for f, (lo, hi) in enumerate(itertools.pairwise(self.runs)):
+            for regime in (0, 1):
+                b = coefficients[:, :, regime, f]  # (S, K, 1 + p)
+                common = np.matmul(b[..., :c], a[:, :, lo:hi])
+                predicted[:, regime, :, lo:hi] = common + np.einsum("ski,skij->skj", b[..., c:], knot[..., lo:hi])
+        chosen = np.where(wet[:, None, :], predicted[:, 1], predicted[:, 0])  # (S, K, J)
+        targets = np.stack([self.y(rows, int(k)) for k in knots], axis=2)
+        return np.asarray(targets - chosen.transpose(0, 2, 1))
 
-def ridge_paths(x: Array, y: Array, fold: Ints, wet: Mask, alone: list[Mask], columns: list[Ints],
-                ridges: list[float]) -> list[list[tuple[Array, Array]]]:  # fmt: skip
-    """Per candidate (``columns`` of x, ``ridge``) and per regime (dry, wet): coefficients on the
-    rows it learns from (S, 1 + p'), intercept first, and every row's cross-fitted error (S, J)
-    from coefficients fitted without its fold. A regime learns from its own rows where
-    ``alone[regime]`` (S,) says so, else from every row.
 
-    ``fold`` is non-decreasing (contiguous blocks of origins). Columns are standardised per
-    series; the intercept is not shrunk. Fold grams sum to the whole, so leaving a fold out is a
-    subtraction; the two regimes' grams add up to the all-rows one; candidates are sub-blocks.
+def _row_products(a: Array, rows: Mask, wet: Mask, fold: Ints) -> Array:
+    """(S, 2, F, c, c) the sums of ``a a'`` over the origins ``rows`` (S, J) per fold, for every
+    such origin and for the wet ones: what the rows without a target put in the cached sums."""
+    s, c, _ = a.shape
+    out = np.zeros((s * 2 * FOLDS, c, c))
+    series, origin = np.nonzero(rows)
+    for lo in range(0, len(series), ROW_BATCH):
+        at, j = series[lo : lo + ROW_BATCH], origin[lo : lo + ROW_BATCH]
+        row = a[at, :, j]  # (m, c)
+        outer = row[:, :, None] * row[:, None, :]
+        key = (at * 2) * FOLDS + fold[j]
+        np.add.at(out, key, outer)
+        damp = wet[at, j]
+        np.add.at(out, key[damp] + FOLDS, outer[damp])
+    return out.reshape(s, 2, FOLDS, c, c)
+
+
+@dataclass(frozen=True)
+class FoldSums:
+    """Per series, regime and fold, the sums of products of ``v = [1, x - mean, y]`` (S, 2, F, q, q),
+    ``q = p + 2``: regime 0 over every origin with a target, regime 1 over the wet ones (the dry are
+    the difference). ``y`` enters as 0 where missing, and the rows without one are left out.
+
+    Everything a ridge regression and its cross-validation need, in (p + 2)^2 numbers per fold
+    instead of the rows; centred on each series' mean (``mean``, with ``spread`` its unweighted sum
+    of squared deviations) so no sum cancels, whatever the columns' offsets.
     """
-    s = x.shape[0]
-    mu = x.mean(axis=1, keepdims=True)
-    sigma = np.maximum(x.std(axis=1, keepdims=True), 1e-9)
-    z = np.concatenate([np.ones((s, x.shape[1], 1)), (x - mu) / sigma], axis=2)
-    edges = np.searchsorted(fold, np.arange(FOLDS + 1))
-    runs = list(zip(edges[:-1], edges[1:], strict=True))
-    finite = np.isfinite(y)
-    yw = np.where(finite, y, 0.0)
-    parts = []
-    for regime in (~wet, wet):
-        w = (finite & regime).astype(np.float64)
-        gram = np.stack([_gram(z[:, lo:hi] * w[:, lo:hi, None], z[:, lo:hi]) for lo, hi in runs], 1)
-        moment = np.stack([np.einsum("sjp,sj->sp", z[:, lo:hi], yw[:, lo:hi] * w[:, lo:hi]) for lo, hi in runs], 1)
-        count = np.stack([w[:, lo:hi].sum(axis=1) for lo, hi in runs], 1)  # (S, F)
-        parts.append((gram, moment, count))
-    both = tuple(a + b for a, b in zip(*parts, strict=True))
-    learned = []
-    for part, own in zip(parts, alone, strict=True):
-        pick = [own.reshape((-1,) + (1,) * (a.ndim - 1)) for a in part]
-        learned.append(tuple(np.where(m, a, b) for m, a, b in zip(pick, part, both, strict=True)))
-    results = []
-    for cols, ridge in zip(columns, ridges, strict=True):
-        fits = []
-        zc = z[..., cols]
-        penalty = ridge * np.eye(len(cols))
+
+    products: Array
+    mean: Array  # (S, p)
+    spread: Array  # (S, p)
+    n_origins: int
+
+    @classmethod
+    def of(cls, x: Array, y: Array, wet: Mask, fold: Ints) -> FoldSums:
+        """From features (S, J, p) (finite), targets (S, J) (NaN where missing), regimes (S, J)."""
+        s, n_origins, p = x.shape
+        mean = x.mean(axis=1)
+        finite = np.isfinite(y)
+        v = np.empty((2 * s, p + 2, n_origins))  # columns contiguous over origins: one BLAS product per fold
+        v[:s, 0] = finite
+        np.subtract(x.transpose(0, 2, 1), mean[:, :, None], out=v[:s, 1 : p + 1])
+        spread = np.einsum("spj,spj->sp", v[:s, 1 : p + 1], v[:s, 1 : p + 1])
+        v[:s, 1 : p + 1] *= finite[:, None, :]
+        v[:s, p + 1] = np.where(finite, y, 0.0)
+        np.multiply(v[:s], wet[:, None, :], out=v[s:])
+        joint = Grams.joint(v.transpose(0, 2, 1), p + 2, fold).gram  # (2S, F, q, q)
+        products = joint.reshape(2, s, FOLDS, p + 2, p + 2).transpose(1, 0, 2, 3, 4)
+        return cls(np.ascontiguousarray(products), mean, spread, n_origins)
+
+    @classmethod
+    def concatenate(cls, parts: list[FoldSums]) -> FoldSums:
+        return cls(np.concatenate([f.products for f in parts]), np.concatenate([f.mean for f in parts]),
+                   np.concatenate([f.spread for f in parts]), parts[0].n_origins)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class HeldOutFit:
+    """A candidate's coefficients in the standardised design, per regime (dry, wet): on every
+    fold ``beta`` (S', 2, q') and without each fold ``beta_out`` (S', 2, F, q'); S' is 1 when pooled."""
+
+    columns: Ints
+    beta: Array
+    beta_out: Array
+    coefficients: Array  # (S', 2, 1 + p): on the raw features, intercept first, 0 for unread columns
+
+
+@dataclass(frozen=True)
+class Regression:
+    """One group's regressions (each series its own, or one pooled over all) from their fold sums,
+    on features standardised per series (pooled: over all the group's rows) - one ridge suits every
+    unit. A regime learns from its own rows where ``alone`` (per regime, (S',)) says so, else from all.
+
+    ``shift`` (S, q, q) maps a series' centred row ``v`` to the group's: ``v_group = shift @ v``,
+    so a coefficient vector ``b`` on the standardised group design reads ``(shift' D b) . v`` on it.
+    """
+
+    sums: FoldSums
+    learned: Array  # (S', 2, F, q, q) in standardised units: what each regime learns from
+    own: Array  # (S, 2, F, q, q) each series' own sums per regime (dry, wet), centred on its own mean
+    scale: Array  # (S', q): D, 1 / sigma for the features, 1 for the intercept and y
+    mu: Array  # (S', p) the group's feature means
+    shift: Array | None  # (S, q, q), None when every series is its own group
+
+    @classmethod
+    def of(cls, sums: FoldSums, together: bool, alone: list[Mask]) -> Regression:
+        products, n_origins = sums.products, sums.n_origins
+        products = np.concatenate([products[:, :1] - products[:, 1:], products[:, 1:]], axis=1)  # dry, wet
+        if together:
+            mu = sums.mean.mean(axis=0, keepdims=True)
+            offset = sums.mean - mu  # (S, p)
+            spread = sums.spread.sum(axis=0, keepdims=True) + n_origins * (offset**2).sum(axis=0, keepdims=True)
+            count = n_origins * len(sums.mean)
+            shift = np.broadcast_to(np.eye(products.shape[-1]), (len(offset),) + products.shape[-2:]).copy()
+            shift[:, 1:-1, 0] = offset
+            shifted = np.matmul(np.matmul(shift[:, None, None], products), shift.transpose(0, 2, 1)[:, None, None])
+            grouped = shifted.sum(axis=0, keepdims=True)
+        else:
+            mu, spread, count, shift, grouped = sums.mean, sums.spread, n_origins, None, products
+        sigma = np.maximum(np.sqrt(spread / max(count, 1)), 1e-9)
+        scale = np.concatenate([np.ones((len(sigma), 1)), 1.0 / sigma, np.ones((len(sigma), 1))], axis=1)
+        standard = grouped * scale[:, None, None, :, None] * scale[:, None, None, None, :]
+        both = standard.sum(axis=1, keepdims=True)
+        learned = np.stack([np.where(alone[r][:, None, None, None], standard[:, r], both[:, 0])
+                            for r in (0, 1)], axis=1)  # fmt: skip
+        return cls(sums, learned, products, scale, mu, shift)
+
+    def fit(self, columns: Ints, ridge: float) -> HeldOutFit:
+        """Coefficients of the candidate reading ``columns`` (of ``[1, x]``) with ``ridge``, for
+        every regime, on every fold and without each fold; the intercept is not shrunk."""
+        target = self.learned.shape[-1] - 1
+        gram = self.learned[..., columns[:, None], columns[None, :]]  # (S', 2, F, q', q')
+        moment = self.learned[..., columns, target]
+        count = self.learned[..., 0, 0]  # (S', 2, F)
+        penalty = ridge * np.eye(len(columns))
         penalty[0, 0] = 0.0
-        jitter = 1e-9 * np.eye(len(cols))
-        for gram_all, moment_all, count in learned:
-            gram, moment = gram_all[:, :, cols][:, :, :, cols], moment_all[:, :, cols]
-            total = count.sum(axis=1)
-            beta = np.linalg.solve(gram.sum(axis=1) + np.maximum(total, 1)[:, None, None] * penalty + jitter,
-                                   moment.sum(axis=1)[..., None])[..., 0]  # fmt: skip
-            out = np.maximum(total[:, None] - count, 1)
-            beta_out = np.linalg.solve(
-                gram.sum(axis=1, keepdims=True) - gram + out[..., None, None] * penalty + jitter,
-                (moment.sum(axis=1, keepdims=True) - moment)[..., None],
-            )[..., 0]  # (S, F, p')
-            predicted = np.concatenate([np.einsum("sjp,sp->sj", zc[:, lo:hi], beta_out[:, f])
-                                        for f, (lo, hi) in enumerate(runs)], 1)  # fmt: skip
-            unstandardised = _unstandardise(beta, mu[:, 0, cols[1:] - 1], sigma[:, 0, cols[1:] - 1])
-            fits.append((unstandardised, y - predicted))
-        results.append(fits)
-    return results
+        jitter = 1e-9 * np.eye(len(columns))
+        total = count.sum(axis=-1)
+        gram_all, moment_all = gram.sum(axis=2), moment.sum(axis=2)
+        beta = np.linalg.solve(gram_all + np.maximum(total, 1)[..., None, None] * penalty + jitter,
+                               moment_all[..., None])[..., 0]  # fmt: skip
+        out = np.maximum(total[..., None] - count, 1)
+        beta_out = np.linalg.solve(gram_all[:, :, None] - gram + out[..., None, None] * penalty + jitter,
+                                   (moment_all[:, :, None] - moment)[..., None])[..., 0]  # fmt: skip
+        full = np.zeros(beta.shape[:-1] + (target,))
+        full[..., columns] = beta
+        coefficients = _unstandardise(full * self.scale[:, None, :-1], self.mu[:, None, :])
+        return HeldOutFit(columns, beta, beta_out, coefficients)
+
+    def _per_series(self, fit: HeldOutFit) -> Array:
+        """(S, 2, F, q - 1) each series' held-out coefficients on its own centred row ``[1, x - mean]``."""
+        q = self.learned.shape[-1]
+        full = np.zeros(fit.beta_out.shape[:-1] + (q - 1,))
+        full[..., fit.columns] = fit.beta_out
+        full *= self.scale[:, None, None, :-1]
+        if self.shift is None:
+            return full
+        return np.asarray(np.einsum("sij,rfi->srfj", self.shift[:, :-1, :-1], full[0]))
+
+    def held_out_squares(self, columns: Ints, ridge: float) -> tuple[Array, Array]:
+        """Per series: the squared errors summed over its rows with targets, each row scored by its
+        regime's coefficients fitted without the row's fold, and how many rows that is (S,), (S,)."""
+        per_series = self._per_series(self.fit(columns, ridge))
+        vector = np.concatenate([per_series, -np.ones(per_series.shape[:-1] + (1,))], axis=-1)
+        squares = np.einsum("srfi,srfij,srfj->s", vector, self.own, vector)
+        return squares, self.own[:, :, :, 0, 0].sum(axis=(1, 2))
+
+    def held_out(self, fit: HeldOutFit) -> Array:
+        """(S, 2, F, 1 + p) each series' held-out coefficients on its own centred row ``[1, x - mean]``."""
+        return self._per_series(fit)
 
 
-def _gram(a: Array, b: Array) -> Array:
-    """``a' b`` per series (S, p, q): one BLAS product per series when batched, einsum for one long
-    pooled series (multi-threaded BLAS on a busy two-core machine is slower there)."""
-    if a.shape[0] == 1:
-        return np.asarray(np.einsum("sjp,sjq->spq", a, b), dtype=np.float64)
-    return np.asarray(np.matmul(np.ascontiguousarray(a.transpose(0, 2, 1)), b), dtype=np.float64)
-
-
-def _unstandardise(beta: Array, mu: Array, sigma: Array) -> Array:
-    """Raw-column coefficients (S, 1 + p) from standardised ones (intercept first); ``mu``, ``sigma`` (S, p)."""
-    slopes = beta[:, 1:] / sigma
-    intercept = beta[:, :1] - (slopes * mu).sum(axis=1, keepdims=True)
-    return np.concatenate([intercept, slopes], axis=1)
+def _unstandardise(beta: Array, mu: Array) -> Array:
+    """Raw-column coefficients (..., 1 + p) from ones on centred raw columns (slopes already divided
+    by sigma), intercept first; ``mu`` (..., p) the centre."""
+    intercept = beta[..., :1] - (beta[..., 1:] * mu).sum(axis=-1, keepdims=True)
+    return np.concatenate([intercept, beta[..., 1:]], axis=-1)
 
 
 def own_regime(mine: Mask, minimum: int, together: bool) -> Mask:

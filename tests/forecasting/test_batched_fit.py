@@ -8,8 +8,10 @@ import numpy as np
 from forecasting.direct import PROFILE_SMOOTH_S
 from forecasting.lags import Cumulative, block_edges
 from forecasting.profile import CHUNK_SERIES, TimeOfWeekAverage
+from forecasting.rain import RainFeatures, RainHistory
 from forecasting.ridge import FOLDS, Grams, folds_of
 from forecasting.series import Series
+from forecasting.water_regression import Design, FoldSums, Regression
 
 START = 1_788_000_000.0 - 1_788_000_000.0 % 86_400
 
@@ -81,3 +83,74 @@ def test_the_profile_fits_each_series_as_if_alone_whatever_the_chunks() -> None:
     assert np.isfinite(forecast.mean[CHUNK_SERIES + 5]).all()  # filled from the same time of other days, flagged
     single = TimeOfWeekAverage(smooth_s=PROFILE_SMOOTH_S).cross_fitted_residual(history, np.float32)
     assert single.dtype == np.float32 and np.allclose(single, residual, equal_nan=True, rtol=1e-6, atol=1e-4)
+
+
+def _water_design(pooled: list[int]) -> Design:
+    """Four street/canal series of 5-minute data with rain, tides and missing targets."""
+    rng = np.random.default_rng(4)
+    n, n_time, step = 4, 2400, 300.0
+    t = np.arange(n_time + 40)
+    tide = 0.8 * np.sin(2 * np.pi * t / 149.0)[None, :] * rng.uniform(0.5, 1.0, (n, 1))
+    residual = np.cumsum(rng.normal(0, 0.01, (n, n_time)), axis=1) + 0.3
+    target = residual + rng.normal(0, 0.005, (n, n_time))
+    target[1, rng.choice(n_time, 150, replace=False)] = np.nan  # scattered dropouts
+    target[2, 900:1300] = np.nan  # a long outage in a pooled series
+    gauges = np.where(rng.random((n, 2, n_time)) < 0.08, rng.gamma(0.7, 4.0, (n, 2, n_time)), 0.0)
+    gauges[0, 1, 500:700] = np.nan  # a gauge offline: missing, not dry
+    catchment = np.nan_to_num(gauges).mean(axis=1)
+    rain = RainHistory(catchment, np.isnan(gauges).mean(axis=1), gauges)
+    features = RainFeatures.on(step, 2, memory_s=12 * 3600.0)
+    edges = block_edges(3 * 3600.0, step)
+    origins = np.arange(int(features.memory[-1]) + 1, n_time - 40)
+    return Design(residual, target, rain, features, tide, edges, origins, np.array(pooled, dtype=np.int64))
+
+
+def test_water_sums_from_the_cached_part_are_the_plain_sums_with_missing_targets() -> None:
+    design = _water_design([2, 3])
+    assert design.wet.any() and not design.wet.all()
+    rows = np.arange(4)
+    for k in (0, 7, 30):
+        fast = design.sums(rows, k)
+        plain = FoldSums.of(design.x(rows, k), design.y(rows, k), design.wet, design.fold)
+        assert np.allclose(fast.products, plain.products, rtol=1e-9, atol=1e-8)
+        assert np.allclose(fast.mean, plain.mean) and np.allclose(fast.spread, plain.spread)
+        assert plain.products[1, 0, :, 0, 0].sum() < plain.products[0, 0, :, 0, 0].sum()  # the dropouts left out
+
+
+def test_a_pooled_water_regression_is_the_ridge_over_all_its_rows() -> None:
+    """Checked against the plain arithmetic: one ridge on every pooled row standardised together,
+    each row's held-out error from coefficients fitted without its fold, scored per series."""
+    design = _water_design([2, 3])
+    rows, k, ridge = np.array([2, 3]), 7, 0.01
+    alone = [np.array([True]), np.array([False])]  # dry learns from dry rows, wet from all
+    regression = Regression.of(design.sums(rows, k), True, alone)
+    columns = np.arange(1 + design.width)
+    fit = regression.fit(columns, ridge)
+
+    x, y, wet = design.x(rows, k), design.y(rows, k), design.wet[rows]
+    flat_x, flat_y = x.reshape(-1, x.shape[2]), y.reshape(-1)
+    flat_fold, flat_wet = np.tile(design.fold, len(rows)), wet.reshape(-1)
+    mu, sigma = flat_x.mean(axis=0), np.maximum(flat_x.std(axis=0), 1e-9)  # some rain columns stay 0
+    z = np.column_stack([np.ones(len(flat_x)), (flat_x - mu) / sigma])
+    penalty = ridge * np.eye(z.shape[1])
+    penalty[0, 0] = 0.0
+
+    def ridge_fit(use: np.ndarray) -> np.ndarray:
+        zu, yu = z[use], flat_y[use]
+        return np.linalg.solve(zu.T @ zu + use.sum() * penalty + 1e-9 * np.eye(z.shape[1]), zu.T @ yu)
+
+    finite = np.isfinite(flat_y)
+    dry = ridge_fit(finite & ~flat_wet)
+    raw = np.concatenate([[dry[0] - (dry[1:] * mu / sigma).sum()], dry[1:] / sigma])
+    assert np.allclose(fit.coefficients[0, 0], raw, rtol=1e-6, atol=1e-9)
+
+    squares = np.zeros(len(rows))
+    for f in range(FOLDS):
+        out = {0: ridge_fit(finite & ~flat_wet & (flat_fold != f)), 1: ridge_fit(finite & (flat_fold != f))}
+        for regime, beta in out.items():
+            scored = finite & (flat_fold == f) & (flat_wet == bool(regime))
+            error = np.where(scored, flat_y - z @ beta, 0.0).reshape(len(rows), -1)
+            squares += (error**2).sum(axis=1)
+    got, count = regression.held_out_squares(columns, ridge)
+    assert np.allclose(got, squares, rtol=1e-6)
+    assert count.tolist() == np.isfinite(y).sum(axis=1).tolist()
