@@ -166,7 +166,7 @@ class EventStreamReader:
         with self._lock:
             return list(self.events)
 
-    def wait_for(self, predicate: Callable[[StreamedEvent], bool], timeout: float = 10.0) -> StreamedEvent:
+    def wait_for(self, predicate: Callable[[StreamedEvent], bool], timeout: float = 30.0) -> StreamedEvent:
         def found() -> StreamedEvent | None:
             return next((e for e in self.snapshot() if predicate(e)), None)
 

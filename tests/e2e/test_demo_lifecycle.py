@@ -120,7 +120,7 @@ def test_the_demo_stops_cleanly_stores_what_it_published_and_leaves_no_server(wo
         text = demo.close()
     assert status == 0, text[-3000:]
     # PostgreSQL removes its pid file a moment before its process ends: allow that moment.
-    wait_until(lambda: not [pid for pid in servers if _alive(pid)], timeout=5, what="no private server left")
+    wait_until(lambda: not [pid for pid in servers if _alive(pid)], timeout=30, what="no private server left")
     summary = json.loads(demo.summary_path.read_text())
     assert summary["readings_published"] > 0
     assert summary["readings_stored"] + summary["duplicates_ignored"] == summary["readings_published"], summary

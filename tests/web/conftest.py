@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, ViewportSize, sync_playwright
+from playwright.sync_api import Browser, ViewportSize, expect, sync_playwright
 
 from api.roles import Role
 from devstack.mosquitto import MosquittoBroker
@@ -21,6 +21,11 @@ from tests.web.browser import Console, Session, launch
 from tests.web.storm import STALE_AFTER_ENV, StormCity, firing
 
 OpenSession = Callable[..., Session]
+
+# Playwright's assertions retry for 5 s unless told otherwise: too short for a software-rendered
+# page whose change waits on the API, PostgreSQL and the live stream while the machine's two cores
+# run other tests. They return as soon as the page shows the change.
+expect.set_options(timeout=30_000)
 
 
 @pytest.fixture(scope="module")

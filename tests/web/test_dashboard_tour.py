@@ -192,6 +192,8 @@ def test_a_silence_is_previewed_before_it_is_made(storm_world: StormWorld, open_
 def test_operator_acknowledges_in_bulk_assigns_and_comments(storm_world: StormWorld, open_session: OpenSession,
                                                             shots: Shots) -> None:  # fmt: skip
     page = operator(storm_world, open_session)
+    # data-ready means the map has drawn its sites; the alert list loads beside it and may come later
+    expect(page.locator(".alert-row[data-state=firing]").nth(1)).to_be_visible(timeout=LIVE_MS)
     unacknowledged = page.locator(".alert-row:not([data-state=acknowledged])").count()
     # a pending alert (its condition not yet held long enough) cannot be acknowledged: the bulk action skips it
     firing_ids = [page.locator(".alert-row[data-state=firing]").nth(i).get_attribute("data-alert-id")
