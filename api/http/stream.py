@@ -53,10 +53,11 @@ class Frame:
 class Subscriber:
     """One client's bounded queue; ``dropped`` once it overflowed (its stream then ends)."""
 
-    def __init__(self, types: frozenset[EventType], capacity: int) -> None:
+    def __init__(self, types: frozenset[EventType], capacity: int, after: int = 0) -> None:
         self.types = types
         self.queue: asyncio.Queue[Frame | None] = asyncio.Queue(capacity)
         self.dropped = False
+        self.after = after  # the last event id the client has (or, new, the hub's position when it came)
 
     def offer(self, event: Frame | None) -> bool:
         """Queue ``event`` (None: the hub is stopping); False when this client just overflowed."""
@@ -133,6 +134,8 @@ class EventHub:
         self._metrics.events.inc()
         for subscriber in list(self._subscribers):
             if not subscriber.offer(event):
+                self._subscribers.discard(subscriber)  # also one whose response never started streaming
+                self._metrics.stream_clients.set(len(self._subscribers))
                 self._metrics.stream_dropped.inc()
                 log.info("live-stream client fell %d events behind: dropped (it resumes with Last-Event-ID)",
                          self._capacity)  # fmt: skip
@@ -160,18 +163,25 @@ class EventHub:
             return stored.sweep(conn, self._keep, self._clock())
 
     # ---- one client's stream -------------------------------------------------------------
-    async def stream(self, after: int | None, types: frozenset[EventType]) -> AsyncIterator[bytes]:
-        """SSE frames of the events after ``after`` (None: from now on) of ``types``, each once and in id
-        order, with a keep-alive comment after ``KEEPALIVE_S`` of silence.
-
-        Subscribes first, then replays the stored events up to the hub's position, then yields
-        what the hub offers, skipping ids already sent: nothing falls between the two.
-        """
-        subscriber = Subscriber(types, self._capacity)
+    def subscribe(self, after: int | None, types: frozenset[EventType]) -> Subscriber:
+        """A client's place in the stream, taken before its response starts: a new client (``after``
+        None) gets every event after the hub's position now, even one committed while its response
+        headers are on their way."""
+        subscriber = Subscriber(types, self._capacity, self.position if after is None else after)
         self._subscribers.add(subscriber)
         self._metrics.stream_clients.set(len(self._subscribers))
+        return subscriber
+
+    async def stream(self, subscriber: Subscriber) -> AsyncIterator[bytes]:
+        """SSE frames of the events after ``subscriber.after`` of its types, each once and in id order,
+        with a keep-alive comment after ``KEEPALIVE_S`` of silence.
+
+        Subscribed first, it replays the stored events up to the hub's position, then yields what the
+        hub offers, skipping ids already sent: nothing falls between the two.
+        """
+        types = subscriber.types
         try:
-            last = self.position if after is None else after
+            last = subscriber.after
             while last < self.position:  # the backlog the client missed
                 batch = await anyio.to_thread.run_sync(self._read, last, self.position)
                 if not batch:

@@ -1,4 +1,4 @@
-"""Pure parts of the API: bucket widths, the $filter grammar, a slow stream client's bounded queue."""
+"""Pure parts of the API: bucket widths, the $filter grammar, the live stream's queues and ordering."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from api.http.metrics import ApiMetrics
 from api.http.rendered import RenderedCache
-from api.http.stream import Frame, Subscriber
+from api.http.stream import EventHub, Frame, Subscriber
 from api.queries.events import Event
 from api.queries.readings import bucket_seconds
 from api.schemas.events import EventType
@@ -74,6 +75,37 @@ def test_a_slow_client_is_dropped_at_its_queue_bound_and_others_keep_going() -> 
     slow, fast = asyncio.run(scenario())
     assert slow.dropped and slow.queue.qsize() == 3  # memory bounded: it holds 3 events, then is dropped
     assert not fast.dropped and fast.queue.qsize() == 4  # only the types it asked for
+
+
+class _StoredEvents(EventHub):
+    """The hub's ordering logic over a list for a table (pure logic: no database, no loop task)."""
+
+    def __init__(self, stored: list[Event]) -> None:
+        super().__init__("", None, None, timedelta(days=1), 10, ApiMetrics())  # type: ignore[arg-type]
+        self.stored = stored
+
+    def _read(self, after: int, until: int | None) -> list[Event]:
+        return [e for e in self.stored if e.event_id > after and (until is None or e.event_id <= until)]
+
+
+def test_a_new_client_gets_an_event_committed_while_its_response_was_starting() -> None:
+    """The place in the stream is taken when the request is answered, not when the body starts: an
+    event the hub reads in between reaches the client once (it used to be skipped)."""
+
+    async def scenario() -> list[bytes]:
+        hub = _StoredEvents([Event(i, EventType.ALERT, "{}") for i in (1, 2, 3)])
+        hub.position = 2
+        subscriber = hub.subscribe(None, frozenset(EventType))
+        hub._publish(Frame.of(hub.stored[2]))  # event 3, read by the hub before the body starts
+        hub.position = 3
+        stream = hub.stream(subscriber)
+        first = await anext(stream)
+        subscriber.offer(None)  # the hub stopping
+        rest = [frame async for frame in stream]
+        return [first, *rest]
+
+    frames = asyncio.run(scenario())
+    assert len(frames) == 1 and b"id: 3" in frames[0]
 
 
 def test_the_rendered_map_is_served_fresh_then_stale_while_one_refresh_runs_and_expires_on_change() -> None:

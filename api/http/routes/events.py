@@ -50,4 +50,5 @@ async def events(
     site and forecast events only. A ``: ping`` comment keeps idle connections open.
 
     Each event is encoded once by the process's hub and written as the same bytes to every client."""
-    return EventSourceResponse(request.app.state.hub.stream(after, wanted))
+    hub = request.app.state.hub
+    return EventSourceResponse(hub.stream(hub.subscribe(after, wanted)))
