@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from api.simulation.warning_skill import score_scenario, simulate_city, street_facts
-from forecasting.floods import StreetFloods, Tier, TierRules, held_on
+from forecasting.floods import StreetFloods, Tier, TierRules, at_high_water, held_on
 from forecasting.series import Series
 
 
@@ -18,6 +18,14 @@ def test_an_issued_warning_stands_until_its_probability_falls_below_the_clear_le
     paths = np.array([[0.0] * 11 + [0.6] * 25, [0.59] * 36, [0.9] * 36])  # P(flooded by each 5-minute step)
     paths[2, :12] = 0.0  # ... this one only after the hour
     assert TierRules().warns(paths, 300.0).tolist() == [True, False, False]  # read at the hour
+
+
+def test_a_watch_imagines_the_seasons_storms_peaking_at_each_streets_high_water() -> None:
+    storms = np.array([[0.0, 1, 5, 1, 0, 0], [3.0, 0, 0, 0, 0, 0]])
+    river = np.array([[0.0, 1, 2, 3, 2, 1], [5.0, 4, 3, 2, 1, 0]])  # high water late, then at once
+    moved = at_high_water(storms, river)
+    assert moved[0].tolist() == [[0, 0, 1, 5, 1, 0], [0, 0, 0, 3, 0, 0]]
+    assert moved[1].tolist() == [[5, 1, 0, 0, 0, 0], [3, 0, 0, 0, 0, 0]]  # what moves out of the window is gone
 
 
 def test_a_king_tide_is_watched_hours_ahead_and_warned_an_hour_ahead_without_any_rain() -> None:
