@@ -136,8 +136,8 @@ class Design:
         return [(rows, together) for rows, together in ((alone, False), (self.pooled, True)) if len(rows)]
 
     def sums(self, rows: Ints, k: int) -> FoldSums:
-        """``FoldSums.of(self.x(rows, k), self.y(rows, k), ...)``, from the cached common part: only
-        the knot's few columns are new, and the rows whose target is missing are taken back out."""
+        """The fold sums of knot ``k``'s features ``self.x(rows, k)`` and targets, from the cached common
+        part: only the knot's few columns are new, and the rows whose target is missing are taken back out."""
         return FoldSums.concatenate([self._chunk_sums(chunk, k) for chunk in self._chunks(rows)])
 
     def _chunk_sums(self, rows: Ints, k: int) -> FoldSums:
@@ -294,23 +294,6 @@ class FoldSums:
     n_origins: int
 
     @classmethod
-    def of(cls, x: Array, y: Array, wet: Mask, fold: Ints) -> FoldSums:
-        """From features (S, J, p) (finite), targets (S, J) (NaN where missing), regimes (S, J)."""
-        s, n_origins, p = x.shape
-        mean = x.mean(axis=1)
-        finite = np.isfinite(y)
-        v = np.empty((2 * s, p + 2, n_origins))  # columns contiguous over origins: one BLAS product per fold
-        v[:s, 0] = finite
-        np.subtract(x.transpose(0, 2, 1), mean[:, :, None], out=v[:s, 1 : p + 1])
-        spread = np.einsum("spj,spj->sp", v[:s, 1 : p + 1], v[:s, 1 : p + 1])
-        v[:s, 1 : p + 1] *= finite[:, None, :]
-        v[:s, p + 1] = np.where(finite, y, 0.0)
-        np.multiply(v[:s], wet[:, None, :], out=v[s:])
-        joint = Grams.joint(v.transpose(0, 2, 1), p + 2, fold).gram  # (2S, F, q, q)
-        products = joint.reshape(2, s, FOLDS, p + 2, p + 2).transpose(1, 0, 2, 3, 4)
-        return cls(np.ascontiguousarray(products), mean, spread, n_origins)
-
-    @classmethod
     def concatenate(cls, parts: list[FoldSums]) -> FoldSums:
         return cls(np.concatenate([f.products for f in parts]), np.concatenate([f.mean for f in parts]),
                    np.concatenate([f.spread for f in parts]), parts[0].n_origins)  # fmt: skip
@@ -318,11 +301,10 @@ class FoldSums:
 
 @dataclass(frozen=True)
 class HeldOutFit:
-    """A candidate's coefficients in the standardised design, per regime (dry, wet): on every
-    fold ``beta`` (S', 2, q') and without each fold ``beta_out`` (S', 2, F, q'); S' is 1 when pooled."""
+    """A candidate's coefficients per regime (dry, wet): without each fold ``beta_out`` (S', 2, F, q')
+    in the standardised design, and on every fold ``coefficients`` on the raw features; S' is 1 when pooled."""
 
     columns: Ints
-    beta: Array
     beta_out: Array
     coefficients: Array  # (S', 2, 1 + p): on the raw features, intercept first, 0 for unread columns
 
@@ -337,7 +319,6 @@ class Regression:
     so a coefficient vector ``b`` on the standardised group design reads ``(shift' D b) . v`` on it.
     """
 
-    sums: FoldSums
     learned: Array  # (S', 2, F, q, q) in standardised units: what each regime learns from
     own: Array  # (S, 2, F, q, q) each series' own sums per regime (dry, wet), centred on its own mean
     scale: Array  # (S', q): D, 1 / sigma for the features, 1 for the intercept and y
@@ -365,7 +346,7 @@ class Regression:
         both = standard.sum(axis=1, keepdims=True)
         learned = np.stack([np.where(alone[r][:, None, None, None], standard[:, r], both[:, 0])
                             for r in (0, 1)], axis=1)  # fmt: skip
-        return cls(sums, learned, products, scale, mu, shift)
+        return cls(learned, products, scale, mu, shift)
 
     def fit(self, columns: Ints, ridge: float) -> HeldOutFit:
         """Coefficients of the candidate reading ``columns`` (of ``[1, x]``) with ``ridge``, for
@@ -387,9 +368,9 @@ class Regression:
         full = np.zeros(beta.shape[:-1] + (target,))
         full[..., columns] = beta
         coefficients = _unstandardise(full * self.scale[:, None, :-1], self.mu[:, None, :])
-        return HeldOutFit(columns, beta, beta_out, coefficients)
+        return HeldOutFit(columns, beta_out, coefficients)
 
-    def _per_series(self, fit: HeldOutFit) -> Array:
+    def held_out(self, fit: HeldOutFit) -> Array:
         """(S, 2, F, q - 1) each series' held-out coefficients on its own centred row ``[1, x - mean]``."""
         q = self.learned.shape[-1]
         full = np.zeros(fit.beta_out.shape[:-1] + (q - 1,))
@@ -402,14 +383,10 @@ class Regression:
     def held_out_squares(self, columns: Ints, ridge: float) -> tuple[Array, Array]:
         """Per series: the squared errors summed over its rows with targets, each row scored by its
         regime's coefficients fitted without the row's fold, and how many rows that is (S,), (S,)."""
-        per_series = self._per_series(self.fit(columns, ridge))
+        per_series = self.held_out(self.fit(columns, ridge))
         vector = np.concatenate([per_series, -np.ones(per_series.shape[:-1] + (1,))], axis=-1)
         squares = np.einsum("srfi,srfij,srfj->s", vector, self.own, vector)
         return squares, self.own[:, :, :, 0, 0].sum(axis=(1, 2))
-
-    def held_out(self, fit: HeldOutFit) -> Array:
-        """(S, 2, F, 1 + p) each series' held-out coefficients on its own centred row ``[1, x - mean]``."""
-        return self._per_series(fit)
 
 
 def _unstandardise(beta: Array, mu: Array) -> Array:
