@@ -209,14 +209,14 @@ class StreetFloods:
             return np.zeros(n)
         per_day = int(round(86_400 / pool.step_s))
         now_col = int(round((now - pool.start) / pool.step_s))
-        days = np.arange(1, ANALOG_DAYS + 1)
-        starts = now_col - days * per_day
-        days = days[starts >= 0]
+        starts = now_col - np.arange(1, ANALOG_DAYS + 1) * per_day
+        starts = starts[starts >= 0]
         values = np.nan_to_num(pool.values)
         storm = 0.0
-        if len(days):
-            columns = (now_col - days * per_day)[:, None] + np.arange(per_day)[None, :]  # (D, a day)
-            storm = float((values[:, np.minimum(columns, pool.n_time - 1)].max(axis=(0, 2)) >= HEAVY_MM_H).mean())
+        if len(starts):
+            peak = values.max(axis=0)  # the wettest gauge at each step
+            columns = np.minimum(starts[:, None] + np.arange(per_day)[None, :], pool.n_time - 1)  # (D, a day)
+            storm = float((peak[columns].max(axis=1) >= HEAVY_MM_H).mean())
         whole = pool.n_time // steps
         windows = values[:, : whole * steps].reshape(pool.n_series * whole, steps)  # non-overlapping windows
         heavy = windows[np.argsort(-windows.sum(axis=1))[:ANALOG_SCENARIOS]]
