@@ -68,12 +68,5 @@ def export_readings(who: Public, conn: Conn, now: Now, sensor_id: int = Query(ge
 def export_sites(request: Request, who: Public, settings: Config) -> Response:
     """Every site with its current state (the map's data) as a GeoJSON file."""
     disposition = 'attachment; filename="urbanpulse-sites.geojson"'
-    return cached(
-        request,
-        settings,
-        "geojson",
-        SiteScope(),
-        sites_geojson,
-        GeoJSONResponse,
-        **{"Content-Disposition": disposition},
-    )
+    headers = {"Content-Disposition": disposition}
+    return cached(request, settings, SiteScope(), sites_geojson, GeoJSONResponse, **headers)

@@ -43,7 +43,7 @@ def list_sites(request: Request, who: Public, settings: Config, district: AreaNa
     open alerts and flood probability within 3 h; ``status`` is the worst of alarm > watch > offline >
     stale > normal. Rendered at most every ``api.sites_cache_s`` per API copy (and at once after a
     change of alerts or devices); gzip-encoded when the client accepts it."""
-    return cached(request, settings, "geojson", SiteScope(district, ward), sites_geojson, GeoJSONResponse)
+    return cached(request, settings, SiteScope(district, ward), sites_geojson, GeoJSONResponse)
 
 
 @router.get("/map/sites", response_class=JSONText, responses={200: {"model": MapSites}})
@@ -51,15 +51,16 @@ def map_sites(request: Request, who: Public, settings: Config) -> Response:
     """Every site as the dashboard's map draws it: id, status, name, district, ward and position as
     one array per site (a sixth of ``/sites``, which stays the open-data answer); the site panel reads
     the rest with ``/sites/{device_id}``, and the live stream sends whole features. Cached as ``/sites``."""
-    return cached(request, settings, "map", SiteScope(), sites_for_map, JSONText)
+    return cached(request, settings, SiteScope(), sites_for_map, JSONText)
 
 
 Render = Callable[[psycopg.Connection, SiteScope, StatusRules, datetime], str]
 
 
-def cached(request: Request, settings: ApiSettings, form: str, scope: SiteScope, render: Render,
-           response: type[Response], **headers: str) -> Response:  # fmt: skip
-    """``render``'s JSON for the scope from this process's rendered cache (``api.http.rendered``)."""
+def cached(request: Request, settings: ApiSettings, scope: SiteScope, render: Render, response: type[Response],
+           **headers: str) -> Response:  # fmt: skip
+    """``render``'s JSON for the scope from this process's rendered cache (``api.http.rendered``), one
+    entry per render function and area."""
     pool = request.app.state.pool
 
     def rendered() -> str:
@@ -68,7 +69,7 @@ def cached(request: Request, settings: ApiSettings, form: str, scope: SiteScope,
 
     if settings.sites_cache_s == 0:
         return response(rendered(), headers=headers)
-    entry = request.app.state.sites_cache.get((form, scope.district, scope.ward), rendered)
+    entry = request.app.state.sites_cache.get((render, scope.district, scope.ward), rendered)
     if "gzip" in request.headers.get("accept-encoding", ""):
         return response(entry.gzipped, headers={"Content-Encoding": "gzip", "Vary": "Accept-Encoding", **headers})
     return response(entry.body, headers={"Vary": "Accept-Encoding", **headers})
