@@ -67,6 +67,7 @@ def test_each_injected_fault_raises_its_health_alarm_and_healthy_sensors_stay_qu
     history = CityConfig(sites, config.start - HISTORY_DAYS * 86_400, HISTORY_DAYS * 86_400, STEP, config.seed)
     with psycopg.connect(stack.database_url) as conn:  # two weeks before, for the forecasts drift is judged by
         write_history(conn, simulate(history))
+    stored_before = stack.rows()  # the lock-step waits for the scenario's rows on top of the history's
     age = datetime.now(UTC).timestamp() - config.start + 86_400  # admit the scenario's (historical) readings
     stack.start_ingestor(extra_env={"URBANPULSE_VALIDATION__MAX_AGE_S": str(age)})
     fleet = stack.fleet(devices)
@@ -94,7 +95,7 @@ def test_each_injected_fault_raises_its_health_alarm_and_healthy_sensors_stay_qu
         steps += 1
         if steps % EVERY:
             return
-        stack.wait_rows(expected_rows, timeout=60)
+        stack.wait_rows(stored_before + expected_rows, timeout=60)
         now = progress.sim_time + STEP - 1
         with psycopg.connect(stack.database_url) as conn:
             # as the service does: fitted once, then updated with each new bucket
