@@ -34,6 +34,7 @@ BROKER_MAX_PACKET_BYTES = 4 * 1024 * 1024
 # A shared-subscription group holds the whole backlog while every ingestor is down.
 BROKER_MAX_QUEUED_MESSAGES = 2_000_000
 AUTOSAVE_INTERVAL_S = 30
+RELOAD_LOGGED = "Reloading config."  # Mosquitto's log line as it acts on SIGHUP (log_type information)
 
 
 class MosquittoNotFound(RuntimeError):
@@ -172,10 +173,22 @@ class MosquittoBroker:
         return accepts_connections(self.port)
 
     def reload(self) -> None:
-        """SIGHUP: Mosquitto re-reads its password and ACL files."""
+        """SIGHUP: Mosquitto re-reads its password and ACL files. Returns once it has, so a device that
+        connects next is judged by the new files: the broker acts on the signal between two turns of its
+        loop (it logs "Reloading config." and reloads in the same turn), which on a busy machine can come
+        after that device's CONNECT - refused, and its next try half a minute away."""
         if self._process is None:
             raise RuntimeError("broker is not running")
+        before = self.reloads_logged()
         self._process.send_signal(signal.SIGHUP)
+        wait_until(lambda: self.reloads_logged() > before, timeout=60, what="Mosquitto to reload its accounts")
+
+    def reloads_logged(self) -> int:
+        """How often this broker has acted on SIGHUP (ours, or one another program sent), by its log."""
+        try:
+            return self.log_path.read_text(errors="replace").count(RELOAD_LOGGED)
+        except FileNotFoundError:
+            return 0
 
     def stop(self) -> None:
         """Graceful stop: Mosquitto saves its persistence file (sessions, queued messages)."""

@@ -3,6 +3,8 @@ to their own topics, wrong credentials refused clearly."""
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 import time
 
@@ -13,6 +15,7 @@ from devstack.waiting import wait_until
 from edge import protocol
 from edge.link import DeviceLink
 from edge.receipts import Settlement, encode_receipt
+from simulators.fleet import DeviceCredential
 from tests.harness import Stack
 
 
@@ -37,6 +40,26 @@ def test_anonymous_and_wrong_passwords_are_refused(stack: Stack) -> None:
     assert _connect_result(stack.broker.port, None, None) in refused
     assert _connect_result(stack.broker.port, device.device_id, "wrong") in refused
     assert _connect_result(stack.broker.port, device.device_id, device.password) == 0
+
+
+def test_a_device_provisioned_while_the_broker_runs_is_known_when_provisioning_returns(stack: Stack) -> None:
+    """The broker re-reads its accounts between two turns of its loop, not when the signal arrives: a
+    provisioning that returned at the signal let the device's first CONNECT be judged by the old file on
+    a busy machine (refused, and its next try half a minute away). Here the broker is held still
+    (SIGSTOP) to be that busy machine; provisioning must wait for it."""
+    pid = int(stack.broker.pid_path.read_text())
+    made: list[DeviceCredential] = []
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        provisioning = threading.Thread(target=lambda: made.extend(stack.provision(1)), daemon=True)
+        provisioning.start()
+        provisioning.join(timeout=3.0)  # an observation window: a stopped broker cannot have reloaded
+        assert provisioning.is_alive(), "provisioning returned before the broker had re-read its accounts"
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    provisioning.join(timeout=120)
+    assert not provisioning.is_alive() and len(made) == 1
+    assert _connect_result(stack.broker.port, made[0].device_id, made[0].password) == 0
 
 
 def test_a_device_cannot_publish_as_another(stack: Stack) -> None:
