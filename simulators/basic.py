@@ -27,6 +27,10 @@ class Block:
     times: npt.NDArray[np.float64]
     values: dict[str, npt.NDArray[np.float64]]  # kind -> (n_devices, n_steps), canonical units
 
+    def steps(self, lo: int, hi: int) -> Block:
+        """Time steps ``lo`` to ``hi`` (exclusive) of every device: a stream published in parts."""
+        return Block(self.times[lo:hi], {kind: values[:, lo:hi] for kind, values in self.values.items()})
+
 
 def generate(n_devices: int, start: float, step_s: float, n_steps: int, seed: int = 0) -> Block:
     rng = np.random.default_rng(seed)

@@ -315,15 +315,40 @@ class Stack:
 
 
 def stream_in_background(
-    fleet: Fleet, readings_per_device: int, per_message: int, pause_s: float, start: float
+    fleet: Fleet,
+    readings_per_device: int,
+    per_message: int,
+    pause_s: float,
+    start: float,
+    resume: threading.Event | None = None,
 ) -> tuple[threading.Thread, threading.Event]:
-    """Publish ``readings_per_device`` readings per device, spread over time, from a thread."""
+    """Publish ``readings_per_device`` readings per device, spread over time, from a thread.
+
+    With ``resume``, the second half waits until it is set: a test that interrupts something
+    mid-stream then knows the rest is still to come, however long it took to see the first part stored
+    (the pauses alone would leave that to this machine's speed).
+    """
     steps = readings_per_device // len(basic.SENSOR_KINDS)
     block = basic.generate(len(fleet.links), start, 60.0, steps, seed=7)
     stop = threading.Event()
-    thread = threading.Thread(target=fleet.publish_block, args=(block, per_message, stop, pause_s), daemon=True)
+
+    def publish() -> None:
+        if resume is None:
+            fleet.publish_block(block, per_message, stop, pause_s)
+            return
+        fleet.publish_block(block.steps(0, steps // 2), per_message, stop, pause_s)
+        resume.wait()
+        fleet.publish_block(block.steps(steps // 2, steps), per_message, stop, pause_s)
+
+    thread = threading.Thread(target=publish, daemon=True)
     thread.start()
     return thread, stop
+
+
+def join_publisher(thread: threading.Thread, timeout: float = 300.0) -> None:
+    """Wait for a publishing thread to finish: until then "every pack settled" says nothing of the packs to come."""
+    thread.join(timeout=timeout)
+    assert not thread.is_alive(), f"the stream was still publishing after {timeout:.0f} s"
 
 
 def readings_topic(device_id: str) -> str:
