@@ -19,13 +19,15 @@ FAST = ResendPolicy(receipt_timeout_s=1.0, max_interval_s=2.0, unrouted_s=0.5)
 
 
 class LimitedRamp:
-    """0.25, 0.5, ... up to ``limit`` readings, then nothing (values exact in binary)."""
+    """0.25, 0.5, ... up to ``limit`` readings, then nothing (values exact in binary). Past ``hold_at``
+    it reads nothing until ``resume`` is set: the test's interruptions then land mid-run on any machine."""
 
-    def __init__(self, limit: int) -> None:
-        self.limit, self.count = limit, 0
+    def __init__(self, limit: int, hold_at: int) -> None:
+        self.limit, self.hold_at, self.count = limit, hold_at, 0
+        self.resume = threading.Event()
 
     def read(self, now: float) -> float | None:
-        if self.count >= self.limit:
+        if self.count >= self.limit or (self.count >= self.hold_at and not self.resume.is_set()):
             return None
         self.count += 1
         return self.count / 4
@@ -43,7 +45,7 @@ def test_readings_acknowledged_by_a_broker_that_then_crashes_unsaved_are_stored_
     link = DeviceLink(endpoint, device.device_id, policy=FAST)
     store = ReadingStore(tmp_path / "queue.db")
     forwarder = Forwarder(store, link, readings_per_message=10, max_in_flight=16)
-    driver = LimitedRamp(READINGS)
+    driver = LimitedRamp(READINGS, hold_at=READINGS // 3)
     agent = Agent([SensorSchedule("water_level", 0.01, driver)], store, forwarder, link=link)
     link.start()
     stop = threading.Event()
@@ -52,6 +54,7 @@ def test_readings_acknowledged_by_a_broker_that_then_crashes_unsaved_are_stored_
     try:
         wait_until(lambda: stack.rows() >= 100, timeout=60, what="the first readings to be stored")
         stack.ingestors[0].kill9()  # its session lives on: the broker goes on taking packs for it
+        driver.resume.set()  # the rest of the readings go to a broker that holds them for nobody
         wait_until(lambda: link.awaiting_receipt >= 5, timeout=60, what="packs the broker holds for nobody")
         held, stored = link.awaiting_receipt, stack.rows()
         stack.broker.kill9()
