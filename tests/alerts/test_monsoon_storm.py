@@ -28,7 +28,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from alerts.delivery import AppriseChannel, Channel, MqttChannel, deliver_due
-from alerts.engine import DEFAULT_RULES, run_cycle
+from alerts.engine import DEFAULT_RULES, ENGINE_LOCK_KEY, run_cycle
 from alerts.rules import ContactTier, Grouping, load_rules
 from alerts.store import acknowledge
 from api.atom import ATOM_NS
@@ -65,12 +65,15 @@ with psycopg.connect(sys.argv[1]) as conn:
 
 
 def _crash_engine_mid_cycle(database_url: str, book_file: Path, at: float) -> None:
-    """Run the engine in a child process and kill -9 it while it holds the cycle's lock (mid-transaction)."""
+    """Run the engine in a child process and kill -9 it while it holds the cycle's lock (mid-transaction).
+    The lock is told by its key: the API's event sweep and the events trigger take advisory locks too."""
     child = subprocess.Popen([sys.executable, "-c", ENGINE_LOOP, database_url, str(book_file), str(at)], cwd=REPO)
+    high, low = ENGINE_LOCK_KEY >> 32, ENGINE_LOCK_KEY & 0xFFFF_FFFF  # a bigint key's two halves in pg_locks
     try:
         with psycopg.connect(database_url, autocommit=True) as watcher:
             wait_until(lambda: watcher.execute(
-                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid <> pg_backend_pid()"
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1 "
+                "AND classid = %s::bigint::oid AND objid = %s::bigint::oid", (high, low)
             ).fetchone() == (1,), timeout=60, interval=0.001, what="the engine inside a cycle")  # fmt: skip
     finally:
         child.send_signal(signal.SIGKILL)
@@ -96,7 +99,7 @@ def _subscriber(stack: Stack, password: str, topics: list[str], got: list[mqtt.M
     client.on_message = lambda _c, _u, message: got.append(message)
     client.connect("127.0.0.1", stack.broker.port)
     client.loop_start()
-    assert subscribed.wait(10)
+    assert subscribed.wait(60)
     return client
 
 
@@ -239,7 +242,7 @@ def test_monsoon_storm_warns_ahead_acknowledges_resolves_and_groups_by_district(
     # that stands past `repeat_s` (4 h) is also reminded of, marked as such
     twice = sorted({t for t in told if told.count(t) > entered.get((t[1], t[2]), 0)})
     assert crashed and not twice, f"told more often than the alert entered that state: {twice}"
-    assert wait_until(lambda: len(got) >= outbox[0] - len(messages), timeout=10, what="MQTT notifications")
+    assert wait_until(lambda: len(got) >= outbox[0] - len(messages), timeout=60, what="MQTT notifications")
     listener.loop_stop()
 
     # every CAP document is valid CAP 1.2; a flood alert is followed by its Cancel, naming it; a watch
