@@ -50,7 +50,7 @@ def test_agent_keeps_sampling_through_a_broker_outage_and_loses_nothing(stack: S
     for _ in range(200):
         agent.step()
     stack.broker.stop()  # the street cabinet loses its link
-    wait_until(lambda: not link.connected.is_set(), timeout=10, what="the link to drop")
+    wait_until(lambda: not link.connected.is_set(), timeout=60, what="the link to drop")
     for _ in range(2000):
         agent.step()
     assert store.stats().depth > 1000, "readings must pile up on disk during the outage"
@@ -60,7 +60,8 @@ def test_agent_keeps_sampling_through_a_broker_outage_and_loses_nothing(stack: S
     runner = threading.Thread(target=agent.run, args=(stop, 0.01), daemon=True)
     runner.start()
     try:
-        wait_until(lambda: store.stats().depth == 0 and forwarder.in_flight_messages == 0, timeout=60,
+        # paho's next try may be up to 30 s after the broker is back, then 2,200 readings go through
+        wait_until(lambda: store.stats().depth == 0 and forwarder.in_flight_messages == 0, timeout=240,
                    what="the backlog to drain")  # fmt: skip
     finally:
         stop.set()
@@ -87,7 +88,9 @@ def test_agent_keeps_sampling_through_a_broker_outage_and_loses_nothing(stack: S
     # materialises it, and the hourly rollup table then counts every reading that passed QC.
     wait_until(lambda: _materialised_and_counted(stack), timeout=60,
                what="the ingestor's rollup refresh to materialise the backlog")  # fmt: skip
-    assert ingestor.metric("urbanpulse_rollups_materialized_to_seconds") > time.time() - 3 * 3600
+    # the gauge is set after the refresh has committed: the table can show it a moment before
+    wait_until(lambda: ingestor.metric("urbanpulse_rollups_materialized_to_seconds") > time.time() - 3 * 3600,
+               timeout=60, what="the ingestor's gauge of the materialised span")  # fmt: skip
     link.stop()
     store.close()
 
