@@ -15,7 +15,7 @@ import { CityMap, warmUp } from './map.js';
 import { Notifier } from './notify.js';
 import { SitePanel } from './panel.js';
 import { SilencesView } from './silences.js';
-import { canOperate, emit, on, setAlerts, setAreas, setScope, setSites, state } from './store.js';
+import { canOperate, emit, hearing, on, setAlerts, setAreas, setScope, setSites, state } from './store.js';
 import { OPEN_STATES, shapeSvg, STATUSES } from './status.js';
 import { clock } from './time.js';
 import { svg } from './dom.js';
@@ -206,9 +206,14 @@ async function start(me, sites = Promise.resolve(null)) {
   connect(); // first, so nothing that changes while we load is missed
   performance.mark('urbanpulse:map-created');
   // The map needs only the sites: everything else loads beside it and never holds it up.
-  Promise.all([api.alerts({ state: OPEN_STATES, limit: 1000 }).catch(() => ({ items: [] })), alertConsole.reload()])
-    .then(([open]) => { setAlerts(open.items); notifier.renderTitle(); });
-  setSites((await sites) || await api.mapSites());
+  Promise.all([hearing('alert', () => api.alerts({ state: OPEN_STATES, limit: 1000 }).catch(() => ({ items: [] }))),
+    alertConsole.reload()])
+    .then(([[open, heard]]) => {
+      setAlerts(open.items, heard);
+      notifier.renderTitle();
+      document.body.dataset.alertsReady = 'true'; // both alert lists are in: the tests' cue to change alerts
+    });
+  setSites(...await hearing('site', async () => (await sites) || api.mapSites()));
   performance.mark('urbanpulse:data');
   await cityMap.ready;
   performance.mark('urbanpulse:map-drawn');
@@ -223,7 +228,8 @@ async function start(me, sites = Promise.resolve(null)) {
   devices.load().catch(() => null);
   import('./chart.js').catch(() => null);
   setInterval(() => { devices.load().catch(() => null); refreshAreas(); }, DEVICES_REFRESH_MS);
-  setInterval(() => { api.mapSites().then(setSites).catch(() => null); }, SITES_REFRESH_MS);
+  setInterval(() => { hearing('site', () => api.mapSites()).then(([list, heard]) => setSites(list, heard)).catch(() => null); },
+    SITES_REFRESH_MS);
 }
 
 boot().catch((err) => {

@@ -6,7 +6,7 @@ import { ask } from './dialog.js';
 import { fill, h, toast } from './dom.js';
 import { label, onLanguage, t } from './i18n.js';
 import { ALERT_STATES, alertOrder, KINDS, OPEN_STATES, SEVERITIES, SEVERITY_RANK } from './status.js';
-import { canOperate, on, selectSite, setScope, state } from './store.js';
+import { canOperate, hearing, on, selectSite, setScope, state } from './store.js';
 import { since, timeEl } from './time.js';
 import { AlertDetail, alertValue } from './alert_detail.js';
 
@@ -114,9 +114,10 @@ export class AlertConsole {
   async reload() {
     const token = (this.token = (this.token || 0) + 1);
     try {
-      const page = await api.alerts(this.params());
+      const [page, heard] = await hearing('alert', () => api.alerts(this.params()));
       if (token !== this.token) return;
       this.items = new Map(page.items.map((a) => [a.alert_id, a]));
+      for (const { alert, removed } of heard) this.keep(alert, removed); // news the page was read too early for
       this.cursor = page.next_cursor;
       this.selected.clear();
       this.render();
@@ -133,16 +134,20 @@ export class AlertConsole {
   }
 
   live(alert, removed) {
-    const was = this.items.has(alert.alert_id);
+    if (!removed && !this.items.has(alert.alert_id) && matches(alert, this.filters)) this.fresh.add(alert.alert_id);
+    this.keep(alert, removed);
+    if (this.openId === alert.alert_id) this.detail.refresh(alert);
+    this.render();
+  }
+
+  /** The stream's word on one alert: in the list while it passes the filters. */
+  keep(alert, removed) {
     if (!removed && matches(alert, this.filters)) {
-      if (!was) this.fresh.add(alert.alert_id);
       this.items.set(alert.alert_id, alert);
     } else {
       this.items.delete(alert.alert_id);
       this.selected.delete(alert.alert_id);
     }
-    if (this.openId === alert.alert_id) this.detail.refresh(alert);
-    this.render();
   }
 
   replace(alert) {

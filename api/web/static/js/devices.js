@@ -3,7 +3,7 @@
 import { api } from './api.js';
 import { fill, h } from './dom.js';
 import { label, number, onLanguage, t } from './i18n.js';
-import { on, selectSite, setDevices, state } from './store.js';
+import { hearing, on, selectSite, setDevices, state } from './store.js';
 import { since, timeEl } from './time.js';
 
 const FILTERS = Object.freeze(['problems', 'offline', 'stale', 'backlog', 'clock', 'all']);
@@ -29,7 +29,7 @@ export class DevicesView {
   }
 
   async load() {
-    setDevices(await api.devices());
+    setDevices(...await hearing('device', () => api.devices()));
   }
 
   render() {

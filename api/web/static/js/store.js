@@ -32,8 +32,25 @@ export function emit(topic, payload) {
 
 export const canOperate = () => !!state.me && (state.me.role === 'operator' || state.me.role === 'admin');
 
-/** The map's list of sites (/api/v1/map/sites: one array per site, in the order of its fields). */
-export function setSites(list) {
+/**
+ * Reads a list the stream also keeps current: ``load()``'s answer and the stream's events of ``topic``
+ * heard while it was on its way. The API reads the list at one moment and answers a moment later; an
+ * event that arrives in between may be newer than the answer (its change committed after the read),
+ * so it is laid over the answer, in order, instead of being lost until the next event.
+ */
+export async function hearing(topic, load) {
+  const heard = [];
+  const off = on(topic, (payload) => heard.push(payload));
+  try {
+    return [await load(), heard];
+  } finally {
+    off();
+  }
+}
+
+/** The map's list of sites (/api/v1/map/sites: one array per site, in the order of its fields), with the
+ * whole sites the stream sent while it loaded (``hearing``). */
+export function setSites(list, heard = []) {
   const at = Object.fromEntries(list.fields.map((name, i) => [name, i]));
   state.sites = new Map(list.sites.map((row) => {
     const id = String(row[at.id]);
@@ -44,6 +61,7 @@ export function setSites(list) {
       properties: { status: row[at.status], name: row[at.name], district: row[at.district], ward: row[at.ward] },
     }];
   }));
+  for (const feature of heard) state.sites.set(String(feature.id), feature);
   emit('sites');
 }
 
@@ -52,8 +70,12 @@ export function upsertSite(feature) {
   emit('site', feature);
 }
 
-export function setAlerts(items) {
+/** The open alerts, with the stream's word on alerts while they loaded (``hearing``). */
+export function setAlerts(items, heard = []) {
   state.alerts = new Map(items.map((a) => [a.alert_id, a]));
+  for (const { alert, removed } of heard) {
+    if (removed) state.alerts.delete(alert.alert_id); else state.alerts.set(alert.alert_id, alert);
+  }
   emit('alerts');
 }
 
@@ -71,8 +93,10 @@ export function upsertAlert(alert) {
   return isNew;
 }
 
-export function setDevices(rows) {
+/** The device rows, with the rows the stream sent while they loaded (``hearing``). */
+export function setDevices(rows, heard = []) {
   state.devices = new Map(rows.map((d) => [d.device_id, d]));
+  for (const row of heard) state.devices.set(row.device_id, row);
   emit('devices');
 }
 
