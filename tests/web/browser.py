@@ -64,6 +64,15 @@ class Console:
         return page
 
 
+def settled(page: Page) -> Page:
+    """Wait until the page shows the city and will show what changes next: the map drawn (data-ready),
+    the live stream answered (a change committed before that is never sent to it) and both alert lists
+    in (they load beside the map and may come after it)."""
+    page.wait_for_selector("body[data-ready='true'][data-alerts-ready='true']", timeout=60_000)
+    page.wait_for_function("() => __urbanpulse.state.live === 'open'", timeout=60_000)
+    return page
+
+
 class Session:
     """One person's browser (its own cookies) with a page that is watched for errors."""
 
@@ -78,8 +87,7 @@ class Session:
         page.fill("#login-user", username)
         page.fill("#login-pass", password)
         page.click("#login-form button[type=submit]")
-        page.wait_for_selector("body[data-ready='true']", timeout=60_000)
-        return page
+        return settled(page)
 
     def close(self) -> None:
         self.context.close()
