@@ -146,13 +146,13 @@ def test_writers_racing_the_refresh_lose_nothing(database_url: str) -> None:
     threads = [threading.Thread(target=writer, args=(k,)) for k in range(3)]
     for thread in threads:
         thread.start()
-    writing.wait(timeout=60)
+    assert writing.wait(timeout=60), errors
     with psycopg.connect(database_url, autocommit=True) as conn:
         for hour in range(1, 6):  # the watermark sweeps over the minutes being written
             refresh_rollups(conn, START + timedelta(hours=hour, minutes=1), lag=timedelta(0))
     for thread in threads:
         thread.join(timeout=120)
-    assert errors == []
+    assert errors == [] and not any(thread.is_alive() for thread in threads)
     with psycopg.connect(database_url, autocommit=True) as conn:
         refresh_rollups(conn, START + timedelta(hours=6), lag=timedelta(0))
         row = conn.execute("SELECT sum(samples), count(*) FROM rollup_1h").fetchone()
