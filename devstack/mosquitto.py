@@ -143,7 +143,7 @@ class MosquittoBroker:
         )
         self.pid_path.write_text(f"{self._process.pid}\n")
         try:
-            wait_until(self._listening, timeout=20, what=f"Mosquitto on port {self.port}")
+            wait_until(self._listening, timeout=60, what=f"Mosquitto on port {self.port}")
         except BaseException:
             self.stop()  # never leave a broker behind that its owner believes failed to start
             raise

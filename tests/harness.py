@@ -44,10 +44,12 @@ class ChildProcess:
                                         stderr=subprocess.STDOUT)  # fmt: skip
 
     def stop(self) -> int:
+        """SIGTERM and the exit code; SIGKILL only after a minute (a clean stop settles what the service
+        holds, however slowly a busy machine lets it)."""
         if self.process.poll() is None:
             self.process.terminate()
             try:
-                self.process.wait(timeout=20)
+                self.process.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=10)
@@ -71,7 +73,7 @@ class IngestorProcess(ChildProcess):
 
     def metric(self, name: str) -> float:
         """Sum of a metric's samples scraped from the process's /metrics endpoint."""
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=2) as response:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=30) as response:
             text = response.read().decode()
         return sum(
             float(line.rsplit(" ", 1)[1])
@@ -97,7 +99,7 @@ class ApiProcess(ChildProcess):
             full_env["URBANPULSE_MQTT_URL"] = mqtt_url
         full_env.pop("URBANPULSE_CONFIG", None)
         super().__init__(["api", "serve", "--host", "127.0.0.1", "--port", str(self.port)], full_env, log_path)
-        wait_until(self._ready, timeout=60, what=f"the API on port {self.port}")
+        wait_until(self._ready, timeout=120, what=f"the API on port {self.port}")
 
     def _ready(self) -> bool:
         if self.process.poll() is not None:
@@ -105,10 +107,12 @@ class ApiProcess(ChildProcess):
         return httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200
 
     def client(self, **kwargs: object) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=30, **kwargs)  # type: ignore[arg-type]
+        return httpx.Client(base_url=self.url, timeout=60, **kwargs)  # type: ignore[arg-type]
 
     def login(self, username: str, password: str) -> httpx.Client:
-        answer = httpx.post(f"{self.url}/api/v1/auth/login", json={"username": username, "password": password})
+        # argon2id takes a moment of CPU, many moments on a busy machine: not httpx's 5 s default
+        answer = httpx.post(f"{self.url}/api/v1/auth/login", json={"username": username, "password": password},
+                            timeout=60)  # fmt: skip
         answer.raise_for_status()
         return self.client(cookies=answer.cookies, headers={"X-CSRF-Token": answer.json()["csrf_token"]})
 
@@ -260,7 +264,7 @@ class Stack:
         if wait_subscribed:
             wait_until(
                 lambda: process.metric("urbanpulse_ingest_subscribed") == 1,
-                timeout=30,
+                timeout=120,
                 what=f"ingestor {client_id} to subscribe",
             )
         return process
@@ -286,12 +290,12 @@ class Stack:
             policy=policy,
         )
         link.start()
-        wait_until(link.connected.is_set, timeout=10, what=f"device {device.device_id} to connect")
+        wait_until(link.connected.is_set, timeout=60, what=f"device {device.device_id} to connect")
         return link
 
     def fleet(self, devices: list[DeviceCredential], policy: ResendPolicy | None = None) -> Fleet:
         fleet = Fleet("127.0.0.1", self.broker.port, devices, policy=policy)
-        fleet.start()
+        fleet.start(timeout=60)
         return fleet
 
     def rows(self) -> int:
