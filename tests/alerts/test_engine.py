@@ -100,7 +100,7 @@ def test_a_kill_9_in_the_middle_neither_repeats_nor_forgets_a_notification(
                        .fetchone() == (0,), timeout=30, what="an empty outbox")  # fmt: skip
         finally:
             engine.terminate()
-            engine.wait(timeout=20)
+            engine.wait(timeout=60)
             log.close()
         states = conn.execute("SELECT state, count(*) FROM alerts GROUP BY state").fetchall()
         stored_rules = conn.execute("SELECT name, version FROM alert_rules").fetchall()

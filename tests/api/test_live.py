@@ -102,6 +102,6 @@ def test_streams_hold_no_database_connection(stack: Stack, people: People) -> No
     with api.login("viewer", people.viewer) as viewer:
         streams = [EventStreamReader(viewer) for _ in range(6)]
         assert all(s.status == 200 for s in streams)
-        assert viewer.get("/api/v1/alerts", timeout=10).status_code == 200
+        assert viewer.get("/api/v1/alerts").status_code == 200  # a stream holding the pool would time this out
         for stream in streams:
             stream.close()

@@ -197,7 +197,7 @@ def _retained_config(stack: Stack, device: DeviceCredential) -> bytes:
     client.connect("127.0.0.1", stack.broker.port)
     client.loop_start()
     try:
-        assert arrived.wait(10), "no retained configuration"
+        assert arrived.wait(60), "no retained configuration"
     finally:
         client.disconnect()
         client.loop_stop()

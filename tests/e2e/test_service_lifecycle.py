@@ -53,7 +53,7 @@ def test_services_stop_cleanly_on_signals(stack: Stack, tmp_path: Path, command:
             link.stop()
         wait_until(lambda: _started(stack, command), timeout=60, what=f"urbanpulse {' '.join(command)} to work")
         process.send_signal(signum)
-        status = process.wait(timeout=30)
+        status = process.wait(timeout=120)  # a hang guard, not a pace: a cycle under way ends first
     finally:
         if process.poll() is None:
             process.kill()

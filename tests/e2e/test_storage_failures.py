@@ -18,7 +18,7 @@ def test_data_the_database_rejects_is_quarantined_and_the_rest_stored(stack: Sta
     now = time.time()
     for i, value in enumerate([1.0, 13.0, 2.0]):
         link.publish([protocol.Reading("rainfall", now - 10 + i, value, "mm")])
-    assert link.wait_acknowledged(10)
+    assert link.wait_acknowledged(120)
     wait_until(lambda: stack.quarantine_reasons() == {"storage_rejected": 1}, timeout=30, what="the quarantine")
     stack.wait_rows(2)
     with stack.connect() as conn:

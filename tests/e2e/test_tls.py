@@ -36,9 +36,9 @@ def test_a_device_publishes_over_tls_with_its_own_credentials(stack: Stack, tmp_
     link = DeviceLink(protocol.parse_mqtt_url(url, ca_file=str(ca)), device.device_id)
     link.start()
     try:
-        wait_until(link.connected.is_set, timeout=15, what="the TLS connection")
+        wait_until(link.connected.is_set, timeout=60, what="the TLS connection")
         link.publish([protocol.Reading("water_level", time.time(), 0.61, "m")])
-        assert link.wait_acknowledged(15)
+        assert link.wait_acknowledged(120)
         stack.wait_rows(1)
     finally:
         link.stop()

@@ -24,7 +24,7 @@ def test_exec_driver_survives_its_program_crashing() -> None:
     program = "import sys; print(7); print('garbage'); print('{\"value\": 8}'); sys.stdout.flush(); sys.exit(3)"
     driver = ExecDriver([sys.executable, "-c", program], min_backoff_s=0.05, max_backoff_s=0.1)
     try:
-        wait_until(lambda: driver.restarts >= 2, timeout=20, what="the program to be restarted twice")
+        wait_until(lambda: driver.restarts >= 2, timeout=60, what="the program to be restarted twice")
         assert driver.read(0.0) == 8.0 and driver.bad_lines >= 2
     finally:
         driver.close()
