@@ -121,6 +121,8 @@ class StreetFloods:
         self.river = RiverAtStreets(streets_km, rivers_km)
         self.members = members
         self._pool: Series | None = None  # past rain at the gauges: the storms a watch imagines
+        self._pool_peak: Array = np.zeros(0)  # the wettest gauge at each step of the pool (missing as dry)
+        self._heavy: dict[int, Array] = {}  # window steps -> the pool's heaviest (gauge, window) rains
         # origin (Unix s), step, water held per parameter set, the sets the members run (as the storm so far says)
         self._now: tuple[float, float, Array, npt.NDArray[np.int64]] | None = None
 
@@ -134,6 +136,8 @@ class StreetFloods:
         self.drainage.fit(depth.values, at_streets, self.river.observed(), depth.step_s)
         self.nowcast.fit(rain, horizon)
         self._pool = rain
+        self._pool_peak = np.nan_to_num(np.fmax.reduce(rain.values, axis=0)) if rain.n_series else np.zeros(rain.n_time)
+        self._heavy = {}
         return self.update(depth, rain, river)
 
     def update(self, depth: Series, rain: Series, river: Series) -> StreetFloods:
@@ -211,15 +215,11 @@ class StreetFloods:
         now_col = int(round((now - pool.start) / pool.step_s))
         starts = now_col - np.arange(1, ANALOG_DAYS + 1) * per_day
         starts = starts[starts >= 0]
-        values = np.nan_to_num(pool.values)
         storm = 0.0
         if len(starts):
-            peak = values.max(axis=0)  # the wettest gauge at each step
             columns = np.minimum(starts[:, None] + np.arange(per_day)[None, :], pool.n_time - 1)  # (D, a day)
-            storm = float((peak[columns].max(axis=1) >= HEAVY_MM_H).mean())
-        whole = pool.n_time // steps
-        windows = values[:, : whole * steps].reshape(pool.n_series * whole, steps)  # non-overlapping windows
-        heavy = windows[np.argsort(-windows.sum(axis=1))[:ANALOG_SCENARIOS]]
+            storm = float((self._pool_peak[columns].max(axis=1) >= HEAVY_MM_H).mean())
+        heavy = self._heaviest(pool, steps)
         paths = np.concatenate([np.zeros((n, 1, steps)), at_high_water(heavy, river_ahead[:, :steps])], axis=1)
         best = np.argmax(self.drainage.params.weight, axis=1)
         pick = np.repeat(best[:, None], paths.shape[1], axis=1)
@@ -227,6 +227,15 @@ class StreetFloods:
         floods = np.asarray((depth > self.thresholds[:, None, None]).any(axis=2), dtype=np.float64)  # (n, 1 + S)
         result: Array = storm * floods[:, 1:].mean(axis=1) + (1 - storm) * floods[:, 0]
         return result
+
+    def _heaviest(self, pool: Series, steps: int) -> Array:
+        """(S, steps) the pool's heaviest non-overlapping (gauge, window) rains, missing as dry; the
+        pool is fixed at fit, so each window length is sorted once, not at every issue."""
+        if steps not in self._heavy:
+            whole = pool.n_time // steps
+            windows = np.nan_to_num(pool.values[:, : whole * steps].reshape(pool.n_series * whole, steps))
+            self._heavy[steps] = windows[np.argsort(-windows.sum(axis=1))[:ANALOG_SCENARIOS]]
+        return self._heavy[steps]
 
 
 def at_high_water(storms: Array, river_ahead: Array) -> Array:
