@@ -221,7 +221,7 @@ class Design:
                     scores[together][c] += float(np.nansum(per_series))
         own = candidates[int(np.argmin(scores[False]))]
         every = candidates[int(np.argmin(scores[False] + scores[True]))]
-        return {False: own if scores[False].any() else every, True: every}
+        return {False: own if scores[False].any() else every, True: every}  # no gauge scored: as pooled
 
     def solve(self, knots: Ints, depth: int, choices: dict[bool, Candidate]) -> tuple[Array, Array]:
         """Coefficients (n, 2, K, 1 + p) on features of ``depth`` lag blocks, and cross-fitted error
