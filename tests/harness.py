@@ -32,6 +32,9 @@ from simulators import basic
 from simulators.fleet import DeviceCredential, Fleet
 
 REPO = Path(__file__).resolve().parents[1]
+# A pack waits for its receipt longer than any test waits: a receipt slowed by a busy machine is then
+# no resend (so "none sent again" and duplicate counts hold), and a pack never settled fails the wait.
+NO_RESEND = ResendPolicy(receipt_timeout_s=3600.0, max_interval_s=3600.0)
 
 
 class ChildProcess:

@@ -8,14 +8,9 @@ import time
 from devstack.mosquitto import BROKER_MAX_PACKET_BYTES
 from devstack.waiting import wait_until
 from edge import protocol
-from edge.link import ResendPolicy
 from edge.receipts import Settlement
 from simulators.fleet import DeviceCredential
-from tests.harness import Stack
-
-# A pack waits for its receipt longer than the test waits: "none is sent again" then holds on a busy
-# machine too, and a pack the server never settles fails the wait instead of being sent again.
-NO_RESEND = ResendPolicy(receipt_timeout_s=3600.0, max_interval_s=3600.0)
+from tests.harness import NO_RESEND, Stack
 
 
 def _pack(device: str, records: list[dict[str, object]]) -> bytes:

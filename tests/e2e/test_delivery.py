@@ -13,14 +13,11 @@ import pytest
 from devstack.waiting import wait_until
 from edge.link import ResendPolicy
 from simulators import basic
-from tests.harness import Stack, join_publisher, stream_in_background
+from tests.harness import NO_RESEND, Stack, join_publisher, stream_in_background
 
 DEVICES = 20
 READINGS_PER_DEVICE = 500
 TOTAL = DEVICES * READINGS_PER_DEVICE  # 10,000
-# A pack waits for its receipt longer than any test here waits: a receipt slowed by a busy machine is
-# then no resend, and a test that counts duplicates counts only what the broker or an ingestor did.
-NO_RESEND = ResendPolicy(receipt_timeout_s=3600.0, max_interval_s=3600.0)
 
 
 def _assert_exact(stack: Stack) -> None:
