@@ -45,11 +45,17 @@ export function label(group, value) {
   return table[key] ?? TABLES.en[key] ?? String(value);
 }
 
+const numberFormats = new Map(); // made once per language and precision: a new Intl.NumberFormat costs ~0.1 ms
+
 export function number(value, digits = 2) {
   if (value === null || value === undefined || Number.isNaN(value)) return '—';
-  return new Intl.NumberFormat(current === 'vi' ? 'vi-VN' : 'en-GB', {
-    maximumFractionDigits: digits, minimumFractionDigits: 0,
-  }).format(value);
+  const key = `${current}:${digits}`;
+  let format = numberFormats.get(key);
+  if (!format) {
+    format = new Intl.NumberFormat(current === 'vi' ? 'vi-VN' : 'en-GB', { maximumFractionDigits: digits, minimumFractionDigits: 0 });
+    numberFormats.set(key, format);
+  }
+  return format.format(value);
 }
 
 export function percent(p) {
