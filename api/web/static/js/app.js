@@ -194,8 +194,7 @@ async function start(me, sites = Promise.resolve(null)) {
   on('live:event', renderLive);
   on('alert', ({ alert, isNew }) => {
     if (isNew) {
-      notifier.alertArrived(alert);
-      toast(`${t('new_alert')}: ${label('rule', alert.rule)} · ${alert.site_name || alert.subject}`, 'alert', 8000);
+      notifier.alertArrived(alert, `${t('new_alert')}: ${label('rule', alert.rule)} · ${alert.site_name || alert.subject}`);
     }
     notifier.renderTitle();
     refreshAreas();

@@ -61,10 +61,20 @@ export function perFrame(fn) {
   };
 }
 
+/** A passing message in the corner for ``ms``; the handle can change its text and lifetime. */
 export function toast(message, kind = 'info', ms = 5000) {
   const host = document.getElementById('toasts');
-  if (!host) return;
+  if (!host) return null;
   const el = h(`div.toast.toast--${kind}`, message);
   host.append(el);
-  setTimeout(() => el.remove(), ms);
+  let timer = setTimeout(() => el.remove(), ms);
+  return {
+    get shown() { return el.isConnected; },
+    /** New text, shown for ``again`` from now (a toast that keeps a running count). */
+    update(text, again = ms) {
+      el.textContent = text;
+      clearTimeout(timer);
+      timer = setTimeout(() => el.remove(), again);
+    },
+  };
 }

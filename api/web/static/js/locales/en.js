@@ -39,6 +39,7 @@ export default {
   title_new: 'new alerts',
   unacked_count: '{n} open alerts not yet acknowledged',
   new_alert: 'New alert',
+  more_new_alerts: 'New alerts, {n} more: see the alert console',
   cluster_tip: '{n} sites · worst: {worst} · in alarm: {alarms}',
   whole_city: 'Whole city',
   close: 'Close',

@@ -39,6 +39,7 @@ export default {
   title_new: 'cảnh báo mới',
   unacked_count: '{n} cảnh báo đang mở chưa được xác nhận',
   new_alert: 'Cảnh báo mới',
+  more_new_alerts: 'Cảnh báo mới, thêm {n}: xem bảng cảnh báo',
   cluster_tip: '{n} điểm · nặng nhất: {worst} · đang báo động: {alarms}',
   whole_city: 'Toàn thành phố',
   close: 'Đóng',
