@@ -158,7 +158,8 @@ def test_a_burst_of_new_alerts_shows_three_toasts_then_a_count_and_chimes_once(
                                 WHERE a.device_id = s.device_id AND a.state IN ('pending', 'firing', 'acknowledged'))
                                 ORDER BY s.device_id DESC LIMIT 7""").fetchall()  # fmt: skip
         assert len(quiet) == 7
-        ids = [raise_alert(conn, *row, f"burst-{i}") for i, row in enumerate(quiet)]
+        ids = [raise_alert(conn, device, sensor, district, ward, f"burst-{i}")
+               for i, (device, sensor, district, ward) in enumerate(quiet)]  # fmt: skip
     for alert_id in ids:
         expect(page.locator(f".alert-row[data-alert-id='{alert_id}']")).to_be_visible(timeout=LIVE_MS)
     expect(page).to_have_title("(7) cảnh báo mới · UrbanPulse")
