@@ -135,6 +135,16 @@ def firing(conn: psycopg.Connection, rule: str) -> list[tuple[int, str]]:
     return [(int(r[0]), str(r[1])) for r in rows]
 
 
+def quiet_water_sensors(conn: psycopg.Connection, n: int) -> list[tuple[str, int, str | None, str | None]]:
+    """Up to ``n`` water-level sensors whose devices have no open alert, as (device, sensor, district, ward):
+    where a test can raise an alert that is new to the screen."""
+    return conn.execute("""SELECT s.device_id, s.sensor_id, d.district, d.ward
+                           FROM sensors s JOIN devices d USING (device_id)
+                           WHERE s.name = 'water_level' AND NOT EXISTS (SELECT 1 FROM alerts a
+                           WHERE a.device_id = s.device_id AND a.state IN ('pending', 'firing', 'acknowledged'))
+                           ORDER BY s.device_id LIMIT %s""", (n,)).fetchall()  # fmt: skip
+
+
 def raise_alert(conn: psycopg.Connection, device_id: str, sensor_id: int, district: str | None, ward: str | None,
                 tag: str) -> int:  # fmt: skip
     """Write a firing street-flood alert for one sensor as the alert engine would (its triggers tell the

@@ -11,7 +11,7 @@ from playwright.sync_api import Page, ViewportSize, expect
 
 from tests.web.browser import Shots, settled
 from tests.web.conftest import OpenSession, StormWorld
-from tests.web.storm import raise_alert
+from tests.web.storm import quiet_water_sensors, raise_alert
 
 LIVE_MS = 30_000
 
@@ -126,13 +126,8 @@ def test_new_alert_raises_the_title_badge_and_the_sound(storm_world: StormWorld,
     expect(page.locator("body")).to_have_attribute("data-chimes", "1")  # a sample, so the operator knows it
     page.click("#map")  # the operator looks at the map, not the console
     with storm_world.stack.connect() as conn:
-        quiet = conn.execute("""SELECT s.device_id, s.sensor_id, d.district, d.ward
-                                FROM sensors s JOIN devices d USING (device_id)
-                                WHERE s.name = 'water_level' AND NOT EXISTS (SELECT 1 FROM alerts a
-                                WHERE a.device_id = s.device_id AND a.state IN ('pending', 'firing', 'acknowledged'))
-                                ORDER BY s.device_id LIMIT 1""").fetchone()  # fmt: skip
-        assert quiet is not None
-        alert_id = raise_alert(conn, quiet[0], quiet[1], quiet[2], quiet[3], "badge")
+        (quiet,) = quiet_water_sensors(conn, 1)
+        alert_id = raise_alert(conn, *quiet, "badge")
     expect(page.locator(f".alert-row[data-alert-id='{alert_id}']")).to_be_visible(timeout=LIVE_MS)
     expect(page).to_have_title("(1) cảnh báo mới · UrbanPulse")
     expect(page.locator("body")).to_have_attribute("data-chimes", "2")
@@ -152,14 +147,9 @@ def test_a_burst_of_new_alerts_shows_three_toasts_then_a_count_and_chimes_once(
     expect(page.locator("body")).to_have_attribute("data-chimes", "1")  # the sample
     page.click("#map")
     with storm_world.stack.connect() as conn:  # one transaction: the seven reach the page together
-        quiet = conn.execute("""SELECT s.device_id, s.sensor_id, d.district, d.ward
-                                FROM sensors s JOIN devices d USING (device_id)
-                                WHERE s.name = 'water_level' AND NOT EXISTS (SELECT 1 FROM alerts a
-                                WHERE a.device_id = s.device_id AND a.state IN ('pending', 'firing', 'acknowledged'))
-                                ORDER BY s.device_id DESC LIMIT 7""").fetchall()  # fmt: skip
+        quiet = quiet_water_sensors(conn, 7)
         assert len(quiet) == 7
-        ids = [raise_alert(conn, device, sensor, district, ward, f"burst-{i}")
-               for i, (device, sensor, district, ward) in enumerate(quiet)]  # fmt: skip
+        ids = [raise_alert(conn, *sensor, f"burst-{i}") for i, sensor in enumerate(quiet)]
     for alert_id in ids:
         expect(page.locator(f".alert-row[data-alert-id='{alert_id}']")).to_be_visible(timeout=LIVE_MS)
     expect(page).to_have_title("(7) cảnh báo mới · UrbanPulse")
