@@ -18,6 +18,7 @@ from edge.health import VERSION
 from edge.heartbeat import HeartbeatSender
 from edge.link import DeviceLink, ResendPolicy
 from edge.sd_notify import Notifier
+from edge.stop_request import StopRequest
 from edge.store import ReadingStore
 
 log = logging.getLogger("edge")
@@ -46,8 +47,9 @@ def main(argv: list[str] | None = None) -> int:
         max_readings_per_s=config.drain_max_readings_per_s,
     )
     stop = threading.Event()
+    request_stop = StopRequest(stop)  # not stop.set() in the handler: it may run inside stop.wait()
     for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
+        signal.signal(signum, lambda *_: request_stop())
     faulthandler.register(signal.SIGUSR1)  # `kill -USR1 <pid>` prints every thread's stack: a hung device's diagnosis
     link.start()
     try:
@@ -57,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         log.info("stopping: saying goodbye to the broker")
         link.stop()
         store.close()
+        request_stop.close()
         log.info("stopped")
     return 0
 

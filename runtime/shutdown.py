@@ -16,25 +16,35 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
 
+from edge.stop_request import StopRequest
+
 log = logging.getLogger(__name__)
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 class Shutdown:
-    """A process's stop request, set by the first stop signal."""
+    """A process's stop request, set by the first stop signal (through ``StopRequest``: the handler may
+    run inside the main thread's own wait on ``requested``)."""
 
     def __init__(self) -> None:
         self.requested = threading.Event()
+        self._request = StopRequest(self.requested)
+        self._signalled = False  # at once, where ``requested`` is set a moment later by the relay
         self._shielded = 0
 
     def handle(self, signum: int, _frame: FrameType | None) -> None:
         name = signal.Signals(signum).name
-        if self.requested.is_set() and not self._shielded:
+        again = self._signalled or self.requested.is_set()
+        if again and not self._shielded:
             raise KeyboardInterrupt(name)
-        if not self.requested.is_set():
+        if not again:
             log.warning("%s: stopping cleanly (again to interrupt the waiting)", name)
-        self.requested.set()
+        self._signalled = True
+        self._request()
+
+    def close(self) -> None:
+        self._request.close()
 
     @contextmanager
     def shielded(self) -> Iterator[None]:
@@ -56,3 +66,4 @@ def handle_signals() -> Iterator[Shutdown]:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+        shutdown.close()
